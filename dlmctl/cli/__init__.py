@@ -1,0 +1,48 @@
+"""The ``dlmctl`` command line. Each command group lives in its own module and registers itself on
+``app``; :func:`main` turns known errors into one line on stderr and an exit code."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from dlmctl.errors import DlmctlError
+
+app = typer.Typer(help="Controllable text generation with Diffusion-LM.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+
+
+@app.callback()
+def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors.",
+                                     envvar="DLMCTL_DEBUG")) -> None:
+    if debug:
+        os.environ["DLMCTL_DEBUG"] = "1"
+
+
+def _register_commands() -> None:
+    from dlmctl.cli import generate, plugins, train  # noqa: F401  (each registers on app)
+
+
+def main() -> None:
+    _register_commands()
+    try:
+        app(standalone_mode=False)
+    except DlmctlError as exc:
+        if os.environ.get("DLMCTL_DEBUG"):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # typer/click usage errors carry their own exit code
+        code = getattr(exc, "exit_code", None)
+        if code is None or os.environ.get("DLMCTL_DEBUG"):
+            raise
+        if hasattr(exc, "show"):
+            exc.show()
+        sys.exit(code)

@@ -1,0 +1,43 @@
+"""Helpers shared by commands: model lookup, JSON output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from dlmctl.checkpoint import load_model
+from dlmctl.device import resolve_device
+from dlmctl.errors import ModelError
+from dlmctl.model import DiffusionLM
+from dlmctl.plugins import get_host
+from dlmctl.progress import stderr
+
+
+def show_plugin_warnings() -> None:
+    for warning in get_host().warnings:
+        stderr.print(f"[yellow]warning:[/] {warning}", highlight=False)
+
+
+def resolve_model_dir(model: str | None) -> Path:
+    """A path, or the name of a model a plugin registered; None means the registered default."""
+    registered = get_host().models()
+    if model is None:
+        if "default" not in registered:
+            raise ModelError("no --model given and no default model is installed: install one "
+                             "(pip install ./plugins/dlmctl-e2e) or train one with "
+                             "`dlmctl train --data CORPUS.csv --out DIR` and pass --model DIR")
+        return Path(registered["default"])
+    if model in registered and not Path(model).exists():
+        return Path(registered[model])
+    return Path(model)
+
+
+def open_model(model: str | None, device: str | None) -> DiffusionLM:
+    return load_model(resolve_model_dir(model), resolve_device(device))
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, ensure_ascii=False)
+    sys.stdout.write("\n")

@@ -1,0 +1,95 @@
+"""``dlmctl train``: train a Diffusion-LM on a corpus (also under ``torchrun``)."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import fields
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from dlmctl.checkpoint import read_config
+from dlmctl.cli import app
+from dlmctl.cli.common import print_json
+from dlmctl.corpus import prepare
+from dlmctl.data import file_sha256
+from dlmctl.device import resolve_device
+from dlmctl.errors import UsageError
+from dlmctl.model import ModelConfig
+from dlmctl.presets import PRESETS
+from dlmctl.training import TrainConfig, train
+from dlmctl.vocab import Vocabulary
+
+Opt = typer.Option
+
+
+@app.command("train")
+def train_command(
+    data: Annotated[str, Opt(help="Training corpus: .csv/.tsv/.json/.jsonl/.txt file or a hub dataset name.")],
+    out: Annotated[Path, Opt(help="Model directory to write (checkpoints go there too).")],
+    valid: Annotated[Optional[str], Opt(help="Held-out corpus for loss/accuracy reports.")] = None,
+    text_column: Annotated[str, Opt(help="Column holding the text.")] = "human_reference",
+    preset: Annotated[Optional[str], Opt(help=f"Settings preset: {', '.join(PRESETS)}.")] = None,
+    steps: Annotated[Optional[int], Opt(help="Total training steps.")] = None,
+    batch_size: Annotated[Optional[int], Opt(help="Global batch size (split across processes).")] = None,
+    lr: Annotated[Optional[float], Opt(help="Peak AdamW learning rate (linear decay to 0).")] = None,
+    ema: Annotated[Optional[float], Opt(help="EMA decay of the sampling weights.")] = None,
+    seq_len: Annotated[Optional[int], Opt(help="Words per sequence incl. START/END/PAD.")] = None,
+    embed_dim: Annotated[Optional[int], Opt(help="Word embedding size d.")] = None,
+    hidden: Annotated[Optional[int], Opt(help="Transformer width.")] = None,
+    layers: Annotated[Optional[int], Opt(help="Transformer layers.")] = None,
+    heads: Annotated[Optional[int], Opt(help="Attention heads.")] = None,
+    min_count: Annotated[Optional[int], Opt(help="Minimum word count for the vocabulary.")] = None,
+    seed: Annotated[int, Opt(help="Seed of initialisation, data order and noise.")] = 0,
+    save_every: Annotated[int, Opt(help="Checkpoint every N steps (atomic).")] = 1000,
+    resume: Annotated[bool, Opt(help="Continue from OUT's last checkpoint.")] = False,
+    device: Annotated[Optional[str], Opt(help="auto, cpu, cuda or cuda:N.")] = None,
+    compile: Annotated[bool, Opt("--compile", help="torch.compile the denoiser.")] = False,
+    as_json: Annotated[bool, Opt("--json", help="Print the final metrics as JSON.")] = False,
+) -> None:
+    """Train a Diffusion-LM; progress on stderr, final metrics on stdout."""
+    if preset is not None and preset not in PRESETS:
+        raise UsageError(f"unknown preset '{preset}' (available: {', '.join(PRESETS)})")
+    base = PRESETS.get(preset, {"model": {}, "train": {}, "min_count": 3})
+    model_over = {k: v for k, v in dict(seq_len=seq_len, embed_dim=embed_dim, hidden=hidden,
+                                        layers=layers, heads=heads).items() if v is not None}
+    train_over = {k: v for k, v in dict(steps=steps, batch_size=batch_size, lr=lr, ema=ema).items()
+                  if v is not None}
+    dev = resolve_device(device)
+    if resume:
+        saved = read_config(out)
+        model_cfg = ModelConfig.from_dict(saved["model"])
+        known = {f.name for f in fields(TrainConfig)}
+        train_cfg = TrainConfig(**{k: v for k, v in saved.get("training", {}).items() if k in known})
+        for k, v in train_over.items():
+            setattr(train_cfg, k, v)
+        vocab = Vocabulary.load(out / "vocab.json")
+        train_ids, _ = prepare(data, text_column, model_cfg.seq_len, 0, vocab)
+        meta = {k: v for k, v in saved.items() if k not in ("model", "training", "format_version")}
+    else:
+        if (out / "train_state.pt").exists():
+            raise UsageError(f"{out} already holds a training run: pass --resume to continue it, "
+                             "or choose another --out")
+        settings = {**ModelConfig(vocab_size=0).to_dict(), **base["model"], **model_over}
+        train_ids, vocab = prepare(data, text_column, settings["seq_len"], min_count or base["min_count"])
+        model_cfg = ModelConfig(**{**settings, "vocab_size": len(vocab)})
+        train_cfg = TrainConfig(**{**base["train"], **train_over, "seed": seed, "save_every": save_every,
+                                   "compile": compile})
+        meta = {"preset": preset, "data": {"train": Path(data).name, "train_sha256": file_sha256(data),
+                                           "text_column": text_column, "sentences": len(train_ids),
+                                           "min_count": min_count or base["min_count"]},
+                "command": "dlmctl " + shlex.join(sys.argv[1:])}
+    valid_ids = prepare(valid, text_column, model_cfg.seq_len, 0, vocab)[0] if valid else None
+    if model_cfg.hidden % model_cfg.heads:
+        raise UsageError(f"--hidden {model_cfg.hidden} must be divisible by --heads {model_cfg.heads}")
+    result = train(train_ids, vocab, out, model_cfg, train_cfg, dev, valid_ids=valid_ids, resume=resume,
+                   meta=meta, show_progress=not as_json)
+    if as_json:
+        print_json(result)
+    else:
+        valid_text = ""
+        if result["valid"]:
+            valid_text = "  held-out " + "  ".join(f"{k} {v:.4f}" for k, v in result["valid"].items())
+        print(f"trained {result['steps']} steps → {out}{valid_text}")

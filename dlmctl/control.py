@@ -1,0 +1,74 @@
+"""The interface every control implements, and the guidance terms controls hand to the sampler.
+
+A control turns a target string into a target object (``parse_target``), turns a batch of targets
+into a :class:`Guidance` for the sampler (``guidance``), and judges generated text with an oracle
+(``score``). Controls that need a classifier on noisy latents also implement ``train``.
+
+Guided sampling minimises, for every sample, after each denoising step (DESIGN §1)::
+
+    loss(x) = Σ_c −log p_c(target_c | x, t) / λ_c  +  Σ (μ − x)² / σ
+
+which is the paper's ``Σ_c −log p_c + λ · fluency`` for one control (Adagrad is scale-invariant),
+with each control's λ (``default_weight``, ``--weight NAME=λ``) applying to its own term.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
+
+import torch
+
+if TYPE_CHECKING:
+    from dlmctl.model import DiffusionLM
+
+LogProbFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class Guidance:
+    """What one control contributes to sampling one batch.
+
+    :param log_prob: ``f(x, t) -> (B,)``: differentiable log p(target | x, t) for latents
+        ``x`` of shape (B, L, d) at timesteps ``t`` (B,), in the model's original step indices.
+        Rows without a target for this control return 0.
+    :param token_bias: (B, L, V) additive scores used whenever latents are snapped to words
+        (clamping each step and the final rounding); ``-inf`` forbids a word at a position.
+    """
+
+    log_prob: LogProbFn | None = None
+    token_bias: torch.Tensor | None = None
+
+
+class Control(ABC):
+    """Base class for controls. Subclasses set the class attributes and implement the methods."""
+
+    name: ClassVar[str]
+    #: one line shown by ``dlmctl plugins`` and in error messages
+    description: ClassVar[str] = ""
+    #: the expected target form, quoted in every target error
+    target_help: ClassVar[str] = ""
+    #: λ: weight of the fluency term relative to this control's −log p (paper's per-task λ)
+    default_weight: ClassVar[float] = 0.01
+    #: whether ``train`` must run (``dlmctl train-control NAME``) before the control can be used
+    needs_classifier: ClassVar[bool] = False
+
+    @abstractmethod
+    def parse_target(self, text: str, model: "DiffusionLM") -> Any:
+        """Parse and validate a target string for ``model``; raise ``TargetError`` naming
+        ``target_help`` when it is malformed or does not fit (e.g. longer than the sequence)."""
+
+    @abstractmethod
+    def guidance(self, model: "DiffusionLM", targets: Sequence[Any | None]) -> Guidance:
+        """Build the guidance for a batch; ``targets[i]`` is row i's parsed target or None."""
+
+    @abstractmethod
+    def score(self, text: str, target: Any) -> float:
+        """Oracle success of generated ``text`` (space-separated words) for ``target``, in [0, 1]."""
+
+    def train(self, model: "DiffusionLM", model_dir: Path, **options: Any) -> dict:
+        """Train this control's classifier for ``model`` and save it under ``model_dir``.
+        Returns metrics (e.g. held-out accuracy per noise level). Only for ``needs_classifier``."""
+        raise NotImplementedError(f"control '{self.name}' has no classifier to train")

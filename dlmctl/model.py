@@ -1,0 +1,106 @@
+"""The Diffusion-LM network: word embeddings, a Transformer denoiser that predicts x0, and the
+rounding head tied to the embeddings (DESIGN §1)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from dlmctl.diffusion import Diffusion
+from dlmctl.vocab import Vocabulary
+
+
+@dataclass
+class ModelConfig:
+    vocab_size: int
+    seq_len: int = 64
+    embed_dim: int = 16
+    hidden: int = 256
+    layers: int = 6
+    heads: int = 4
+    dropout: float = 0.1
+    diffusion_steps: int = 2000
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
+    """Sinusoidal embedding (B, dim) of (possibly fractional) timesteps t (B,)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    args = t.float()[:, None] * freqs[None]
+    emb = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+    return nn.functional.pad(emb, (0, dim % 2))
+
+
+class Denoiser(nn.Module):
+    """f_θ(x_t, t) → x̂0. x_t (B, L, d), t (B,) model-time indices → (B, L, d).
+
+    Also owns the word embedding ``embed`` (V, d) and the tied rounding head :meth:`logits`.
+    """
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        h = cfg.hidden
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.embed_dim)
+        nn.init.normal_(self.embed.weight, std=1.0)
+        self.input_up = nn.Sequential(nn.Linear(cfg.embed_dim, h), nn.Tanh(), nn.Linear(h, h))
+        self.time_mlp = nn.Sequential(nn.Linear(h, 4 * h), nn.SiLU(), nn.Linear(4 * h, h))
+        self.position = nn.Embedding(cfg.seq_len, h)
+        self.norm = nn.LayerNorm(h)
+        self.dropout = nn.Dropout(cfg.dropout)
+        layer = nn.TransformerEncoderLayer(h, cfg.heads, 4 * h, cfg.dropout, activation="gelu",
+                                           batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
+        self.output_down = nn.Sequential(nn.LayerNorm(h), nn.Linear(h, h), nn.Tanh(), nn.Linear(h, cfg.embed_dim))
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        time = self.time_mlp(timestep_embedding(t * 1000.0 / self.cfg.diffusion_steps, self.cfg.hidden))
+        pos = self.position(torch.arange(x.shape[1], device=x.device))
+        h = self.dropout(self.norm(self.input_up(x) + pos[None] + time[:, None]))
+        return self.output_down(self.encoder(h))
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Rounding head: (B, L, d) → (B, L, V) word scores, tied to the embeddings."""
+        return x @ self.embed.weight.T
+
+
+class DiffusionLM:
+    """A loaded model: network (EMA weights), vocabulary, noise schedule and its directory.
+
+    This is what controls receive; ``model_dir`` is where their classifiers live.
+    """
+
+    def __init__(self, denoiser: Denoiser, vocab: Vocabulary, model_dir: Path | None = None,
+                 meta: dict[str, Any] | None = None):
+        self.denoiser = denoiser.eval()
+        self.vocab = vocab
+        self.config = denoiser.cfg
+        self.diffusion = Diffusion.sqrt(self.config.diffusion_steps)
+        self.model_dir = model_dir
+        self.meta = meta or {}
+
+    @property
+    def device(self) -> torch.device:
+        return self.denoiser.embed.weight.device
+
+    @property
+    def embeddings(self) -> torch.Tensor:
+        """(V, d) word embeddings."""
+        return self.denoiser.embed.weight
+
+    def to(self, device: torch.device | str) -> "DiffusionLM":
+        self.denoiser.to(device)
+        return self

@@ -1,0 +1,179 @@
+"""Plugin discovery through the ``dlmctl`` entry-point group.
+
+Entry points are loaded on first use, never at import. A plugin that fails to import or to register
+becomes a warning naming it; every other plugin keeps working. ``DLMCTL_PLUGINS=a,b`` loads only the
+named entry points (for debugging); ``DLMCTL_PLUGINS=`` (empty) loads none.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Callable
+
+import pluggy
+
+from dlmctl import hookspecs
+from dlmctl.errors import PluginError
+
+ENTRY_POINT_GROUP = "dlmctl"
+
+
+@dataclass
+class PluginInfo:
+    """One loaded plugin as listed by ``dlmctl plugins``."""
+
+    name: str
+    distribution: str
+    version: str
+    hooks: list[str] = field(default_factory=list)
+    controls: list[str] = field(default_factory=list)
+    annotators: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Registered:
+    obj: Any
+    plugin: str
+    distribution: str
+
+
+class PluginHost:
+    """Owns the pluggy manager and the registries plugins fill."""
+
+    def __init__(self, *, entry_points: bool = True):
+        self.pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
+        self.pm.add_hookspecs(hookspecs)
+        self.warnings: list[str] = []
+        self._use_entry_points = entry_points
+        self._dist_of: dict[str, tuple[str, str]] = {}
+        self._collected = False
+        self._controls: dict[str, _Registered] = {}
+        self._annotators: dict[str, _Registered] = {}
+        self._models: dict[str, _Registered] = {}
+
+    # -- loading -------------------------------------------------------------------------------
+    def register(self, plugin: Any, name: str, distribution: str = "(local)", version: str = "") -> None:
+        """Register a plugin object directly (tests, embedding applications)."""
+        self.pm.register(plugin, name=name)
+        self._dist_of[name] = (distribution, version)
+        self._collected = False
+
+    def unregister(self, name: str) -> None:
+        self.pm.unregister(name=name)
+        self._dist_of.pop(name, None)
+        self._collected = False
+
+    def _load_entry_points(self) -> None:
+        wanted = os.environ.get("DLMCTL_PLUGINS")
+        only = None if wanted is None else {w.strip() for w in wanted.split(",") if w.strip()}
+        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if only is not None and ep.name not in only:
+                continue
+            if self.pm.get_plugin(ep.name) is not None:
+                continue
+            dist = ep.dist.name if ep.dist else "?"
+            version = ep.dist.version if ep.dist else ""
+            try:
+                self.register(ep.load(), ep.name, dist, version)
+            except Exception as exc:  # a broken plugin must not break the others
+                self.warnings.append(f"plugin '{ep.name}' ({dist}) failed to load: {exc!r}")
+
+    def _collect(self) -> None:
+        if self._collected:
+            return
+        if self._use_entry_points:
+            self._use_entry_points = False
+            self._load_entry_points()
+        self._controls, self._annotators, self._models = {}, {}, {}
+        for hook_name, table, key in (
+            ("register_controls", self._controls, lambda c: c.name),
+            ("register_annotators", self._annotators, lambda a: a.name),
+            ("register_models", self._models, None),
+        ):
+            hook = getattr(self.pm.hook, hook_name)
+            for impl in hook.get_hookimpls():
+                plugin = impl.plugin_name
+                dist = self._dist_of.get(plugin, ("(local)", ""))[0]
+                found: list[tuple[str, Any]] = []
+                if key is None:
+                    register: Callable = lambda name, path, _f=found: _f.append((name, path))
+                else:
+                    register = lambda obj, _f=found, _k=key: _f.append((_k(obj), obj))
+                try:
+                    impl.function(register=register)
+                except Exception as exc:
+                    self.warnings.append(f"plugin '{plugin}' ({dist}) failed in {hook_name}: {exc!r}")
+                    continue
+                for name, obj in found:
+                    if name in table:
+                        other = table[name]
+                        self.warnings.append(
+                            f"duplicate {hook_name[9:-1]} '{name}': registered by '{other.plugin}' "
+                            f"({other.distribution}) and '{plugin}' ({dist}); keeping the first"
+                        )
+                        continue
+                    table[name] = _Registered(obj, plugin, dist)
+        self._collected = True
+
+    # -- queries -------------------------------------------------------------------------------
+    def controls(self) -> dict[str, Any]:
+        self._collect()
+        return {name: r.obj for name, r in sorted(self._controls.items())}
+
+    def control(self, name: str) -> Any:
+        controls = self.controls()
+        if name in controls:
+            return controls[name]
+        close = difflib.get_close_matches(name, list(controls), n=1, cutoff=0.5)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        known = ", ".join(controls) or "none installed"
+        raise PluginError(f"unknown control '{name}'{hint} (available: {known})")
+
+    def annotators(self) -> dict[str, Any]:
+        self._collect()
+        return {name: r.obj for name, r in sorted(self._annotators.items())}
+
+    def annotator(self, name: str) -> Any:
+        annotators = self.annotators()
+        if name not in annotators:
+            known = ", ".join(annotators) or "none installed"
+            raise PluginError(f"unknown annotator backend '{name}' (available: {known})")
+        return annotators[name]
+
+    def models(self) -> dict[str, Any]:
+        self._collect()
+        return {name: r.obj for name, r in sorted(self._models.items())}
+
+    def plugin_infos(self) -> list[PluginInfo]:
+        self._collect()
+        infos = []
+        for name, plugin in self.pm.list_name_plugin():
+            dist, version = self._dist_of.get(name, ("(local)", ""))
+            hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
+            info = PluginInfo(name, dist, version, hooks)
+            info.controls = sorted(c for c, r in self._controls.items() if r.plugin == name)
+            info.annotators = sorted(a for a, r in self._annotators.items() if r.plugin == name)
+            info.models = sorted(m for m, r in self._models.items() if r.plugin == name)
+            infos.append(info)
+        return sorted(infos, key=lambda i: i.name)
+
+
+_host: PluginHost | None = None
+
+
+def get_host() -> PluginHost:
+    """The process-wide plugin host, created (and entry points loaded) on first use."""
+    global _host
+    if _host is None:
+        _host = PluginHost()
+    return _host
+
+
+def reset_host() -> None:
+    """Forget the process-wide host, so the next ``get_host()`` rediscovers entry points."""
+    global _host
+    _host = None

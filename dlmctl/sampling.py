@@ -1,0 +1,100 @@
+"""Ancestral sampling with the clamping trick, as a generator that yields every step, with one seam
+where guidance runs (DESIGN §1 "Sampling" and "Guided sampling")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import torch
+
+from dlmctl.control import Guidance
+from dlmctl.model import DiffusionLM
+
+
+@dataclass
+class WeightedGuidance:
+    """A control's guidance with its λ (the term enters the loss as −log p / λ)."""
+
+    guidance: Guidance
+    weight: float
+
+
+@dataclass
+class Step:
+    """One finished denoising step: chain index ``index`` (counts down to 0), latents ``x``
+    (B, L, d) for the next step and the clamped x̂0 words ``tokens`` (B, L)."""
+
+    index: int
+    x: torch.Tensor
+    tokens: torch.Tensor
+
+
+@dataclass
+class SamplerConfig:
+    steps: int = 200            # sampling chain length (respaced from the model's T)
+    guide_steps: int = 3        # K gradient steps per denoising step
+    guide_lr: float = 0.1       # Adagrad learning rate, optimiser re-created every step
+    unguided_tail: int = 10     # no guidance in the last steps of the chain
+
+
+class Sampler:
+    def __init__(self, model: DiffusionLM, config: SamplerConfig | None = None):
+        self.model = model
+        self.config = config or SamplerConfig()
+        self.chain = model.diffusion.respaced(self.config.steps)
+
+    def snap(self, x0: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        """Nearest word embedding (L2) of each position of x0 (B, L, d) → ids (B, L); ``bias``
+        (B, L, V) is added to the scores, so −inf excludes a word there."""
+        emb = self.model.embeddings
+        scores = 2 * x0 @ emb.T - (emb ** 2).sum(-1)
+        return (scores if bias is None else scores + bias).argmax(-1)
+
+    def _guide(self, x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, t: torch.Tensor,
+               terms: Sequence[WeightedGuidance]) -> torch.Tensor:
+        """K Adagrad steps on x minimising Σ −log p / λ + Σ (μ − x)² / σ (per sample, summed)."""
+        x = x.detach().requires_grad_(True)
+        optimizer = torch.optim.Adagrad([x], lr=self.config.guide_lr)
+        for _ in range(self.config.guide_steps):
+            optimizer.zero_grad(set_to_none=True)
+            with torch.enable_grad():
+                loss = (((mean - x) ** 2) / std).sum()
+                for term in terms:
+                    loss = loss - term.guidance.log_prob(x, t).sum() / term.weight
+                loss.backward()
+            optimizer.step()
+        return x.detach()
+
+    @torch.no_grad()
+    def steps(self, batch_size: int, guidance: Sequence[WeightedGuidance] = (),
+              generator: torch.Generator | None = None) -> Iterator[Step]:
+        """Yield every step of one sampling run of ``batch_size`` sentences."""
+        model, chain, cfg = self.model, self.chain, self.config
+        device = model.device
+        shape = (batch_size, model.config.seq_len, model.config.embed_dim)
+        noise = lambda: torch.randn(shape, generator=generator).to(device)
+        biases = [g.guidance.token_bias.to(device) for g in guidance if g.guidance.token_bias is not None]
+        bias = torch.stack(biases).sum(0) if biases else None
+        gradient_terms = [g for g in guidance if g.guidance.log_prob is not None]
+        x = noise()
+        for i in reversed(range(chain.num_steps)):
+            idx = torch.full((batch_size,), i, dtype=torch.long, device=device)
+            x0 = model.denoiser(x, chain.model_time(idx))
+            tokens = self.snap(x0, bias)
+            mean, std = chain.posterior(model.embeddings[tokens], x, idx)
+            if i == 0:
+                x = mean
+            else:
+                x = mean + std * noise()
+                if gradient_terms and i >= cfg.unguided_tail:
+                    x = self._guide(x, mean, std, chain.model_time(idx - 1), gradient_terms)
+            yield Step(i, x, tokens)
+
+    def sample(self, batch_size: int, guidance: Sequence[WeightedGuidance] = (),
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """Run the whole chain and return the words (B, L): the last step's x̂0 is clamped to the
+        nearest embedding (with the token bias), which is what the final rounding keeps."""
+        for step in self.steps(batch_size, guidance, generator):
+            pass
+        return step.tokens

@@ -1,0 +1,58 @@
+"""Length control: the sentence has exactly N words.
+
+No classifier (DESIGN §2): the diffusion model's own x0-prediction is constrained, through the
+sampler's token bias, to hold START at position 0, words at 1..N, END at N+1 and PAD after. Every
+denoising step clamps x̂0 under that constraint, so the model writes a fluent sentence of that size.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from dlmctl.control import Control, Guidance
+from dlmctl.errors import TargetError
+from dlmctl.hookspecs import hookimpl
+from dlmctl.vocab import tokenize
+
+
+class LengthControl(Control):
+    name = "length"
+    description = "exactly N words (spaCy tokens, punctuation included)"
+    target_help = "a whole number of words, e.g. length=12"
+    default_weight = 0.01
+
+    def parse_target(self, text: str, model) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise TargetError(f"'{text}' is not a number; expected {self.target_help}") from None
+        longest = model.config.seq_len - 2
+        if not 1 <= n <= longest:
+            raise TargetError(f"{n} words does not fit: this model writes 1 to {longest} words "
+                              f"(sequence length {model.config.seq_len} with START and END)")
+        return n
+
+    def guidance(self, model, targets: Sequence[int | None]) -> Guidance:
+        vocab, seq_len = model.vocab, model.config.seq_len
+        bias = torch.zeros(len(targets), seq_len, len(vocab))
+        specials = [vocab.start, vocab.end, vocab.pad]
+        for row, n in enumerate(targets):
+            if n is None:
+                continue
+            bias[row, 1:n + 1, specials] = float("-inf")
+            for position, word in ((0, vocab.start), (n + 1, vocab.end)):
+                bias[row, position] = float("-inf")
+                bias[row, position, word] = 0.0
+            bias[row, n + 2:] = float("-inf")
+            bias[row, n + 2:, vocab.pad] = 0.0
+        return Guidance(token_bias=bias)
+
+    def score(self, text: str, target: int) -> float:
+        return float(len(tokenize(text)) == target)
+
+
+@hookimpl
+def register_controls(register):
+    register(LengthControl())
