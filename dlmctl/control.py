@@ -68,6 +68,11 @@ class Control(ABC):
     def score(self, text: str, target: Any) -> float:
         """Oracle success of generated ``text`` (space-separated words) for ``target``, in [0, 1]."""
 
+    def metrics(self, text: str, target: Any) -> dict[str, float]:
+        """Extra oracle measures of ``text`` for ``dlmctl evaluate``, besides ``score`` (e.g. length
+        within ±2); each is averaged like success. None by default."""
+        return {}
+
     def train(self, model: "DiffusionLM", model_dir: Path, **options: Any) -> dict:
         """Train this control's classifier for ``model`` and save it under ``model_dir``.
         Returns metrics (e.g. held-out accuracy per noise level). Only for ``needs_classifier``."""
