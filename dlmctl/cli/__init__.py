@@ -22,7 +22,7 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for
 
 
 def _register_commands() -> None:
-    from dlmctl.cli import generate, plugins, train  # noqa: F401  (each registers on app)
+    from dlmctl.cli import generate, plugins, train, train_control  # noqa: F401  (each registers on app)
 
 
 def main() -> None:

@@ -1,0 +1,67 @@
+"""E2E meaning representations (``name[The Eagle], food[French]``) and the oracle that decides
+whether a text mentions a field's value."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+from dlmctl.errors import UsageError
+from dlmctl.vocab import tokenize
+
+FIELDS = ("name", "eatType", "food", "priceRange", "customer rating", "area", "familyFriendly", "near")
+NONE = "none"
+_ITEM = re.compile(r"\s*([^\[\],]+?)\s*\[([^\]]*)\]")
+_FRIENDLY = re.compile(r"\b(?:family|kids?|child|children) ?friendly\b")
+_NEGATION = re.compile(r"\b(?:not|n't|non|no|never)\b")
+
+
+def field_key(name: str) -> str:
+    """``customer rating``, ``customerRating``, ``customer_rating`` → ``customerrating``."""
+    return re.sub(r"[\s_-]+", "", name).lower()
+
+
+def parse_mr(text: str) -> dict[str, str]:
+    """``name[Aromi], area[riverside]`` → ``{"name": "Aromi", "area": "riverside"}``."""
+    return {m.group(1): m.group(2).strip() for m in _ITEM.finditer(text)}
+
+
+def read_corpus(path: str | Path, text_column: str = "human_reference",
+                mr_column: str = "meaning_representation") -> list[tuple[str, dict[str, str]]]:
+    """(text, meaning representation) of every row of an E2E-style CSV file."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"data file not found: {path} (expected an E2E CSV with columns "
+                         f"{mr_column}, {text_column})")
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        missing = {text_column, mr_column} - set(reader.fieldnames or [])
+        if missing:
+            raise UsageError(f"{path} lacks column(s) {', '.join(sorted(missing))}: the semantic control "
+                             f"trains on an E2E CSV with columns {mr_column}, {text_column}")
+        return [(row[text_column], parse_mr(row[mr_column])) for row in reader if row[text_column].strip()]
+
+
+def _normal(text: str) -> str:
+    """Lower-cased words joined by single spaces, hyphens dropped, padded with spaces."""
+    words = [w for w in tokenize(text.lower()) if w != "-"]
+    return " " + " ".join(words) + " "
+
+
+def _family_friendly(text: str) -> bool | None:
+    """True/False when the text says the place is (not) family friendly, None when silent."""
+    answer = None
+    for match in _FRIENDLY.finditer(text):
+        before = text[:match.start()].split()[-3:]
+        answer = not any(_NEGATION.search(w) for w in before)
+    return answer
+
+
+def mentions(text: str, field: str, value: str) -> bool:
+    """Whether ``text`` expresses ``field=value``: the value's words appear in it, case-insensitive
+    (familyFriendly yes/no: a "(not) family/kid/child friendly" phrase)."""
+    normal = _normal(text)
+    if field == "familyFriendly":
+        return _family_friendly(normal) == (value == "yes")
+    return _normal(value) in normal
