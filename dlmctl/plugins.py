@@ -57,8 +57,14 @@ class PluginHost:
 
     # -- loading -------------------------------------------------------------------------------
     def register(self, plugin: Any, name: str, distribution: str = "(local)", version: str = "") -> None:
-        """Register a plugin object directly (tests, embedding applications)."""
-        self.pm.register(plugin, name=name)
+        """Register a plugin object directly (tests, embedding applications). A plugin whose hook
+        implementations do not match the hookspecs raises and is left unregistered."""
+        try:
+            self.pm.register(plugin, name=name)
+        except Exception:
+            if self.pm.get_plugin(name) is plugin:   # pluggy keeps a half-registered plugin
+                self.pm.unregister(name=name)
+            raise
         self._dist_of[name] = (distribution, version)
         self._collected = False
 
@@ -70,17 +76,37 @@ class PluginHost:
     def _load_entry_points(self) -> None:
         wanted = os.environ.get("DLMCTL_PLUGINS")
         only = None if wanted is None else {w.strip() for w in wanted.split(",") if w.strip()}
+        found = set()
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            found.add(ep.name)
             if only is not None and ep.name not in only:
-                continue
-            if self.pm.get_plugin(ep.name) is not None:
                 continue
             dist = ep.dist.name if ep.dist else "?"
             version = ep.dist.version if ep.dist else ""
+            if self.pm.get_plugin(ep.name) is not None:
+                other = self._dist_of.get(ep.name, ("(local)", ""))[0]
+                self.warnings.append(f"duplicate plugin name '{ep.name}': entry points in {other} and "
+                                     f"{dist}; keeping the one from {other}")
+                continue
             try:
                 self.register(ep.load(), ep.name, dist, version)
             except Exception as exc:  # a broken plugin must not break the others
                 self.warnings.append(f"plugin '{ep.name}' ({dist}) failed to load: {exc!r}")
+        for name in sorted((only or set()) - found):
+            self.warnings.append(f"DLMCTL_PLUGINS names '{name}', but no installed plugin has that name "
+                                 f"(installed: {', '.join(sorted(found)) or 'none'})")
+        self._warn_unknown_hooks()
+
+    def _warn_unknown_hooks(self) -> None:
+        """Hook implementations matching no hookspec (a misspelt hook would otherwise do nothing)."""
+        known = ", ".join(sorted(n for n, c in vars(self.pm.hook).items() if c.has_spec()))
+        for hook_name, caller in sorted(vars(self.pm.hook).items()):
+            if caller.has_spec():
+                continue
+            for impl in caller.get_hookimpls():
+                dist = self._dist_of.get(impl.plugin_name, ("(local)", ""))[0]
+                self.warnings.append(f"plugin '{impl.plugin_name}' ({dist}) implements unknown hook "
+                                     f"'{hook_name}', which is never called (hooks: {known})")
 
     def _collect(self) -> None:
         if self._collected:
