@@ -22,7 +22,18 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for
 
 
 def _register_commands() -> None:
-    from dlmctl.cli import generate, plugins, train, train_control  # noqa: F401  (each registers on app)
+    from dlmctl.cli import (  # noqa: F401  (each module registers its commands on app)
+        annotate,
+        evaluate,
+        export,
+        generate,
+        infill,
+        install,
+        plugins,
+        teacher,
+        train,
+        train_control,
+    )
 
 
 def main() -> None:

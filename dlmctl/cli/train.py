@@ -41,6 +41,7 @@ def train_command(
     hidden: Annotated[Optional[int], Opt(help="Transformer width.")] = None,
     layers: Annotated[Optional[int], Opt(help="Transformer layers.")] = None,
     heads: Annotated[Optional[int], Opt(help="Attention heads.")] = None,
+    dropout: Annotated[Optional[float], Opt(help="Dropout in the denoiser.")] = None,
     min_count: Annotated[Optional[int], Opt(help="Minimum word count for the vocabulary.")] = None,
     seed: Annotated[int, Opt(help="Seed of initialisation, data order and noise.")] = 0,
     save_every: Annotated[int, Opt(help="Checkpoint every N steps (atomic).")] = 1000,
@@ -54,7 +55,7 @@ def train_command(
         raise UsageError(f"unknown preset '{preset}' (available: {', '.join(PRESETS)})")
     base = PRESETS.get(preset, {"model": {}, "train": {}, "min_count": 3})
     model_over = {k: v for k, v in dict(seq_len=seq_len, embed_dim=embed_dim, hidden=hidden,
-                                        layers=layers, heads=heads).items() if v is not None}
+                                        layers=layers, heads=heads, dropout=dropout).items() if v is not None}
     train_over = {k: v for k, v in dict(steps=steps, batch_size=batch_size, lr=lr, ema=ema).items()
                   if v is not None}
     dev = resolve_device(device)

@@ -1,8 +1,9 @@
 """Length control: the sentence has exactly N words.
 
 No classifier (DESIGN §2): the diffusion model's own x0-prediction is constrained, through the
-sampler's token bias, to hold START at position 0, words at 1..N, END at N+1 and PAD after. Every
-denoising step clamps x̂0 under that constraint, so the model writes a fluent sentence of that size.
+sampler's token bias, to hold START at position 0, vocabulary words (not UNK) at 1..N, END at N+1 and
+PAD after. Every denoising step clamps x̂0 under that constraint, so the model writes a fluent
+sentence of that size.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class LengthControl(Control):
     def guidance(self, model, targets: Sequence[int | None]) -> Guidance:
         vocab, seq_len = model.vocab, model.config.seq_len
         bias = torch.zeros(len(targets), seq_len, len(vocab))
-        specials = [vocab.start, vocab.end, vocab.pad]
+        specials = [vocab.start, vocab.end, vocab.pad, vocab.unk]
         for row, n in enumerate(targets):
             if n is None:
                 continue

@@ -1,0 +1,41 @@
+"""``dlmctl export``: copy a trained model's sampling files (no optimizer state) for shipping."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from safetensors.torch import load_file
+
+from dlmctl.checkpoint import CONFIG, TRAIN_STATE, WEIGHTS, load_model, save_tensors
+from dlmctl.cli import app
+from dlmctl.errors import UsageError
+
+
+@app.command("export")
+def export_command(
+    model: Annotated[Path, typer.Option(help="Trained model directory.")],
+    out: Annotated[Path, typer.Option(help="Directory to write (created; must not hold another model).")],
+    fp16: Annotated[bool, typer.Option("--fp16/--fp32", help="Store weights in float16.")] = True,
+) -> None:
+    """Copy a model directory without its training state, optionally as float16 weights."""
+    load_model(model)  # validates every file before anything is written
+    if out.resolve() == model.resolve():
+        raise UsageError("--out must differ from --model")
+    if (out / CONFIG).exists() and not (out / WEIGHTS).exists():
+        raise UsageError(f"{out} holds something that is not a dlmctl model; choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    for item in model.iterdir():
+        if item.name in (TRAIN_STATE, WEIGHTS) or item.name.endswith(".tmp"):
+            continue
+        target = out / item.name
+        if item.is_dir():
+            shutil.copytree(item, target, dirs_exist_ok=True)
+        else:
+            shutil.copy2(item, target)
+    tensors = load_file(str(model / WEIGHTS))
+    save_tensors(out / WEIGHTS, {k: v.half() if fp16 and v.is_floating_point() else v for k, v in tensors.items()})
+    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    print(f"exported {model} → {out} ({size / 1e6:.1f} MB)")

@@ -1,0 +1,41 @@
+"""``torchrun --nproc_per_node 2 … dlmctl train`` on CPU (gloo) follows the single-process run."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from dlmctl.checkpoint import load_model
+
+TORCHRUN = shutil.which("torchrun")
+ARGS = ["--seq-len", "24", "--hidden", "32", "--layers", "1", "--heads", "2", "--dropout", "0",
+        "--batch-size", "8", "--lr", "1e-3", "--min-count", "2", "--save-every", "3", "--device", "cpu"]
+
+
+def _train(corpus, out, steps, *, processes=1, resume=False):
+    cmd = [sys.executable, "-m", "dlmctl", "train", "--data", str(corpus), "--out", str(out),
+           "--steps", str(steps), *ARGS, *(["--resume"] if resume else [])]
+    if processes > 1:
+        cmd = [TORCHRUN, "--standalone", f"--nproc_per_node={processes}", "-m", *cmd[2:]]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=240,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result
+
+
+@pytest.mark.skipif(TORCHRUN is None, reason="torchrun not on PATH")
+def test_two_cpu_processes_match_one_and_resume(small_corpus, tmp_path):
+    _train(small_corpus, tmp_path / "single", 3)
+    _train(small_corpus, tmp_path / "single", 6, resume=True)
+    _train(small_corpus, tmp_path / "ddp", 3, processes=2)
+    _train(small_corpus, tmp_path / "ddp", 6, processes=2, resume=True)
+    single = load_model(tmp_path / "single").denoiser.state_dict()
+    ddp = load_model(tmp_path / "ddp").denoiser.state_dict()
+    for name, value in single.items():
+        assert torch.allclose(value, ddp[name], atol=1e-4), name
+    config = json.loads((tmp_path / "ddp" / "config.json").read_text())
+    assert config["training"]["steps_done"] == 6 and config["training"]["world_size"] == 2

@@ -1,0 +1,36 @@
+import torch
+
+from dlmctl.generation import generate
+from dlmctl.sampling import Sampler, SamplerConfig
+from dlmctl.vocab import tokenize
+
+FAST = SamplerConfig(steps=40)
+
+
+def test_sampling_is_deterministic_per_seed(tiny_model):
+    a = generate(tiny_model, [{}] * 4, sampler=FAST, seed=1, show_progress=False)
+    b = generate(tiny_model, [{}] * 4, sampler=FAST, seed=1, show_progress=False)
+    c = generate(tiny_model, [{}] * 4, sampler=FAST, seed=2, show_progress=False)
+    assert a == b
+    assert a != c
+
+
+def test_clamped_steps_stay_in_vocabulary(tiny_model):
+    sampler = Sampler(tiny_model, FAST)
+    steps = list(sampler.steps(3, generator=torch.Generator().manual_seed(0)))
+    assert len(steps) == 40 and [s.index for s in steps] == list(range(39, -1, -1))
+    for step in steps:
+        assert step.tokens.shape == (3, tiny_model.config.seq_len)
+        assert int(step.tokens.min()) >= 0 and int(step.tokens.max()) < len(tiny_model.vocab)
+    # the last latents are exactly the embeddings of the last clamped words
+    assert torch.allclose(steps[-1].x, tiny_model.embeddings[steps[-1].tokens], atol=1e-5)
+
+
+def test_length_control_hits_its_target_far_more_often_than_unguided(tiny_model):
+    n, target = 24, 9
+    guided = generate(tiny_model, [{"length": str(target)}] * n, sampler=FAST, show_progress=False)
+    unguided = generate(tiny_model, [{}] * n, sampler=FAST, show_progress=False)
+    hit = lambda texts: sum(len(tokenize(t)) == target for t in texts) / n
+    assert hit(guided) == 1.0
+    assert hit(unguided) < 0.5
+    assert all("<pad>" not in t and "</s>" not in t for t in guided)

@@ -1,0 +1,56 @@
+import json
+
+import pytest
+import torch
+
+from dlmctl.checkpoint import load_model
+from dlmctl.corpus import prepare
+from dlmctl.diffusion import Diffusion
+from dlmctl.model import Denoiser, ModelConfig
+from dlmctl.testing import TINY_MODEL
+from dlmctl import training
+from dlmctl.training import TrainConfig, evaluate, train
+
+
+@pytest.fixture(scope="module")
+def encoded(small_corpus):
+    return prepare(str(small_corpus), "human_reference", TINY_MODEL["seq_len"], 2)
+
+
+def test_training_lowers_held_out_loss(tiny_model, encoded):
+    ids, _ = encoded
+    held_out = ids[-128:]
+    diffusion = Diffusion.sqrt(tiny_model.config.diffusion_steps)
+    torch.manual_seed(0)
+    untrained = evaluate(Denoiser(tiny_model.config), diffusion, held_out)
+    trained = evaluate(tiny_model.denoiser, diffusion, held_out)
+    assert trained["loss"] < 0.6 * untrained["loss"]
+    assert trained["rounding_acc"] > untrained["rounding_acc"] + 0.2
+
+
+def test_interrupted_training_resumes_exactly(tmp_path, encoded, monkeypatch):
+    ids, vocab = encoded
+    cfg = ModelConfig(vocab_size=len(vocab), diffusion_steps=100, **{**TINY_MODEL, "layers": 1, "hidden": 32})
+    tc = dict(batch_size=16, lr=1e-3, ema=0.9, save_every=5)
+    cpu = torch.device("cpu")
+    train(ids, vocab, tmp_path / "straight", cfg, TrainConfig(steps=10, **tc), cpu, show_progress=False)
+    real_noise = training.batch_noise
+
+    def interrupt_at_step_7(*args):
+        if args[4] == 7:
+            raise KeyboardInterrupt
+        return real_noise(*args)
+
+    monkeypatch.setattr(training, "batch_noise", interrupt_at_step_7)
+    with pytest.raises(KeyboardInterrupt):
+        train(ids, vocab, tmp_path / "split", cfg, TrainConfig(steps=10, **tc), cpu, show_progress=False)
+    monkeypatch.setattr(training, "batch_noise", real_noise)
+    assert json.loads((tmp_path / "split" / "config.json").read_text())["training"]["steps_done"] == 7
+    train(ids, vocab, tmp_path / "split", cfg, TrainConfig(steps=10, **tc), cpu, resume=True, show_progress=False)
+    a = load_model(tmp_path / "straight").denoiser.state_dict()
+    b = load_model(tmp_path / "split").denoiser.state_dict()
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-6), k
+    config = json.loads((tmp_path / "split" / "config.json").read_text())
+    assert config["training"]["steps_done"] == 10
+    assert not list((tmp_path / "split").glob("*.tmp"))
