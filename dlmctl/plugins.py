@@ -57,14 +57,8 @@ class PluginHost:
 
     # -- loading -------------------------------------------------------------------------------
     def register(self, plugin: Any, name: str, distribution: str = "(local)", version: str = "") -> None:
-        """Register a plugin object directly (tests, embedding applications). A plugin whose hook
-        implementations do not match the hookspecs raises and is left unregistered."""
-        try:
-            self.pm.register(plugin, name=name)
-        except Exception:
-            if self.pm.get_plugin(name) is plugin:   # pluggy keeps a half-registered plugin
-                self.pm.unregister(name=name)
-            raise
+        """Register a plugin object directly (tests, embedding applications)."""
+        self.pm.register(plugin, name=name)
         self._dist_of[name] = (distribution, version)
         self._collected = False
 
