@@ -1,0 +1,75 @@
+"""The teacher LM: training, saving/loading, lm-score of real versus shuffled text, OOV handling."""
+
+import csv
+import math
+import random
+
+import pytest
+import torch
+
+from dlmctl.corpus import tokenized
+from dlmctl.errors import ModelError
+from dlmctl.teacher import TeacherConfig, TeacherTrainConfig, load_teacher, train_teacher
+from dlmctl.vocab import Vocabulary
+
+
+def held_out(e2e_dir, n=80):
+    with open(e2e_dir / "valid.csv", newline="") as f:
+        return [row["human_reference"] for _, row in zip(range(n), csv.DictReader(f))]
+
+
+@pytest.fixture(scope="module")
+def teacher_dir(small_corpus, e2e_dir, tmp_path_factory):
+    torch.set_num_threads(1)
+    sentences = tokenized(str(small_corpus), "human_reference")
+    vocab = Vocabulary.build(sentences, 2)
+    out = tmp_path_factory.mktemp("teacher")
+    cfg = TeacherConfig(len(vocab), seq_len=48, hidden=32, layers=1, heads=2, dropout=0.0)
+    train_teacher(sentences, vocab, out, cfg, TeacherTrainConfig(steps=160, batch_size=32, lr=5e-3, warmup=20,
+                                                                 eval_every=80),
+                  torch.device("cpu"), valid=held_out(e2e_dir, 40), meta={"data": {"valid": "valid.csv"}},
+                  show_progress=False)
+    return out
+
+
+def test_references_score_lower_than_shuffled_words(teacher_dir, e2e_dir):
+    teacher = load_teacher(teacher_dir)
+    texts = held_out(e2e_dir)
+    rng = random.Random(0)
+    shuffled = []
+    for text in texts:
+        words = text.split()
+        rng.shuffle(words)
+        shuffled.append(" ".join(words))
+    real, mixed = teacher.lm_score(texts), teacher.lm_score(shuffled)
+    assert 1.0 < real < 0.7 * mixed
+    assert real < len(teacher.vocab)
+
+
+def test_lm_score_is_exp_of_mean_token_nll_and_handles_oov(teacher_dir):
+    teacher = load_teacher(teacher_dir)
+    texts = ["The Eagle is a pub .", "zyzzyva qwerty ."]
+    total, count = teacher.nll(texts)
+    assert count.tolist() == [6 + 1, 3 + 1]       # words + END
+    assert teacher.lm_score(texts) == pytest.approx(math.exp(total.sum().item() / count.sum().item()), rel=1e-5)
+    # unknown words are all scored as UNK: any two give the same NLL
+    assert "zyzzyva" not in teacher.vocab and "flibber" not in teacher.vocab
+    assert teacher.nll(["zyzzyva qwerty ."])[0].item() == pytest.approx(teacher.nll(["flibber gnarf ."])[0].item())
+
+
+def test_saved_teacher_records_the_best_held_out_score(teacher_dir, e2e_dir):
+    teacher = load_teacher(teacher_dir)
+    training = teacher.meta["training"]
+    scores = [h["valid_lm_score"] for h in training["history"]]
+    assert training["valid_lm_score"] == min(scores)
+    assert teacher.lm_score(held_out(e2e_dir, 40)) == pytest.approx(training["valid_lm_score"], rel=1e-4)
+
+
+def test_missing_or_corrupt_teacher_is_a_model_error(tmp_path, teacher_dir):
+    with pytest.raises(ModelError, match="teacher.json is missing.*dlmctl train-teacher"):
+        load_teacher(tmp_path)
+    for name in ("teacher.json", "vocab.json"):
+        (tmp_path / name).write_text((teacher_dir / name).read_text())
+    (tmp_path / "teacher.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(ModelError, match="corrupt"):
+        load_teacher(tmp_path)
