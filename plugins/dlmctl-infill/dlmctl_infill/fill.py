@@ -1,0 +1,96 @@
+"""Fill a template: sample a pool of candidates per output, keep the best of each pool.
+
+A pool holds ``mbr`` samples (chosen by minimum Bayes risk) or, when the template has a variable
+blank before its end and ``mbr`` is 1, ``candidates`` samples with different blank sizes (chosen by
+the model's own denoising loss). Other controls (``length``, ``pos``, …) join every row; a candidate
+that fails a control's oracle ranks below those that pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import torch
+
+from dlmctl.errors import UsageError
+from dlmctl.generation import generate, prepare_controls
+from dlmctl.model import DiffusionLM
+from dlmctl.plugins import PluginHost
+from dlmctl.sampling import SamplerConfig
+from dlmctl.vocab import tokenize
+from dlmctl_infill.layout import draw_lengths
+from dlmctl_infill.select import denoising_loss, mbr_index
+from dlmctl_infill.template import Template, parse_template
+
+
+@dataclass
+class Filled:
+    """One output: the sentence, the words of each blank, and the template it was sampled with
+    (blank sizes fixed)."""
+
+    text: str
+    fills: list[list[str]]
+    layout: str
+    pool: list[str] = field(default_factory=list)
+
+
+def pool_size(template: Template, mbr: int, candidates: int) -> int:
+    variable = any(not b.fixed for b in template.blanks[: len(template.blanks) - template.free_tail])
+    return mbr if mbr > 1 else (candidates if variable else 1)
+
+
+def infill(model: DiffusionLM, templates: Sequence[str], n: int = 5, *, mbr: int = 1, candidates: int = 8,
+           controls: Mapping[str, str] | None = None, weights: Mapping[str, float] | None = None,
+           sampler: SamplerConfig | None = None, seed: int = 0, batch_size: int = 64,
+           show_progress: bool = True, host: PluginHost | None = None) -> list[list[Filled]]:
+    """``n`` fillings of each template (sampled together in batches); ``controls`` maps other
+    control names to targets, applied to every row."""
+    controls = dict(controls or {})
+    if "infill" in controls:
+        raise UsageError("give the template as the argument, not as --control infill=…")
+    if n < 1 or mbr < 1 or candidates < 1:
+        raise UsageError("-n, --mbr and --candidates must be at least 1")
+    seq_len = model.config.seq_len
+    generator = torch.Generator().manual_seed(seed)
+    pools: list[tuple[int, int]] = []          # (template index, first row) of every pool
+    layouts: list[str] = []
+    for index, text in enumerate(templates):
+        template = parse_template(text, model.vocab, seq_len)
+        size = pool_size(template, mbr, candidates)
+        for _ in range(n):
+            pools.append((index, len(layouts)))
+            layouts += [template.with_lengths(draw_lengths(template, seq_len, generator)).text
+                        for _ in range(size)]
+    requests = [{"infill": layout, **controls} for layout in layouts]
+    texts = generate(model, requests, weights=weights, sampler=sampler, seed=seed,
+                     batch_size=batch_size, show_progress=show_progress, host=host)
+    passed = _oracle_passes(model, requests, texts, host)
+    results: list[list[Filled]] = [[] for _ in templates]
+    ends = [start for _, start in pools[1:]] + [len(layouts)]
+    for (index, start), end in zip(pools, ends):
+        best = start + _choose(model, texts[start:end], passed[start:end], mbr)
+        fixed = parse_template(layouts[best], model.vocab, seq_len)
+        fills = fixed.match(tokenize(texts[best])) or []
+        results[index].append(Filled(texts[best], fills, layouts[best], texts[start:end]))
+    return results
+
+
+def _oracle_passes(model: DiffusionLM, requests: list[dict[str, str]], texts: list[str],
+                   host: PluginHost | None) -> list[int]:
+    """How many of each row's controls their oracles accept."""
+    prepared = prepare_controls(model, requests, host=host)
+    return [sum(int(prepared.controls[name].score(text, target) >= 1.0) for name, target in row.items())
+            for row, text in zip(prepared.targets, texts)]
+
+
+def _choose(model: DiffusionLM, texts: list[str], passed: list[int], mbr: int) -> int:
+    """Index of the chosen text: most oracles passed, then MBR (``mbr`` > 1) or lowest loss."""
+    if len(texts) == 1:
+        return 0
+    top = max(passed)
+    eligible = [i for i, p in enumerate(passed) if p == top]
+    if mbr > 1:
+        return eligible[mbr_index([texts[i] for i in eligible])]
+    ids = model.vocab.encode_batch([tokenize(texts[i]) for i in eligible], model.config.seq_len)
+    return eligible[int(denoising_loss(model, ids).argmin())]

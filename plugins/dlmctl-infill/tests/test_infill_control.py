@@ -1,0 +1,145 @@
+"""The infill control and ``dlmctl infill`` against the tiny model (``dlmctl.testing``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+import torch
+
+from dlmctl.errors import TargetError
+from dlmctl.generation import generate
+from dlmctl.sampling import SamplerConfig
+from dlmctl.vocab import SPECIALS, tokenize
+from dlmctl_infill.fill import infill
+from dlmctl_infill.layout import layout_bias
+from dlmctl_infill.select import mbr_index
+from dlmctl_infill.template import Blank, parse_template
+
+FAST = SamplerConfig(steps=20)
+
+
+def _check_fills(model, fills, sizes):
+    assert [len(f) for f in fills] == sizes
+    for fill in fills:
+        for word in fill:
+            assert word in model.vocab and word not in SPECIALS
+
+
+def test_parse_blanks_and_known_words(tiny_model):
+    t = parse_template("The ___ is a [2] near [1-3] [*]", tiny_model.vocab, tiny_model.config.seq_len)
+    assert t.segments == ("The", Blank(1, 1), "is", "a", Blank(2, 2), "near", Blank(1, 3), Blank(0, None))
+    assert t.free_tail and t.min_words == 8
+    assert t.match("The pub is a coffee shop near the river and cheap".split()) is not None
+    assert t.match("The pub is a shop near the river".split()) is None          # [2] needs two words
+
+
+@pytest.mark.parametrize("template, message", [
+    ("The pub is cheap .", "has no blank"),
+    ("___ [2] [*]", "only blanks"),
+    ("The ___ is zzyzx and qwv .", "'zzyzx', 'qwv'"),
+    ("The [40] .", "at most 30"),
+    ("The [x] .", "not one of ___, [n], [a-b], [*]"),
+    ("The [3-1] .", "a ≤ b"),
+])
+def test_bad_templates_are_rejected(tiny_model, template, message):
+    with pytest.raises(TargetError, match="expected|vocabulary|at most") as info:
+        parse_template(template, tiny_model.vocab, tiny_model.config.seq_len)
+    assert message in str(info.value)
+
+
+def test_layout_bias_pins_known_words_and_frames_the_sentence(tiny_model):
+    vocab, seq_len = tiny_model.vocab, tiny_model.config.seq_len
+    bias = layout_bias(parse_template("The ___ is [2] .", vocab, seq_len), vocab, seq_len)
+    allowed = bias == 0                                                  # (L, V)
+    expected = {0: vocab.start, 1: vocab.index["The"], 3: vocab.index["is"], 6: vocab.index["."], 7: vocab.end}
+    for position, word in expected.items():
+        assert allowed[position].nonzero().flatten().tolist() == [word]
+    for position in (2, 4, 5):
+        assert not allowed[position, [vocab.start, vocab.end, vocab.unk, vocab.pad]].any()
+        assert allowed[position].sum() == len(vocab) - 4
+    assert (allowed[8:].nonzero()[:, 1] == vocab.pad).all() and allowed[8:].sum() == seq_len - 8
+
+
+def test_known_words_are_kept_verbatim(tiny_model):
+    template = "The ___ is a [2] near the ___ ."
+    [results] = infill(tiny_model, [template], 6, sampler=FAST, show_progress=False)
+    parsed = parse_template(template, tiny_model.vocab, tiny_model.config.seq_len)
+    assert len(results) == 6
+    for result in results:
+        assert parsed.match(tokenize(result.text)) is not None, result.text
+        _check_fills(tiny_model, result.fills, [1, 2, 1])
+
+
+def test_variable_blanks_respect_their_ranges(tiny_model):
+    [middle, tail] = infill(tiny_model, ["The [1-4] near the [*] .", "The shop is [*]"], 4,
+                            candidates=3, sampler=FAST, show_progress=False)
+    for result in middle:
+        sizes = [len(f) for f in result.fills]
+        assert 1 <= sizes[0] <= 4 and sizes[1] <= tiny_model.config.seq_len - 2 - 5
+        _check_fills(tiny_model, result.fills, sizes)
+        assert len(result.pool) == 3
+    for result in tail:
+        words = tokenize(result.text)
+        assert words[:3] == ["The", "shop", "is"]
+        _check_fills(tiny_model, result.fills, [len(words) - 3])
+
+
+def test_control_composes_with_length_in_generate(tiny_model):
+    texts = generate(tiny_model, [{"infill": "The ___ is [*]", "length": "9"}] * 4, sampler=FAST,
+                     show_progress=False)
+    for text in texts:
+        words = tokenize(text)
+        assert len(words) == 9 and words[0] == "The" and words[2] == "is", text
+
+
+def test_rows_without_an_infill_target_are_unconstrained(tiny_model):
+    from dlmctl_infill import InfillControl
+
+    target = InfillControl().parse_target("The ___ .", tiny_model)
+    bias = InfillControl().guidance(tiny_model, [target, None]).token_bias
+    assert torch.isinf(bias[0]).any() and not bias[1].any()
+
+
+def test_mbr_picks_the_consensus():
+    texts = ["the pub is near the river", "a cheap pub near the river", "the pub is near the river .",
+             "zebra quantum"]
+    assert mbr_index(texts) in (0, 2)
+    assert mbr_index(["only one"]) == 0
+
+
+def _cli(monkeypatch, capsys, *args):
+    from dlmctl.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["dlmctl", *args])
+    with pytest.raises(SystemExit) as info:
+        main()
+    return info.value.code, capsys.readouterr()
+
+
+@pytest.mark.parametrize("template, message", [
+    ("The pub is cheap .", "has no blank"),
+    ("___ [*]", "only blanks"),
+    ("The ___ is zzyzx .", "'zzyzx'"),
+    ("The [45] .", "at most 30"),
+])
+def test_cli_rejects_bad_templates_with_exit_code_2(tiny_model_dir, monkeypatch, capsys, template, message):
+    code, out = _cli(monkeypatch, capsys, "infill", template, "--model", str(tiny_model_dir))
+    assert code == 2
+    assert message in out.err and out.err.startswith("error: ") and not out.out
+
+
+def test_cli_fills_and_prints_json(tiny_model_dir, monkeypatch, capsys):
+    from dlmctl.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["dlmctl", "infill", "The ___ is a [2] .", "--model", str(tiny_model_dir),
+                                      "-n", "3", "--steps", "20", "--mbr", "2", "--json"])
+    main()
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3
+    for line in lines:
+        record = json.loads(line)
+        words = tokenize(record["text"])
+        assert words[0] == "The" and words[2:4] == ["is", "a"] and words[-1] == "." and len(words) == 6
+        assert [len(f) for f in record["fills"]] == [1, 2]
