@@ -40,6 +40,7 @@ class TrainConfig:
     save_every: int = 1000
     eval_every: int = 1000
     compile: bool = False
+    freeze_embeddings: bool = False  # keep word embeddings fixed (classifiers trained on them stay valid)
 
 
 @dataclass
@@ -171,6 +172,9 @@ def train(train_ids: torch.Tensor, vocab: Vocabulary, out_dir: Path, model_cfg: 
         scheduler.load_state_dict(state["scheduler"])
         ema.state = {k: v.to(device) for k, v in state["ema"].items()}
         step = int(state["step"])
+    if cfg.freeze_embeddings:
+        denoiser.embed.weight.requires_grad_(False)
+        ema.state["embed.weight"] = denoiser.embed.weight.detach().clone().float()
     model: nn.Module = denoiser
     if info.world > 1:
         model = nn.parallel.DistributedDataParallel(denoiser, device_ids=[device.index] if device.type == "cuda" else None)

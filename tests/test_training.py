@@ -54,3 +54,18 @@ def test_interrupted_training_resumes_exactly(tmp_path, encoded, monkeypatch):
     config = json.loads((tmp_path / "split" / "config.json").read_text())
     assert config["training"]["steps_done"] == 10
     assert not list((tmp_path / "split").glob("*.tmp"))
+
+
+def test_frozen_embeddings_stay_put_while_the_denoiser_learns(tmp_path, encoded):
+    ids, vocab = encoded
+    cfg = ModelConfig(vocab_size=len(vocab), diffusion_steps=100, **{**TINY_MODEL, "layers": 1, "hidden": 32})
+    cpu = torch.device("cpu")
+    tc = dict(batch_size=16, lr=1e-2, ema=0.9, save_every=4)
+    train(ids, vocab, tmp_path, cfg, TrainConfig(steps=4, **tc), cpu, show_progress=False)
+    before = load_model(tmp_path).denoiser.state_dict()
+    train(ids, vocab, tmp_path, cfg, TrainConfig(steps=8, freeze_embeddings=True, **tc), cpu,
+          resume=True, show_progress=False)
+    after = load_model(tmp_path).denoiser.state_dict()
+    raw = torch.load(tmp_path / "train_state.pt", weights_only=True)["model"]["embed.weight"]
+    assert torch.equal(after["embed.weight"], raw)  # the sampling (EMA) embeddings are the frozen ones
+    assert not torch.allclose(before["input_up.0.weight"], after["input_up.0.weight"])

@@ -48,6 +48,8 @@ def train_command(
     resume: Annotated[bool, Opt(help="Continue from OUT's last checkpoint.")] = False,
     device: Annotated[Optional[str], Opt(help="auto, cpu, cuda or cuda:N.")] = None,
     compile: Annotated[bool, Opt("--compile", help="torch.compile the denoiser.")] = False,
+    freeze_embeddings: Annotated[bool, Opt("--freeze-embeddings", help="Keep the word embeddings fixed "
+                                           "(e.g. when resuming after control classifiers were trained).")] = False,
     as_json: Annotated[bool, Opt("--json", help="Print the final metrics as JSON.")] = False,
 ) -> None:
     """Train a Diffusion-LM; progress on stderr, final metrics on stdout."""
@@ -66,6 +68,7 @@ def train_command(
         train_cfg = TrainConfig(**{k: v for k, v in saved.get("training", {}).items() if k in known})
         for k, v in train_over.items():
             setattr(train_cfg, k, v)
+        train_cfg.freeze_embeddings = train_cfg.freeze_embeddings or freeze_embeddings
         vocab = Vocabulary.load(out / "vocab.json")
         train_ids, _ = prepare(data, text_column, model_cfg.seq_len, 0, vocab)
         meta = {k: v for k, v in saved.items() if k not in ("model", "training", "format_version")}
@@ -77,7 +80,7 @@ def train_command(
         train_ids, vocab = prepare(data, text_column, settings["seq_len"], min_count or base["min_count"])
         model_cfg = ModelConfig(**{**settings, "vocab_size": len(vocab)})
         train_cfg = TrainConfig(**{**base["train"], **train_over, "seed": seed, "save_every": save_every,
-                                   "compile": compile})
+                                   "compile": compile, "freeze_embeddings": freeze_embeddings})
         meta = {"preset": preset, "data": {"train": Path(data).name, "train_sha256": file_sha256(data),
                                            "text_column": text_column, "sentences": len(train_ids),
                                            "min_count": min_count or base["min_count"]},
