@@ -6,6 +6,7 @@ tests that need it are skipped with the reason when it is absent."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -45,15 +46,34 @@ def small_corpus(e2e_dir, tmp_path_factory) -> Path:
     return out
 
 
+TINY_TRAINING = dict(steps=400, batch_size=32, lr=3e-3, warmup=50, ema=0.99, save_every=400)
+
+
+def _tiny_model_key(corpus: Path) -> str:
+    """Changes whenever the corpus, the settings or the model/training code change."""
+    import dlmctl.model
+    import dlmctl.training
+
+    digest = hashlib.sha256(corpus.read_bytes())
+    for module in (dlmctl.model, dlmctl.training):
+        digest.update(Path(module.__file__).read_bytes())
+    digest.update(repr((TINY_MODEL, TINY_TRAINING)).encode())
+    return digest.hexdigest()[:16]
+
+
 @pytest.fixture(scope="session")
-def tiny_model_dir(small_corpus, tmp_path_factory) -> Path:
-    """A ~100k-parameter model trained for 400 steps on 600 E2E sentences (≈15 s on 2 cores)."""
+def tiny_model_dir(small_corpus, tmp_path_factory, request) -> Path:
+    """A ~100k-parameter model trained for 400 steps on 600 E2E sentences (≈30 s on 2 cores),
+    cached in pytest's cache directory between runs."""
+    cache = getattr(request.config, "cache", None)
+    key = _tiny_model_key(small_corpus)
+    out = cache.mkdir(f"dlmctl-tiny-model-{key}") if cache else tmp_path_factory.mktemp("tiny-model")
+    if (out / "model.safetensors").is_file():
+        return out
     torch.set_num_threads(2)
-    out = tmp_path_factory.mktemp("tiny-model")
     ids, vocab = prepare(str(small_corpus), "human_reference", TINY_MODEL["seq_len"], 2)
     cfg = ModelConfig(vocab_size=len(vocab), diffusion_steps=200, **TINY_MODEL)
-    train(ids, vocab, out, cfg, TrainConfig(steps=400, batch_size=32, lr=3e-3, warmup=50, ema=0.99,
-                                            save_every=400), torch.device("cpu"), show_progress=False)
+    train(ids, vocab, out, cfg, TrainConfig(**TINY_TRAINING), torch.device("cpu"), show_progress=False)
     return out
 
 
