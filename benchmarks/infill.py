@@ -49,20 +49,20 @@ E2E = Path(__file__).resolve().parents[2] / "shared" / "data" / "e2e"
 
 
 class RoundingTermInfill(InfillControl):
-    """The infill control plus a gradient term: log p(known words) under the rounding head of the
-    denoiser's x̂0 prediction, summed over known positions."""
+    """The infill control plus a gradient term: log p(pinned word) under the rounding head of the
+    denoiser's x̂0 prediction, summed over pinned positions (known words, START, END, PAD)."""
 
     default_weight = 0.1
 
     def guidance(self, model, targets) -> Guidance:
         bias = super().guidance(model, targets).token_bias                  # (B, L, V)
-        known = (bias == 0).sum(-1) == 1                                     # (B, L) single allowed word
+        pinned = (bias == 0).sum(-1) == 1                                    # (B, L) one allowed word
         words = bias.argmax(-1)                                              # (B, L)
 
         def log_prob(x, t):
             logp = torch.log_softmax(model.denoiser.logits(model.denoiser(x, t)), -1)
             picked = logp.gather(-1, words.to(x.device)[..., None])[..., 0]
-            return (picked * known.to(x.device)).sum(1)
+            return (picked * pinned.to(x.device)).sum(1)
 
         return Guidance(log_prob=log_prob, token_bias=bias)
 
