@@ -6,7 +6,7 @@ vocabulary. Words ``[n//3, n − n//3)`` are blanked (the span); the rest is the
 - ``diffusion, both sides``: template ``left [k] right`` (span size known), one sample;
 - ``… + MBR``: the same, consensus of ``--mbr`` samples;
 - ``… size unknown``: ``left [*] right``; ``--candidates`` sizes, best by the model's denoising loss
-  (``rerank``), or one drawn at random (``random size``);
+  (``rerank``), or one size drawn at random (``random size``);
 - ``… + rounding term``: the known words' rounding log-likelihood of x̂0 as a gradient term
   (measured on the first ``--guided`` sentences only: 4× the cost);
 - ``diffusion, left only``: template ``left [*]`` (the same model without the right context);
@@ -198,11 +198,11 @@ def main() -> None:
     ap.add_argument("--model", default="runs/e2e-small")
     ap.add_argument("--teacher", default="runs/teacher-e2e")
     ap.add_argument("--data", default=str(E2E / "valid.csv"))
-    ap.add_argument("--sentences", type=int, default=120)
-    ap.add_argument("--guided", type=int, default=40, help="sentences for the rounding-term variant")
-    ap.add_argument("--steps", type=int, default=200)
-    ap.add_argument("--mbr", type=int, default=5)
-    ap.add_argument("--candidates", type=int, default=8)
+    ap.add_argument("--sentences", type=int, default=100)
+    ap.add_argument("--guided", type=int, default=30, help="sentences for the rounding-term variant")
+    ap.add_argument("--steps", type=int, default=100)
+    ap.add_argument("--mbr", type=int, default=4)
+    ap.add_argument("--candidates", type=int, default=4)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default="benchmarks/results/infill")
     args = ap.parse_args()
@@ -230,8 +230,6 @@ def main() -> None:
          dict(template_of=unknown, span_of=middle, candidates=args.candidates)),
         ("diffusion, both sides, size unknown (random size)", items,
          dict(template_of=unknown, span_of=middle, candidates=1)),
-        (f"diffusion, both sides, size unknown (MBR-{args.candidates})", items,
-         dict(template_of=unknown, span_of=middle, mbr=args.candidates)),
         ("diffusion, left only", items, dict(template_of=left_only, span_of=first_k)),
     ]
     rows = []
