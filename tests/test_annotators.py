@@ -46,7 +46,7 @@ def test_spacy_trees_exactly(spacy_annotator):
     trees = spacy_annotator.parse(["The Eagle is a cheap pub near the river .",
                                    "Located in the city centre , The Mill is a coffee shop because it is cheap ."])
     assert trees[0].to_bracketed() == (
-        "(S (NP (DET The) (PROPN Eagle)) (VP (AUX is) (NP (DET a) (ADJ cheap) (NOUN pub) "
+        "(S (NP (DET The) (PROPN Eagle)) (VP (AUX is) (NP (NP (DET a) (ADJ cheap) (NOUN pub)) "
         "(PP (ADP near) (NP (DET the) (NOUN river))))) (PUNCT .))")
     assert trees[1].to_bracketed() == (
         "(S (VP (VERB Located) (PP (ADP in) (NP (DET the) (NOUN city) (NOUN centre)))) (PUNCT ,) "
@@ -87,6 +87,20 @@ def test_conversion_rules_on_a_hand_built_parse():
     assert sentence_tree(tokens).to_bracketed() == (
         "(SBAR (SCONJ because) (S (NP (PRON it)) (VP (AUX is) (ADJP (ADJ cheap)))))")
     assert sentence_tree([DepToken("Yes", "INTJ", "ROOT", 0)]).to_bracketed() == "(INTJ (INTJ Yes))"
+
+
+def test_auxiliaries_and_post_modifiers_nest():
+    # "It will be found near the river": aux chain → nested VPs; "pub near …" → NP over NP + PP
+    tokens = [DepToken("It", "PRON", "nsubjpass", 3), DepToken("will", "AUX", "aux", 3),
+              DepToken("be", "AUX", "auxpass", 3), DepToken("found", "VERB", "ROOT", 3),
+              DepToken("near", "ADP", "prep", 3), DepToken("the", "DET", "det", 6),
+              DepToken("river", "NOUN", "pobj", 4)]
+    assert sentence_tree(tokens).to_bracketed() == (
+        "(S (NP (PRON It)) (VP (AUX will) (VP (AUX be) (VP (VERB found) (PP (ADP near) "
+        "(NP (DET the) (NOUN river)))))))")
+    pub = [DepToken("a", "DET", "det", 1), DepToken("pub", "NOUN", "ROOT", 1), DepToken("near", "ADP", "prep", 1),
+           DepToken("it", "PRON", "pobj", 2)]
+    assert sentence_tree(pub).to_bracketed() == "(NP (NP (DET a) (NOUN pub)) (PP (ADP near) (NP (PRON it))))"
 
 
 def test_stanza_missing_models_say_how_to_get_them(tmp_path, monkeypatch):

@@ -14,7 +14,9 @@ The conversion, for one sentence:
    holding the head and the dependents after the subject. A subject only after the head (inversion)
    gives a flat ``S``. Leading ``mark`` dependents (because, that, if …) become
    ``SBAR`` over [marks, the clause]; a relative clause (``relcl``) with a subject is labelled
-   ``SBAR`` instead of ``S``.
+   ``SBAR`` instead of ``S``. Inside a VP, each leading auxiliary (aux, auxpass; with a negation
+   right after it) takes the rest as a VP complement: ``(VP will (VP be (VP found …)))``.
+   A noun phrase with post-modifiers (prep, relcl, acl) nests: ``(NP (NP a pub) (PP near …))``.
 4. **One-word phrases**: a word without dependents still gets a phrase, as in the Penn Treebank, when
    it is an argument or adjunct of a verb (NOUN/PROPN/PRON/NUM → NP, ADJ → ADJP, ADV → ADVP) or a
    nominal object of a preposition, a conjunct or an apposition (→ NP).
@@ -35,6 +37,8 @@ _PHRASE = {"VERB": "VP", "AUX": "VP", "NOUN": "NP", "PROPN": "NP", "PRON": "NP",
 _NOMINAL = frozenset({"NOUN", "PROPN", "PRON", "NUM"})
 _ONE_WORD_UNDER_VERB = {"NOUN": "NP", "PROPN": "NP", "PRON": "NP", "NUM": "NP", "ADJ": "ADJP", "ADV": "ADVP"}
 _NOMINAL_DEPS = frozenset({"pobj", "conj", "appos"})
+_POSTMODIFIERS = frozenset({"prep", "relcl", "acl"})
+_AUXILIARIES = frozenset({"aux", "auxpass"})
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,8 @@ def sentence_tree(tokens: Sequence[DepToken]) -> Tree:
         label = phrase_label(tok.upos)
         if label == "VP":
             return _clause(items, i, tok.dep)
+        if label == "NP":
+            return _noun_phrase(items, i)
         return Tree(label, [node for _, node, _ in items])
 
     root = build(roots[0], None)
@@ -107,6 +113,25 @@ def _one_word(pre: Tree, tok: DepToken, parent_upos: str | None) -> Tree:
     if tok.dep in _NOMINAL_DEPS and tok.upos in _NOMINAL:
         return Tree("NP", [pre])
     return pre
+
+
+def _noun_phrase(items: list[tuple[int, Tree, str]], head: int) -> Tree:
+    """NP; with post-modifiers (PP, relative clause, participle), an inner NP ends at the head."""
+    nodes = [node for _, node, _ in items]
+    split = next(k for k, (pos, _, _) in enumerate(items) if pos == head) + 1
+    if not any(dep in _POSTMODIFIERS for _, _, dep in items[split:]):
+        return Tree("NP", nodes)
+    return Tree("NP", [Tree("NP", nodes[:split])] + nodes[split:])
+
+
+def _verb_phrase(items: list[tuple[int, Tree, str]]) -> Tree:
+    """VP; each leading auxiliary (with a following negation) takes the rest as a VP complement."""
+    if len(items) > 1 and items[0][2] in _AUXILIARIES:
+        rest = 1
+        while rest < len(items) - 1 and items[rest][2] == "neg":
+            rest += 1
+        return Tree("VP", [node for _, node, _ in items[:rest]] + [_verb_phrase(items[rest:])])
+    return Tree("VP", [node for _, node, _ in items])
 
 
 def _clause(items: list[tuple[int, Tree, str]], head: int, head_dep: str) -> Tree:
@@ -124,7 +149,7 @@ def _subject_clause(items: list[tuple[int, Tree, str]], head: int, head_dep: str
     nodes = [node for _, node, _ in items]
     subjects = [k for k, (pos, _, dep) in enumerate(items) if dep in SUBJECTS]
     if not subjects:
-        return Tree("VP", nodes)
+        return _verb_phrase(items)
     clause = "SBAR" if head_dep == "relcl" else "S"
     last = subjects[-1]
     if items[last][0] > head:
@@ -132,7 +157,7 @@ def _subject_clause(items: list[tuple[int, Tree, str]], head: int, head_dep: str
     end = len(items)
     while end > last + 1 and items[end - 1][2] == "punct":
         end -= 1
-    return Tree(clause, nodes[:last + 1] + [Tree("VP", nodes[last + 1:end])] + nodes[end:])
+    return Tree(clause, nodes[:last + 1] + [_verb_phrase(items[last + 1:end])] + nodes[end:])
 
 
 def dependency_tree(sentences: Sequence[Sequence[DepToken]]) -> Tree:
