@@ -19,7 +19,7 @@ Opt = typer.Option
 
 @app.command("infill")
 def infill_command(
-    template: Annotated[str, typer.Argument(help="Sentence with blanks: ___ one word, [n] n words, [a-b] a to b words, [*] any number.")],
+    template: Annotated[str, typer.Argument(help="Sentence with blanks: ___ one word, \\[n] n words, \\[a-b] a to b words, \\[*] any number.")],
     model: Annotated[Optional[str], Opt(help="Model directory or installed model name (default: the bundled model).")] = None,
     n: Annotated[int, Opt("-n", "--num", help="Sentences to return.")] = 5,
     mbr: Annotated[int, Opt(help="Minimum Bayes risk: keep the consensus (highest mean BLEU to the others) of N samples per sentence.")] = 1,

@@ -26,8 +26,8 @@ from dlmctl_infill.template import Template, parse_template
 
 @dataclass
 class Filled:
-    """One output: the sentence, the words of each blank, and the template it was sampled with
-    (blank sizes fixed)."""
+    """One output: the sentence, the words of each blank, the template it was sampled with (blank
+    sizes fixed) and the pool of samples it was chosen from."""
 
     text: str
     fills: list[list[str]]
@@ -36,6 +36,7 @@ class Filled:
 
 
 def pool_size(template: Template, mbr: int, candidates: int) -> int:
+    """Samples drawn per output: ``mbr``, else ``candidates`` for a variable blank before the end."""
     variable = any(not b.fixed for b in template.blanks[: len(template.blanks) - template.free_tail])
     return mbr if mbr > 1 else (candidates if variable else 1)
 
