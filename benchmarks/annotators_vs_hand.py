@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import platform
 import sys
 import time
@@ -95,6 +96,7 @@ def main() -> None:
              f"- command: `{' '.join([Path(sys.executable).name, *sys.argv])}`",
              f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}",
              f"- machine: {platform.machine()}, {platform.processor() or platform.platform()}, 1 torch thread, "
+             f"load average {os.getloadavg()[0]:.1f} (shared with other jobs), "
              f"Python {platform.python_version()}", ""]
     for name in get_host().annotators():
         try:
