@@ -104,8 +104,8 @@ def _parse_blank(token: str) -> Blank:
         return Blank(0, None)
     low_n = int(low)
     high_n = low_n if high is None else int(high)
-    if high_n < low_n or high_n == 0:
-        raise TargetError(f"blank '{token}' must allow at least one word (a ≤ b in [a-b]); expected {FORM}")
+    if high_n < low_n:
+        raise TargetError(f"blank '{token}' needs a ≤ b in [a-b]; expected {FORM}")
     return Blank(low_n, high_n)
 
 

@@ -49,6 +49,16 @@ def test_bad_templates_are_rejected(tiny_model, template, message):
     assert message in str(info.value)
 
 
+def test_a_middle_star_blank_may_be_empty(tiny_model):
+    vocab, seq_len = tiny_model.vocab, tiny_model.config.seq_len
+    empty = parse_template("The [*] is a ___ .", vocab, seq_len).with_lengths([0, 1])
+    assert empty.text == "The [0] is a ___ ."
+    reparsed = parse_template(empty.text, vocab, seq_len)
+    assert reparsed.match(["The", "is", "a", "pub", "."]) == [[], ["pub"]]
+    allowed = layout_bias(reparsed, vocab, seq_len) == 0
+    assert allowed[2].nonzero().flatten().tolist() == [vocab.index["is"]]
+
+
 def test_layout_bias_pins_known_words_and_frames_the_sentence(tiny_model):
     vocab, seq_len = tiny_model.vocab, tiny_model.config.seq_len
     bias = layout_bias(parse_template("The ___ is [2] .", vocab, seq_len), vocab, seq_len)
