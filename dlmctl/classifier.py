@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import time
 import weakref
+from abc import abstractmethod
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, ClassVar
@@ -124,7 +125,7 @@ def model_times(t: torch.Tensor) -> torch.Tensor:
 class TrainOptions:
     steps: int = 3000
     batch_size: int = 64
-    lr: float = 1e-3
+    lr: float = 2e-3
     clean_fraction: float = 0.1
     valid_fraction: float = 0.05
     seed: int = 0
@@ -293,8 +294,9 @@ class ClassifierControl(Control):
     def __init__(self) -> None:
         self._loaded: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
+    @abstractmethod
     def build_head(self, meta: dict[str, Any]) -> nn.Module:
-        raise NotImplementedError
+        """The head whose weights ``controls/<classifier_name>.safetensors`` holds, from its json."""
 
     def classifier(self, model: DiffusionLM) -> tuple[LatentClassifier, dict[str, Any]]:
         """The model's classifier for this control and its metadata (loaded once per model)."""

@@ -27,23 +27,22 @@ SemanticTarget = tuple[tuple[str, str], ...]   # ((field, value), …)
 
 
 class FieldHead(nn.Module):
-    """States (B, L, H) → logits (B, F, V): per field an attention pooling over positions and a
-    value layer; ``sizes[f]`` values are real, the rest of the V columns score −1e4."""
+    """States (B, L, H) → logits (B, F, V): features max-pooled over positions (a value is a
+    phrase somewhere in the sentence), then one value layer per field; ``sizes[f]`` values are
+    real, the other columns score −1e4."""
 
     def __init__(self, hidden: int, sizes: Sequence[int]):
         super().__init__()
-        fields, width = len(sizes), max(sizes)
-        self.key = nn.Linear(hidden, hidden)
-        self.query = nn.Parameter(torch.randn(fields, hidden) / math.sqrt(hidden))
-        self.weight = nn.Parameter(torch.randn(fields, hidden, width) * 0.02)
-        self.bias = nn.Parameter(torch.zeros(fields, width))
-        valid = torch.arange(width)[None] < torch.tensor(list(sizes))[:, None]
+        fields, values, width = len(sizes), max(sizes), 2 * hidden
+        self.features = nn.Linear(hidden, width)
+        self.weight = nn.Parameter(torch.randn(fields, width, values) / math.sqrt(width))
+        self.bias = nn.Parameter(torch.zeros(fields, values))
+        valid = torch.arange(values)[None] < torch.tensor(list(sizes))[:, None]
         self.register_buffer("valid", valid, persistent=False)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        scores = torch.einsum("blh,fh->bfl", self.key(h), self.query) / math.sqrt(h.shape[-1])
-        pooled = torch.einsum("bfl,blh->bfh", scores.softmax(-1), h)
-        logits = torch.einsum("bfh,fhv->bfv", pooled, self.weight) + self.bias
+        pooled = torch.relu(self.features(h).max(1).values)                      # (B, W)
+        logits = torch.einsum("bw,fwv->bfv", pooled, self.weight) + self.bias
         return logits.masked_fill(~self.valid, -1e4)
 
 

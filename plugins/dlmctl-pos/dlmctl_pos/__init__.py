@@ -1,0 +1,113 @@
+"""Part-of-speech control: the sentence follows a UPOS tag sequence (``PROPN AUX DET ADJ NOUN``).
+
+Classifier (DESIGN §2): a per-position tagger on noisy latents x_t over START, END, PAD and the 17
+UPOS tags; labels come from an annotator run over the training corpus, and the same annotator is
+the oracle. A target fixes the sentence length, so the guidance also holds END after the last word
+through the length control's token bias (``length_bias``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from dlmctl.annotators import DEFAULT_ANNOTATOR, UPOS_TAGS, get_annotator
+from dlmctl.classifier import (ClassifierControl, LatentClassifier, TrainOptions, corpus_sentences,
+                               encoder_config, log_softmax_at, save_classifier, train_classifier)
+from dlmctl.control import Guidance
+from dlmctl.errors import TargetError
+from dlmctl.hookspecs import hookimpl
+from dlmctl.progress import progress_bar
+from dlmctl_length import LengthControl
+
+SPECIAL_TAGS = ("<s>", "</s>", "<pad>")
+TAGS = SPECIAL_TAGS + UPOS_TAGS
+START, END, PAD = range(3)
+
+
+@dataclass(frozen=True)
+class PosTarget:
+    tags: tuple[str, ...]
+    annotator: str = DEFAULT_ANNOTATOR
+
+
+def tag_row(tags: Sequence[str], seq_len: int) -> list[int]:
+    """Per-position labels ``<s> t1 … tn </s> <pad> …`` (seq_len,), cut like the word ids."""
+    ids = [TAGS.index(t) for t in tags][: seq_len - 2]
+    ids = [START, *ids, END]
+    return ids + [PAD] * (seq_len - len(ids))
+
+
+class PosControl(ClassifierControl):
+    name = "pos"
+    classifier_name = "pos"
+    description = "follow a UPOS tag sequence (per-position tagger on x_t)"
+    target_help = "UPOS tags separated by spaces, e.g. pos='PROPN AUX DET ADJ NOUN PUNCT'"
+    default_weight = 1e-4
+
+    def __init__(self, length_bias: bool = True):
+        super().__init__()
+        self.length_bias = length_bias
+
+    def build_head(self, meta: dict[str, Any]) -> nn.Module:
+        return nn.Linear(meta["encoder"]["hidden"], len(meta["tags"]))
+
+    def parse_target(self, text: str, model) -> PosTarget:
+        tags = tuple(text.split())
+        if not tags:
+            raise TargetError(f"empty tag sequence; expected {self.target_help}")
+        unknown = [t for t in tags if t not in UPOS_TAGS]
+        if unknown:
+            raise TargetError(f"unknown tag '{unknown[0]}'; expected {self.target_help} "
+                              f"with tags from: {' '.join(UPOS_TAGS)}")
+        longest = model.config.seq_len - 2
+        if len(tags) > longest:
+            raise TargetError(f"{len(tags)} tags do not fit: this model writes at most {longest} words")
+        _, meta = self.classifier(model)
+        return PosTarget(tags, meta["annotator"])
+
+    def guidance(self, model, targets: Sequence[PosTarget | None]) -> Guidance:
+        net, _ = self.classifier(model)
+        seq_len = model.config.seq_len
+        labels = torch.tensor([tag_row(t.tags, seq_len) if t else [-100] * seq_len for t in targets],
+                              device=model.device)
+        bias = None
+        if self.length_bias:
+            bias = LengthControl().guidance(model, [len(t.tags) if t else None for t in targets]).token_bias
+        return Guidance(log_prob=lambda x, t: log_softmax_at(net(x, t), labels), token_bias=bias)
+
+    def score(self, text: str, target: PosTarget) -> float:
+        tags = [tag for _, tag in get_annotator(target.annotator).tag([text])[0]]
+        tags = (tags + [""] * len(target.tags))[: len(target.tags)]
+        return sum(a == b for a, b in zip(tags, target.tags)) / len(target.tags)
+
+    def train(self, model, model_dir: Path, *, data: str, steps: int = 3000, batch_size: int = 64,
+              hidden: int | None = None, layers: int | None = None, annotator: str = DEFAULT_ANNOTATOR,
+              seed: int = 0, show_progress: bool = True, **_: Any) -> dict:
+        texts, ids = corpus_sentences(model, data)
+        tagger = get_annotator(annotator)
+        rows = []
+        with progress_bar(f"tagging with {annotator}", len(texts), enabled=show_progress) as bar:
+            for start in range(0, len(texts), 512):
+                for tagged in tagger.tag(texts[start:start + 512]):
+                    rows.append(tag_row([tag for _, tag in tagged], model.config.seq_len))
+                bar.advance(min(512, len(texts) - start))
+        cfg = encoder_config(model, hidden=hidden, layers=layers)
+        net = LatentClassifier(cfg, nn.Linear(cfg.hidden, len(TAGS))).to(model.device)
+        metrics = train_classifier(model, net, ids.to(model.device), torch.tensor(rows).to(model.device),
+                                   TrainOptions(steps=steps, batch_size=batch_size, seed=seed),
+                                   show_progress, label="training pos classifier")
+        save_classifier(model, model_dir, self.classifier_name, net,
+                        {"control": self.name, "tags": list(TAGS), "annotator": annotator,
+                         "data": Path(data).name, "metrics": metrics})
+        self.forget(model)
+        return metrics
+
+
+@hookimpl
+def register_controls(register):
+    register(PosControl())

@@ -1,0 +1,138 @@
+"""Syntax controls: a whole constituency tree (``tree``) or one labelled span (``span``).
+
+Both steer with one span-chart classifier on noisy latents (:mod:`dlmctl_syntax.chart`), trained on
+trees an annotator gives the training corpus; that annotator is also the oracle. ``tree`` scores
+every cell of the target's chart (its constituents and null for every other span) and, as its
+target fixes the number of words, holds END after the last word (``length_bias``); ``span`` scores
+the one cell (i, j).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from dlmctl.annotators import DEFAULT_ANNOTATOR, get_annotator
+from dlmctl.classifier import ClassifierControl, log_softmax_at
+from dlmctl.control import Guidance
+from dlmctl.errors import TargetError
+from dlmctl.hookspecs import hookimpl
+from dlmctl.trees import TREE_HELP, Span, Tree, bracket_f1, span_in
+from dlmctl_length import LengthControl
+from dlmctl_syntax.chart import CLASSIFIER, build_head, chart_labels, train_chart
+
+_SPAN = re.compile(r"^\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*([^\s,]+)\s*$")
+
+
+@dataclass(frozen=True)
+class TreeTarget:
+    tree: Tree
+    annotator: str = DEFAULT_ANNOTATOR
+
+
+@dataclass(frozen=True)
+class SpanTarget:
+    span: Span
+    annotator: str = DEFAULT_ANNOTATOR
+
+
+class _ChartControl(ClassifierControl):
+    classifier_name = CLASSIFIER
+
+    def build_head(self, meta: dict[str, Any]) -> nn.Module:
+        return build_head(meta)
+
+    def _check_labels(self, labels: Sequence[str], meta: dict[str, Any]) -> None:
+        known = meta["labels"][1:]
+        for label in labels:
+            if label not in known:
+                raise TargetError(f"unknown constituent label '{label}'; the classifier knows: {' '.join(known)}")
+
+    def _guidance(self, model, charts: torch.Tensor, lengths: Sequence[int | None] | None) -> Guidance:
+        net, _ = self.classifier(model)
+        labels = charts.long().to(model.device)
+        bias = LengthControl().guidance(model, lengths).token_bias if lengths is not None else None
+        return Guidance(log_prob=lambda x, t: log_softmax_at(net(x, t), labels), token_bias=bias)
+
+    def train(self, model, model_dir: Path, *, data: str, steps: int = 3000, batch_size: int = 64,
+              hidden: int | None = None, layers: int | None = None, annotator: str = DEFAULT_ANNOTATOR,
+              seed: int = 0, show_progress: bool = True, **_: Any) -> dict:
+        metrics = train_chart(model, model_dir, data=data, annotator=annotator, steps=steps,
+                              batch_size=batch_size, hidden=hidden, layers=layers, seed=seed,
+                              show_progress=show_progress)
+        self.forget(model)
+        return metrics
+
+
+class TreeControl(_ChartControl):
+    name = "tree"
+    description = "follow a constituency parse (span-chart classifier on x_t)"
+    target_help = TREE_HELP
+    default_weight = 5e-4
+
+    def __init__(self, length_bias: bool = True):
+        super().__init__()
+        self.length_bias = length_bias
+
+    def parse_target(self, text: str, model) -> TreeTarget:
+        tree = Tree.from_bracketed(text)
+        longest = model.config.seq_len - 2
+        if tree.num_words > longest:
+            raise TargetError(f"the tree has {tree.num_words} words; this model writes at most {longest}")
+        _, meta = self.classifier(model)
+        self._check_labels([label for _, _, label in tree.spans()], meta)
+        return TreeTarget(tree, meta["annotator"])
+
+    def guidance(self, model, targets: Sequence[TreeTarget | None]) -> Guidance:
+        _, meta = self.classifier(model)
+        seq_len = model.config.seq_len
+        charts = torch.stack([chart_labels(t.tree.spans(), t.tree.num_words, meta["labels"], seq_len) if t
+                              else chart_labels([], 0, meta["labels"], seq_len) for t in targets])
+        lengths = [t.tree.num_words if t else None for t in targets] if self.length_bias else None
+        return self._guidance(model, charts, lengths)
+
+    def score(self, text: str, target: TreeTarget) -> float:
+        return bracket_f1(get_annotator(target.annotator).parse([text])[0], target.tree)
+
+
+class SpanControl(_ChartControl):
+    name = "span"
+    description = "contain a labelled constituent over words i..j (span-chart classifier on x_t)"
+    target_help = "i,j,LABEL with 0-based inclusive word indices, e.g. span='2,5,NP'"
+    default_weight = 0.1
+
+    def parse_target(self, text: str, model) -> SpanTarget:
+        match = _SPAN.match(text)
+        if not match:
+            raise TargetError(f"'{text}' is not a span; expected {self.target_help}")
+        i, j, label = int(match[1]), int(match[2]), match[3]
+        last = model.config.seq_len - 3
+        if not 0 <= i <= j:
+            raise TargetError(f"span {i},{j} is empty or negative: need 0 ≤ i ≤ j; expected {self.target_help}")
+        if j > last:
+            raise TargetError(f"span {i},{j} goes beyond the sentence: this model writes at most "
+                              f"{last + 1} words (indices 0..{last})")
+        _, meta = self.classifier(model)
+        self._check_labels([label], meta)
+        return SpanTarget((i, j, label), meta["annotator"])
+
+    def guidance(self, model, targets: Sequence[SpanTarget | None]) -> Guidance:
+        _, meta = self.classifier(model)
+        seq_len = model.config.seq_len
+        charts = torch.stack([chart_labels([t.span] if t else [], t.span[1] + 1 if t else 0, meta["labels"],
+                                           seq_len, "none") for t in targets])
+        return self._guidance(model, charts, None)
+
+    def score(self, text: str, target: SpanTarget) -> float:
+        return float(span_in(get_annotator(target.annotator).parse([text])[0], target.span))
+
+
+@hookimpl
+def register_controls(register):
+    register(TreeControl())
+    register(SpanControl())
