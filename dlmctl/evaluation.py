@@ -108,15 +108,14 @@ def add_lm_scores(results: dict[str, ControlResult], samples: Sequence[Sample], 
     return score(list(range(len(samples))))
 
 
-def reference_lm_score(teacher: Teacher, references: Sequence[str] | None) -> tuple[float | None, str]:
-    """lm-score of human references: computed from ``references`` when given, else the held-out score
-    recorded when the teacher was trained. Returns (score or None, where it comes from)."""
+def reference_lm_score(teacher: Teacher, references: Sequence[str] = (),
+                       source: str = "") -> tuple[float | None, str]:
+    """lm-score of human references and where they come from: ``references`` (named ``source``)
+    when given, else the held-out score recorded when the teacher was trained (None if there is none)."""
     if references:
-        return teacher.lm_score(references), "--references"
-    training = teacher.meta.get("training", {})
-    recorded = training.get("valid_lm_score")
+        return teacher.lm_score(references), source
+    recorded = teacher.meta.get("training", {}).get("valid_lm_score")
     if recorded is None:
-        return None, "none (pass --references VALID.csv)"
+        return None, "none recorded (pass --references VALID.csv)"
     valid = teacher.meta.get("data", {}).get("valid", "held-out split")
     return float(recorded), f"{valid} (recorded with the teacher)"
-

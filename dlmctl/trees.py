@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterator, Union
+from typing import Union
 
 from dlmctl.annotators import UPOS_TAGS
 from dlmctl.errors import TargetError
@@ -98,12 +98,6 @@ class Tree:
         out: list[Span] = []
         _spans(self, 0, out)
         return out
-
-    def subtrees(self) -> Iterator["Tree"]:
-        yield self
-        for child in self.children:
-            if isinstance(child, Tree):
-                yield from child.subtrees()
 
     def __str__(self) -> str:
         return self.to_bracketed()

@@ -73,3 +73,14 @@ def test_missing_or_corrupt_teacher_is_a_model_error(tmp_path, teacher_dir):
     (tmp_path / "teacher.safetensors").write_bytes(b"not safetensors")
     with pytest.raises(ModelError, match="corrupt"):
         load_teacher(tmp_path)
+
+
+def test_reference_score_falls_back_to_the_recorded_held_out_score(teacher_dir, e2e_dir):
+    from dlmctl.evaluation import reference_lm_score
+
+    teacher = load_teacher(teacher_dir)
+    score, source = reference_lm_score(teacher)
+    assert score == teacher.meta["training"]["valid_lm_score"]
+    assert source == "valid.csv (recorded with the teacher)"
+    texts = held_out(e2e_dir, 10)
+    assert reference_lm_score(teacher, texts, "mine.csv") == (pytest.approx(teacher.lm_score(texts)), "mine.csv")

@@ -31,7 +31,7 @@ def _lm(value: float | None) -> str:
 
 @app.command("evaluate")
 def evaluate_command(
-    input: Annotated[Path, Opt("--input", "-i", help="JSONL written by `dlmctl generate --targets … --output`.")],
+    input_path: Annotated[Path, Opt("--input", "-i", help="JSONL written by `dlmctl generate --targets … --output`.")],
     model: Annotated[Optional[str], Opt(help="Model the samples came from (parses targets; default: the bundled model).")] = None,
     teacher: Annotated[Optional[Path], Opt(help="Teacher LM directory (default: the model's teacher/).")] = None,
     references: Annotated[Optional[str], Opt(help="Human references to lm-score beside the outputs (e.g. valid.csv).")] = None,
@@ -40,32 +40,30 @@ def evaluate_command(
     as_json: Annotated[bool, Opt("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Score samples with each control's oracle; lm-score them (and human references) with the teacher."""
-    samples = read_samples(input)
+    samples = read_samples(input_path)
     model_dir = resolve_model_dir(model)
     lm = load_model(model_dir, resolve_device(device))
     show_plugin_warnings()
-    results = score_controls(samples, lm, source=str(input), show_progress=not as_json)
+    results = score_controls(samples, lm, source=str(input_path), show_progress=not as_json)
     teacher_dir = teacher or model_dir / TEACHER_SUBDIR
     overall = ref_score = None
     ref_source = ""
     if teacher is not None or teacher_dir.is_dir():
         judge = load_teacher(teacher_dir, lm.device)
         overall = add_lm_scores(results, samples, judge)
-        ref_texts = load_texts(references, text_column) if references else None
-        ref_score, ref_source = reference_lm_score(judge, ref_texts)
-        if references:
-            ref_source = Path(references).name
+        ref_texts = load_texts(references, text_column) if references else []
+        ref_score, ref_source = reference_lm_score(judge, ref_texts, Path(references or "").name)
     else:
         print(f"note: no teacher LM in {teacher_dir}: lm-score not computed (pass --teacher DIR; "
               "make one with `dlmctl train-teacher`)", file=sys.stderr)
     if as_json:
-        print_json({"input": str(input), "model": str(model_dir), "samples": len(samples),
+        print_json({"input": str(input_path), "model": str(model_dir), "samples": len(samples),
                     "teacher": str(teacher_dir) if overall is not None else None,
                     "controls": {name: vars(r) for name, r in results.items()},
                     "lm_score": overall, "references": {"source": ref_source, "lm_score": ref_score}})
         return
     table = Table("control", "targets", "samples", "success", "other", "lm-score",
-                  title=f"{input} — {len(samples)} samples")
+                  title=f"{input_path} — {len(samples)} samples")
     for name, r in results.items():
         other = "  ".join(f"{metric} {_percent(v)}" for metric, v in r.metrics.items())
         table.add_row(name, str(r.targets), str(r.samples), _percent(r.success), other, _lm(r.lm_score))
