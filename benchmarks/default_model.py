@@ -1,0 +1,80 @@
+"""Evidence for a trained model (default: the bundled one): held-out loss terms and rounding accuracy
+on valid.csv, unguided samples with distinct-n and verbatim copies of training sentences, and
+sampling speed (sentences/s at --steps, batch --batch-size) on this machine.
+
+    python benchmarks/default_model.py [--model DIR] [--samples 500] [--out benchmarks/results/default_model.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from dlmctl.checkpoint import atomic_write_text
+from dlmctl.cli.common import resolve_model_dir
+from dlmctl.checkpoint import load_model
+from dlmctl.corpus import prepare, tokenized
+from dlmctl.generation import generate
+from dlmctl.sampling import SamplerConfig
+from dlmctl.training import evaluate
+from dlmctl.vocab import detokenize, tokenize
+
+
+def distinct_n(texts: list[str], n: int) -> float:
+    grams = [tuple(w[i:i + n]) for w in map(str.split, texts) for i in range(len(w) - n + 1)]
+    return len(set(grams)) / max(len(grams), 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--data", default="../shared/data/e2e")
+    parser.add_argument("--samples", type=int, default=500)
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--out", default="benchmarks/results/default_model.json")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    started = time.time()
+    model_dir = resolve_model_dir(args.model)
+    model = load_model(model_dir)
+    valid_ids, _ = prepare(f"{args.data}/valid.csv", "human_reference", model.config.seq_len, 0, model.vocab)
+    held_out = evaluate(model.denoiser, model.diffusion, valid_ids)
+
+    t0 = time.perf_counter()
+    generate(model, [{}] * args.batch_size, sampler=SamplerConfig(steps=args.steps), seed=123, show_progress=False)
+    speed = args.batch_size / (time.perf_counter() - t0)
+
+    texts = generate(model, [{}] * args.samples, sampler=SamplerConfig(steps=args.steps), seed=0,
+                     batch_size=args.batch_size)
+    train_sentences = {detokenize(s) for s in tokenized(f"{args.data}/train.csv", "human_reference")}
+    copies = sum(t in train_sentences for t in texts) / len(texts)
+    lengths = [len(tokenize(t)) for t in texts]
+    report = {
+        "model": str(model_dir), "model_training": model.meta.get("training", {}),
+        "parameters": sum(p.numel() for p in model.denoiser.parameters()),
+        "held_out": held_out,
+        "samples": len(texts), "distinct_1": distinct_n(texts, 1), "distinct_2": distinct_n(texts, 2),
+        "distinct_3": distinct_n(texts, 3), "unique_sentences": len(set(texts)) / len(texts),
+        "verbatim_training_copies": copies, "mean_words": sum(lengths) / len(lengths),
+        "sentences_per_second": speed, "sampling_steps": args.steps, "batch_size": args.batch_size,
+        "examples": texts[:10],
+        "machine": f"{platform.machine()} {platform.processor() or ''} {torch.get_num_threads()} torch threads, "
+                   f"torch {torch.__version__}",
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "seconds": time.time() - started,
+    }
+    atomic_write_text(Path(args.out), json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    print(json.dumps({k: v for k, v in report.items() if k != "examples"}, indent=2))
+    print("\n".join(report["examples"]))
+
+
+if __name__ == "__main__":
+    main()
