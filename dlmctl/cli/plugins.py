@@ -12,6 +12,7 @@ from rich.table import Table
 from dlmctl.cli import app
 from dlmctl.cli.common import print_json, show_plugin_warnings
 from dlmctl.plugins import get_host
+from dlmctl.progress import stderr
 
 BUILTIN_DISTRIBUTION = "dlmctl"
 
@@ -27,6 +28,10 @@ def plugins_command(
     show_plugin_warnings()
     if as_json:
         print_json([asdict(i) for i in infos])
+        return
+    if not infos:
+        stderr.print("no plugins installed" + ("" if all_ else " besides dlmctl's built-ins (--all shows them)")
+                     + "; add one with `dlmctl install NAME_OR_PATH`", highlight=False)
         return
     table = Table("plugin", "distribution", "version", "hooks", "provides")
     for i in infos:
