@@ -3,14 +3,14 @@
 Sentences: the first ``--sentences`` of valid.csv with 9 to seq_len − 2 words, all in the model
 vocabulary. Words ``[n//3, n − n//3)`` are blanked (the span); the rest is the template. Systems:
 
-- ``diffusion, both sides``: template ``left [k] right`` (span size known), one sample;
-- ``… + MBR``: the same, consensus of ``--mbr`` samples;
-- ``… size unknown``: ``left [*] right``; ``--candidates`` sizes, best by the model's denoising loss
-  (``rerank``), or one size drawn at random (``random size``);
-- ``… + rounding term``: the known words' rounding log-likelihood of x̂0 as a gradient term
-  (measured on the first ``--guided`` sentences only: 4× the cost);
-- ``diffusion, left only``: template ``left [*]`` (the same model without the right context);
-- ``teacher AR, left only``: greedy continuation of ``left`` by the teacher LM.
+- ``diffusion, both sides``: template ``left [k] right`` (span size known), the shipped control
+  (token bias + rounding term), one sample;
+- ``diffusion, left only``: template ``left [*]``: the same model without the right context;
+- ``teacher AR, left only``: greedy continuation of ``left`` by the teacher LM;
+- ablations with the token bias alone (``bias only``; ~10× cheaper, so all on the same sentences):
+  one sample, ``+ MBR`` (consensus of ``--mbr`` samples), ``size unknown`` (``left [*] right``:
+  ``--candidates`` sizes, best by the model's denoising loss, or one size drawn at random), and
+  left only.
 
 For systems that do not know where the span ends, the span hypothesis is the first k generated words.
 Metrics on the span: BLEU-4 (sacrebleu, corpus), ROUGE-L F1 (mean), embedding F1 (BERTScore-style
@@ -48,23 +48,12 @@ from dlmctl_infill.template import parse_template
 E2E = Path(__file__).resolve().parents[2] / "shared" / "data" / "e2e"
 
 
-class RoundingTermInfill(InfillControl):
-    """The infill control plus a gradient term: log p(pinned word) under the rounding head of the
-    denoiser's x̂0 prediction, summed over pinned positions (known words, START, END, PAD)."""
-
-    default_weight = 0.1
+class TokenBiasOnlyInfill(InfillControl):
+    """Ablation: the infill control without its gradient term (known words held by the token bias
+    alone)."""
 
     def guidance(self, model, targets) -> Guidance:
-        bias = super().guidance(model, targets).token_bias                  # (B, L, V)
-        pinned = (bias == 0).sum(-1) == 1                                    # (B, L) one allowed word
-        words = bias.argmax(-1)                                              # (B, L)
-
-        def log_prob(x, t):
-            logp = torch.log_softmax(model.denoiser.logits(model.denoiser(x, t)), -1)
-            picked = logp.gather(-1, words.to(x.device)[..., None])[..., 0]
-            return (picked * pinned.to(x.device)).sum(1)
-
-        return Guidance(log_prob=log_prob, token_bias=bias)
+        return Guidance(token_bias=super().guidance(model, targets).token_bias)
 
 
 def host_with(control: InfillControl) -> PluginHost:
@@ -199,7 +188,6 @@ def main() -> None:
     ap.add_argument("--teacher", default="runs/teacher-e2e")
     ap.add_argument("--data", default=str(E2E / "valid.csv"))
     ap.add_argument("--sentences", type=int, default=100)
-    ap.add_argument("--guided", type=int, default=30, help="sentences for the rounding-term variant")
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--mbr", type=int, default=4)
     ap.add_argument("--candidates", type=int, default=4)
@@ -219,32 +207,25 @@ def main() -> None:
     items = [split(w) for w in load_sentences(Path(args.data), model, args.sentences)]
     emb = EmbeddingF1()
     sampler = SamplerConfig(steps=args.steps)
-    host = host_with(InfillControl())
     both = lambda l, s, r: " ".join(l + [f"[{len(s)}]"] + r)
     unknown = lambda l, s, r: " ".join(l + ["[*]"] + r)
     left_only = lambda l, s, r: " ".join(l + ["[*]"])
+    shipped, bias_only = host_with(InfillControl()), host_with(TokenBiasOnlyInfill())
     systems = [
-        ("diffusion, both sides", items, dict(template_of=both, span_of=middle)),
-        (f"diffusion, both sides + MBR-{args.mbr}", items, dict(template_of=both, span_of=middle, mbr=args.mbr)),
-        (f"diffusion, both sides, size unknown (rerank {args.candidates})", items,
+        ("diffusion, both sides", shipped, dict(template_of=both, span_of=middle)),
+        ("diffusion, left only", shipped, dict(template_of=left_only, span_of=first_k)),
+        ("bias only: both sides", bias_only, dict(template_of=both, span_of=middle)),
+        (f"bias only: both sides + MBR-{args.mbr}", bias_only, dict(template_of=both, span_of=middle, mbr=args.mbr)),
+        (f"bias only: size unknown (rerank {args.candidates})", bias_only,
          dict(template_of=unknown, span_of=middle, candidates=args.candidates)),
-        ("diffusion, both sides, size unknown (random size)", items,
-         dict(template_of=unknown, span_of=middle, candidates=1)),
-        ("diffusion, left only", items, dict(template_of=left_only, span_of=first_k)),
+        ("bias only: size unknown (random size)", bias_only, dict(template_of=unknown, span_of=middle, candidates=1)),
+        ("bias only: left only", bias_only, dict(template_of=left_only, span_of=first_k)),
     ]
     rows = []
-    for name, subset, kw in systems:
+    for name, host, kw in systems:
         t0 = time.monotonic()
-        outputs = run_diffusion(model, subset, sampler=sampler, host=host, **kw)
-        rows.append(score(name, subset, outputs, emb, teacher, time.monotonic() - t0))
-        print(json.dumps({k: v for k, v in rows[-1].items() if k != "examples"}), file=sys.stderr)
-    guided = items[:args.guided]
-    for name, control in (("diffusion, both sides [subset]", InfillControl()),
-                          ("diffusion, both sides + rounding term [subset]", RoundingTermInfill())):
-        t0 = time.monotonic()
-        outputs = run_diffusion(model, guided, template_of=both, span_of=middle, sampler=sampler,
-                                host=host_with(control))
-        rows.append(score(name, guided, outputs, emb, teacher, time.monotonic() - t0))
+        outputs = run_diffusion(model, items, sampler=sampler, host=host, **kw)
+        rows.append(score(name, items, outputs, emb, teacher, time.monotonic() - t0))
         print(json.dumps({k: v for k, v in rows[-1].items() if k != "examples"}), file=sys.stderr)
     if teacher is not None:
         t0 = time.monotonic()

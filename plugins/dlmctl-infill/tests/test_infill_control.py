@@ -108,8 +108,26 @@ def test_rows_without_an_infill_target_are_unconstrained(tiny_model):
     from dlmctl_infill import InfillControl
 
     target = InfillControl().parse_target("The ___ .", tiny_model)
-    bias = InfillControl().guidance(tiny_model, [target, None]).token_bias
-    assert torch.isinf(bias[0]).any() and not bias[1].any()
+    guidance = InfillControl().guidance(tiny_model, [target, None])
+    assert torch.isinf(guidance.token_bias[0]).any() and not guidance.token_bias[1].any()
+    x = torch.randn(2, tiny_model.config.seq_len, tiny_model.config.embed_dim)
+    assert guidance.log_prob(x, torch.tensor([5, 5]))[1] == 0
+
+
+def test_rounding_term_prefers_latents_that_spell_the_template(tiny_model):
+    from dlmctl_infill import InfillControl
+
+    control = InfillControl()
+    target = control.parse_target("The ___ is a [2] .", tiny_model)
+    log_prob = control.guidance(tiny_model, [target, target]).log_prob
+    words = ["<s>", "The", "shop", "is", "a", "coffee", "shop", ".", "</s>"]
+    ids = tiny_model.vocab.encode_batch([words[1:-1]], tiny_model.config.seq_len)[0]
+    clean = tiny_model.embeddings[ids].detach()
+    x = torch.stack([clean, torch.randn_like(clean)]).requires_grad_(True)
+    value = log_prob(x, torch.tensor([1, 1]))
+    assert value[0] > value[1]
+    value.sum().backward()
+    assert x.grad[1, 2].abs().sum() > 0        # the blank's latent moves too, not only pinned ones
 
 
 def test_mbr_picks_the_consensus():
