@@ -67,6 +67,22 @@ def test_outputs_align_with_dlmctl_tokens(spacy_annotator):
                                        "(PP (ADP Near) (NP (DET the) (NOUN river)) (PUNCT .)))")
 
 
+def test_repeated_annotation_is_cached_and_safe_to_mutate():
+    from dlmctl.annotators.spacy_backend import SpacyAnnotator
+
+    annotator = SpacyAnnotator(cache_size=2)
+    try:
+        annotator.check()
+    except AnnotatorUnavailable as exc:
+        pytest.skip(str(exc))
+    first = annotator.parse(["The Eagle is a pub ."])[0]
+    first.children.clear()                           # callers may edit what they get
+    again = annotator.parse(["The Eagle is a pub .", "It is cheap .", "Yes"])
+    assert again[0].num_words == 6 and again[2].to_bracketed() == "(INTJ (INTJ Yes))"
+    assert annotator.tag(["Yes", "The Eagle is a pub ."])[0] == [("Yes", "INTJ")]
+    assert len(annotator._cache) == 2
+
+
 def test_every_tree_spans_its_words_and_reparses(spacy_annotator):
     texts = ["Yes", "There is a pub called The Eagle that serves French food in the city centre ."]
     for text, tree in zip(texts, spacy_annotator.parse(texts)):
