@@ -53,6 +53,9 @@ class LengthControl(Control):
     def score(self, text: str, target: int) -> float:
         return float(len(tokenize(text)) == target)
 
+    def metrics(self, text: str, target: int) -> dict[str, float]:
+        return {"within ±2": float(abs(len(tokenize(text)) - target) <= 2)}
+
 
 @hookimpl
 def register_controls(register):
