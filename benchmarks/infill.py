@@ -167,10 +167,10 @@ def score(name, items, outputs, emb, teacher, seconds):
     row = {
         "system": name,
         "sentences": len(items),
-        "span_bleu4": sacrebleu.corpus_bleu(hyps_span, [refs_span]).score,
+        "span_bleu4": sacrebleu.corpus_bleu(hyps_span, [refs_span], force=True).score,
         "span_rougeL": 100 * sum(rouge_l(h, s) for (_, s, _), (_, h, _) in zip(items, outputs)) / len(items),
         "span_embF1": 100 * sum(emb(h, s) for (_, s, _), (_, h, _) in zip(items, outputs)) / len(items),
-        "full_bleu4": sacrebleu.corpus_bleu(hyps_full, [refs_full]).score,
+        "full_bleu4": sacrebleu.corpus_bleu(hyps_full, [refs_full], force=True).score,
         "known_kept_pct": 100 * sum(k for _, _, k in outputs) / len(items),
         "mean_span_words": sum(len(h) for _, h, _ in outputs) / len(items),
         "seconds": round(seconds, 1),
