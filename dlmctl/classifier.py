@@ -129,6 +129,9 @@ class TrainOptions:
     clean_fraction: float = 0.1
     valid_fraction: float = 0.05
     seed: int = 0
+    #: a label that most items carry (chart "null", field "none"): accuracy is also reported
+    #: without those items, as ``accuracy_labelled``
+    background: int | None = None
 
 
 def loss_and_correct(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, int, int]:
@@ -176,7 +179,8 @@ def train_classifier(model: DiffusionLM, net: LatentClassifier, ids: torch.Tenso
                      options: TrainOptions, show_progress: bool = True,
                      label: str = "training classifier") -> dict[str, Any]:
     """Train ``net`` on noisy latents of ``ids`` (N, L) with ``labels`` (N, …); the model is frozen.
-    Returns ``{"steps", "seconds", "train_sentences", "valid_sentences", "accuracy": {level: acc}}``."""
+    Returns ``{"steps", "seconds", "train_sentences", "valid_sentences", "accuracy": {level: acc}}``
+    (and ``"accuracy_labelled"`` when ``options.background`` is set)."""
     gen = torch.Generator().manual_seed(options.seed)
     order = torch.randperm(len(ids), generator=gen)
     n_valid = max(1, int(len(ids) * options.valid_fraction))
@@ -200,11 +204,16 @@ def train_classifier(model: DiffusionLM, net: LatentClassifier, ids: torch.Tenso
             optimizer.step()
             schedule.step()
             bar.advance(1, loss=loss.item(), acc=correct / max(count, 1))
-    accuracy = accuracy_by_level(model, net, ids[valid], labels[valid], report_levels(model))
+    report = {"accuracy": labels[valid]}
+    if options.background is not None:
+        report["accuracy_labelled"] = labels[valid].masked_fill(labels[valid] == options.background, IGNORE)
+    metrics = {"steps": options.steps, "seconds": 0.0, "train_sentences": len(train), "valid_sentences": n_valid}
+    for key, held_out in report.items():
+        accuracy = accuracy_by_level(model, net, ids[valid], held_out, report_levels(model))
+        metrics[key] = {level_name(k): round(v, 4) for k, v in accuracy.items()}
     net.eval()
-    return {"steps": options.steps, "seconds": round(time.monotonic() - started, 1),
-            "train_sentences": len(train), "valid_sentences": n_valid,
-            "accuracy": {level_name(k): round(v, 4) for k, v in accuracy.items()}}
+    metrics["seconds"] = round(time.monotonic() - started, 1)
+    return metrics
 
 
 def corpus_sentences(model: DiffusionLM, data: str, text_column: str = "human_reference",
@@ -251,7 +260,8 @@ def load_classifier(model: DiffusionLM, name: str, control: str,
     except (json.JSONDecodeError, KeyError, TypeError, ValueError, RuntimeError, SafetensorError, OSError) as exc:
         raise ModelError(f"classifier {weights} is corrupt or does not match {info} "
                          f"({str(exc)[:200]}); {fix}") from None
-    if meta["encoder"].get("embed_dim") != model.config.embed_dim or meta.get("model_embeddings") != embedding_digest(model):
+    if meta["encoder"].get("embed_dim") != model.config.embed_dim or not same_embeddings(
+            meta.get("model_embeddings", ""), embedding_digest(model)):
         raise ModelError(f"classifier {weights} was trained for other embeddings than {model_dir}'s; {fix}")
     net.to(model.device).eval().requires_grad_(False)
     return net, meta
@@ -261,6 +271,17 @@ def embedding_digest(model: DiffusionLM) -> str:
     """A short fingerprint of the frozen embeddings a classifier was trained on."""
     emb = model.embeddings.detach().double().cpu()
     return f"{emb.sum().item():.6e}:{(emb ** 2).sum().item():.6e}:{emb.shape[0]}x{emb.shape[1]}"
+
+
+def same_embeddings(digest: str, other: str, tolerance: float = 1e-4) -> bool:
+    """Whether two :func:`embedding_digest` fingerprints describe the same embeddings, up to the
+    float rounding an EMA of frozen weights adds (~1e-6); any training step changes far more."""
+    try:
+        (s1, q1, shape1), (s2, q2, shape2) = digest.split(":"), other.split(":")
+        s1, q1, s2, q2 = map(float, (s1, q1, s2, q2))
+    except ValueError:
+        return False
+    return shape1 == shape2 and abs(q1 - q2) <= tolerance * q2 and abs(s1 - s2) <= tolerance * q2
 
 
 def encoder_config(model: DiffusionLM, **overrides: Any) -> EncoderConfig:

@@ -46,6 +46,8 @@ def train_control_command(
         return
     print(f"trained the '{name}' classifier ({metrics['steps']} steps, {metrics['seconds']:.0f} s) "
           f"→ {model_dir}/controls/")
-    print(f"held-out accuracy ({metrics['valid_sentences']} sentences):")
+    labelled = metrics.get("accuracy_labelled")
+    print(f"held-out accuracy ({metrics['valid_sentences']} sentences)"
+          + (", and on items other than the background label (null span, absent field):" if labelled else ":"))
     for level, accuracy in metrics["accuracy"].items():
-        print(f"  {level:>8}  {accuracy:.3f}")
+        print(f"  {level:>8}  {accuracy:.3f}" + (f"  {labelled[level]:.3f}" if labelled else ""))

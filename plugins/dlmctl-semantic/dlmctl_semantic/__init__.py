@@ -101,7 +101,7 @@ class SemanticControl(ClassifierControl):
         cfg = encoder_config(model, hidden=hidden, layers=layers)
         net = LatentClassifier(cfg, FieldHead(cfg.hidden, [len(values[f]) for f in FIELDS])).to(model.device)
         metrics = train_classifier(model, net, ids.to(model.device), labels.to(model.device),
-                                   TrainOptions(steps=steps, batch_size=batch_size, seed=seed),
+                                   TrainOptions(steps=steps, batch_size=batch_size, seed=seed, background=0),
                                    show_progress, label="training semantic classifier")
         save_classifier(model, model_dir, self.classifier_name, net,
                         {"control": self.name, "values": values, "annotator": "meaning_representation",

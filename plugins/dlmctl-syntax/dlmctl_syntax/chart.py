@@ -76,7 +76,7 @@ def train_chart(model, model_dir: Path, *, data: str, annotator: str, steps: int
     cfg = encoder_config(model, hidden=hidden, layers=layers)
     net = LatentClassifier(cfg, ChartHead(cfg.hidden, len(labels))).to(model.device)
     metrics = train_classifier(model, net, ids.to(model.device), charts.to(model.device),
-                               TrainOptions(steps=steps, batch_size=batch_size, seed=seed),
+                               TrainOptions(steps=steps, batch_size=batch_size, seed=seed, background=0),
                                show_progress, label="training syntax chart classifier")
     save_classifier(model, model_dir, CLASSIFIER, net,
                     {"control": "tree, span", "labels": labels, "annotator": annotator,

@@ -1,0 +1,212 @@
+"""Benchmark of the classifier-guided controls (DESIGN §3): success of guided vs unguided sampling on
+the same targets, fluency under the teacher LM, speed.
+
+Targets come from held-out sentences, annotated by the same annotator the classifiers were trained
+with: each sentence gives a POS sequence, a parse (tree), one of its multi-word constituents (span)
+and one field=value of its meaning representation that the sentence mentions (semantic).
+``semantic+pos`` composes the semantic and POS targets of the same sentence.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/controls.py --model runs/e2e-small \\
+        --valid ../shared/data/e2e/valid.csv --targets 20 --samples 10
+
+Variants: ``NAME`` (the control's default λ), ``NAME@λ`` (another λ), ``NAME:nobias`` (pos/tree
+without the length token bias), ``a+b`` (composition). Results: ``benchmarks/results/controls.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import shlex
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from dlmctl.annotators import get_annotator
+from dlmctl.checkpoint import atomic_write_text, load_model
+from dlmctl.generation import generate
+from dlmctl.hookspecs import hookimpl
+from dlmctl.plugins import PluginHost
+from dlmctl.sampling import SamplerConfig
+from dlmctl.vocab import detokenize, tokenize
+from dlmctl_pos import PosControl
+from dlmctl_semantic.meaning import mentions, read_corpus
+from dlmctl_syntax import TreeControl
+
+PAPER = {"pos": 90.0, "tree": 86.0, "span": 93.8, "semantic": 81.2}
+
+
+def make_targets(valid: str, count: int, max_words: int, annotator: str, seed: int) -> list[dict]:
+    """``count`` held-out sentences (≤ max_words words, with a mentioned MR value and a multi-word
+    non-root constituent) and their targets for every control."""
+    rng = random.Random(seed)
+    rows = read_corpus(valid)
+    rng.shuffle(rows)
+    tool = get_annotator(annotator)
+    targets = []
+    for text, mr in rows:
+        words = tokenize(text)
+        if len(words) > max_words:
+            continue
+        sentence = detokenize(words)
+        said = [(f, v) for f, v in mr.items() if mentions(sentence, f, v)]
+        tree = tool.parse([sentence])[0]
+        spans = [s for s in tree.spans() if s[1] > s[0] and (s[0], s[1]) != (0, len(words) - 1)]
+        if not said or not spans:
+            continue
+        field, value = rng.choice(said)
+        i, j, label = rng.choice(spans)
+        targets.append({"sentence": sentence,
+                        "pos": " ".join(tag for _, tag in tool.tag([sentence])[0]),
+                        "tree": tree.to_bracketed(), "span": f"{i},{j},{label}",
+                        "semantic": f"{field}={value}"})
+        if len(targets) == count:
+            break
+    return targets
+
+
+class _Variants:
+    """A plugin registering the controls of one variant (λ is passed to ``generate`` instead)."""
+
+    def __init__(self, controls):
+        self.controls = controls
+
+    @hookimpl
+    def register_controls(self, register):
+        for control in self.controls:
+            register(control)
+
+
+def variant_host(spec: str, installed: dict) -> tuple[PluginHost, list[str], dict[str, float]]:
+    """Host, control names and λ overrides of a variant spec like ``semantic+pos:nobias@1e-3``."""
+    names, weights, controls = [], {}, dict(installed)
+    for part in spec.split("+"):
+        part, _, weight = part.partition("@")
+        name, _, flag = part.partition(":")
+        names.append(name)
+        if weight:
+            weights[name] = float(weight)
+        if flag == "nobias":
+            controls[name] = {"pos": PosControl, "tree": TreeControl}[name](length_bias=False)
+    host = PluginHost(entry_points=False)
+    host.register(_Variants(list(controls.values())), "benchmark")
+    return host, names, weights
+
+
+def lm_score(teacher, texts: list[str]) -> float | None:
+    return round(teacher.lm_score(texts), 3) if teacher is not None and texts else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--valid", required=True, help="held-out E2E CSV (targets come from it)")
+    parser.add_argument("--teacher", help="teacher LM directory (default: MODEL/teacher if present)")
+    parser.add_argument("--targets", type=int, default=20)
+    parser.add_argument("--samples", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--guide-steps", type=int, default=3)
+    parser.add_argument("--variants", default="pos,tree,span,semantic,semantic+pos")
+    parser.add_argument("--annotator", default="spacy")
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", default="benchmarks/results/controls")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    started = time.monotonic()
+    model = load_model(args.model)
+    teacher = None
+    teacher_dir = Path(args.teacher) if args.teacher else Path(args.model) / "teacher"
+    if teacher_dir.is_dir():
+        from dlmctl.teacher import load_teacher
+        teacher = load_teacher(teacher_dir)
+    targets = make_targets(args.valid, args.targets, model.config.seq_len - 2, args.annotator, args.seed)
+    sampler = SamplerConfig(steps=args.steps, guide_steps=args.guide_steps)
+    controls = PluginHost().controls()
+
+    def sample(requests, host=None, weights=None):
+        t0 = time.monotonic()
+        texts = generate(model, requests, weights=weights, sampler=sampler, seed=args.seed,
+                         batch_size=args.batch_size, show_progress=True, host=host)
+        return texts, time.monotonic() - t0
+
+    def success(name, texts):
+        """Mean oracle success (%) of texts[k] against target k // samples."""
+        control = controls[name]
+        parsed = {}
+        scores = []
+        for k, text in enumerate(texts):
+            target = targets[k // args.samples][name]
+            if target not in parsed:
+                parsed[target] = control.parse_target(target, model)
+            scores.append(control.score(text, parsed[target]))
+        return round(100 * sum(scores) / len(scores), 1)
+
+    n = len(targets) * args.samples
+    plain, plain_seconds = sample([{}] * n)
+    results = {"unguided": {"seconds": round(plain_seconds, 1), "lm_score": lm_score(teacher, plain),
+                            "examples": plain[:: args.samples][:5]}}
+    for spec in args.variants.split(","):
+        host, names, weights = variant_host(spec, controls)
+        requests = [{name: t[name] for name in names} for t in targets for _ in range(args.samples)]
+        texts, seconds = sample(requests, host, weights)
+        results[spec] = {
+            "controls": names, "weights": {m: weights.get(m, controls[m].default_weight) for m in names},
+            "success": {m: success(m, texts) for m in names},
+            "unguided_success": {m: success(m, plain) for m in names},
+            "lm_score": lm_score(teacher, texts), "seconds": round(seconds, 1),
+            "sentences_per_s": round(n / seconds, 2),
+            "examples": [{"target": {m: targets[k][m] for m in names}, "text": texts[k * args.samples]}
+                         for k in range(min(3, len(targets)))],
+        }
+        print(spec, json.dumps({k: results[spec][k] for k in ("success", "unguided_success", "lm_score",
+                                                               "sentences_per_s")}), flush=True)
+    record = {
+        "command": "python " + shlex.join(sys.argv),
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()} {platform.processor() or ''} {torch.get_num_threads()} thread(s), "
+                   f"torch {torch.__version__}".replace("  ", " "),
+        "model": {"dir": args.model, "steps_done": model.meta.get("training", {}).get("steps_done")},
+        "settings": {"targets": len(targets), "samples": args.samples, "steps": args.steps,
+                     "guide_steps": args.guide_steps, "annotator": args.annotator, "seed": args.seed},
+        "human_lm_score": lm_score(teacher, [t["sentence"] for t in targets]),
+        "seconds_total": round(time.monotonic() - started, 1),
+        "results": results,
+    }
+    out = Path(args.out)
+    atomic_write_text(out.with_suffix(".json"), json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    atomic_write_text(out.with_suffix(".md"), markdown(record))
+    print(markdown(record))
+
+
+def markdown(record: dict) -> str:
+    s = record["settings"]
+    lines = [f"# Controls benchmark ({record['date']})", "",
+             f"`{record['command']}`", "",
+             f"Machine: {record['machine']}. Model: {record['model']['dir']} "
+             f"({record['model']['steps_done']} training steps). {s['targets']} targets × {s['samples']} "
+             f"samples, {s['steps']} sampling steps, {s['guide_steps']} guide steps, annotator {s['annotator']}. "
+             f"Total time {record['seconds_total'] / 60:.1f} min.", "",
+             "| variant | control | λ | success guided % | success unguided % | paper % | lm-score | sentences/s |",
+             "|---|---|---|---|---|---|---|---|"]
+    for spec, r in record["results"].items():
+        if spec == "unguided":
+            continue
+        for name in r["controls"]:
+            lines.append(f"| {spec} | {name} | {r['weights'][name]:g} | {r['success'][name]} | "
+                         f"{r['unguided_success'][name]} | {PAPER.get(name, '–')} | {r['lm_score']} | "
+                         f"{r['sentences_per_s']} |")
+    unguided = record["results"]["unguided"]
+    lines += ["", f"Unguided lm-score {unguided['lm_score']}, human references {record['human_lm_score']} "
+                  "(teacher LM; lower is better; None: no teacher found).", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

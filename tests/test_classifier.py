@@ -1,0 +1,187 @@
+"""Classifier-guided controls (pos, tree, span, semantic) on the tiny model: classifier training,
+target validation, guidance and discovery through entry points."""
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from dlmctl.checkpoint import load_model
+from dlmctl.classifier import (LatentClassifier, TrainOptions, encoder_config, loss_and_correct,
+                               model_times, noisy_latents, sample_times, noise_levels, train_classifier)
+from dlmctl.errors import ModelError, TargetError
+from dlmctl.generation import generate
+from dlmctl.hookspecs import hookimpl
+from dlmctl.plugins import PluginHost
+from dlmctl.sampling import SamplerConfig
+from dlmctl.vocab import tokenize
+
+SMALL = dict(steps=100, batch_size=32, hidden=32, layers=1, show_progress=False)
+
+
+@pytest.fixture(scope="session")
+def controls():
+    host = PluginHost()
+    return host.controls()
+
+
+@pytest.fixture(scope="session")
+def trained(tiny_model_dir, small_corpus, controls, tmp_path_factory):
+    """A copy of the tiny model with small pos, syntax and semantic classifiers."""
+    model_dir = tmp_path_factory.mktemp("tiny-with-controls") / "model"
+    shutil.copytree(tiny_model_dir, model_dir)
+    model = load_model(model_dir)
+    torch.set_num_threads(2)
+    metrics = {name: controls[name].train(model, model_dir, data=str(small_corpus), **SMALL)
+               for name in ("semantic", "pos", "tree")}
+    return model, metrics
+
+
+def test_controls_are_discovered_through_entry_points():
+    host = PluginHost()
+    controls = host.controls()
+    for name in ("pos", "tree", "span", "semantic"):
+        assert name in controls and controls[name].needs_classifier
+    distributions = {c: i.distribution for i in host.plugin_infos() for c in i.controls}
+    assert distributions["pos"] == "dlmctl-pos"
+    assert distributions["tree"] == distributions["span"] == "dlmctl-syntax"
+    assert distributions["semantic"] == "dlmctl-semantic"
+
+
+def test_missing_classifier_names_the_command_to_run(tiny_model_dir, controls, tmp_path):
+    shutil.copytree(tiny_model_dir, tmp_path / "m")
+    model = load_model(tmp_path / "m")
+    with pytest.raises(ModelError, match=r"no classifier for control 'span'.*dlmctl train-control span --model"):
+        controls["span"].parse_target("0,1,NP", model)
+
+
+def test_classifier_loss_goes_down_on_noisy_latents(tiny_model, small_corpus):
+    from dlmctl_semantic import FIELDS, FieldHead
+    from dlmctl_semantic.meaning import read_corpus
+
+    rows = read_corpus(small_corpus)
+    values = {f: ["none", *sorted({mr[f] for _, mr in rows if f in mr})] for f in FIELDS}
+    ids = tiny_model.vocab.encode_batch([tokenize(text) for text, _ in rows], tiny_model.config.seq_len)
+    labels = torch.tensor([[values[f].index(mr.get(f, "none")) for f in FIELDS] for _, mr in rows])
+    cfg = encoder_config(tiny_model, hidden=32, layers=1)
+    net = LatentClassifier(cfg, FieldHead(32, [len(values[f]) for f in FIELDS]))
+    gen = torch.Generator().manual_seed(0)
+    t = sample_times(noise_levels(tiny_model), len(ids), 1.0, gen)     # clean inputs
+    x = noisy_latents(tiny_model, ids, t, gen)
+    before, _, _ = loss_and_correct(net(x, model_times(t)), labels)
+    metrics = train_classifier(tiny_model, net, ids, labels, TrainOptions(steps=150, batch_size=64),
+                               show_progress=False)
+    after, _, _ = loss_and_correct(net(x, model_times(t)), labels)
+    assert after < 0.7 * before
+    assert metrics["accuracy"]["clean"] > metrics["accuracy"]["t=199"]
+
+
+def test_training_reports_accuracy_per_noise_level(trained):
+    model, metrics = trained
+    for name, m in metrics.items():
+        levels = list(m["accuracy"])
+        assert levels[0] == "clean" and len(levels) >= 4, name
+        # nearly clean latents are easier to classify than pure noise
+        assert m["accuracy"]["clean"] >= m["accuracy"][levels[-1]], name
+    # null chart cells dominate: constituents alone are harder than all cells
+    assert metrics["tree"]["accuracy_labelled"]["clean"] < metrics["tree"]["accuracy"]["clean"]
+    assert "accuracy_labelled" in metrics["semantic"] and "accuracy_labelled" not in metrics["pos"]
+    files = sorted(p.name for p in (model.model_dir / "controls").iterdir())
+    assert files == ["pos.json", "pos.safetensors", "semantic.json", "semantic.safetensors",
+                     "syntax.json", "syntax.safetensors"]
+
+
+@pytest.mark.parametrize("name, target, message", [
+    ("pos", "DET FOO NOUN", r"unknown tag 'FOO'.*PROPN"),
+    ("pos", "", r"empty tag sequence"),
+    ("pos", " ".join(["NOUN"] * 40), r"40 tags do not fit"),
+    ("tree", "(S (NP (DET a) (NOUN pub))", r"unbalanced brackets.*bracketed tree"),
+    ("tree", "(S (QQ (DET a) (NOUN pub)))", r"unknown constituent label 'QQ'"),
+    ("span", "3,40,NP", r"beyond the sentence.*at most 30 words"),
+    ("span", "3-4 NP", r"not a span; expected i,j,LABEL"),
+    ("span", "4,2,NP", r"need 0 ≤ i ≤ j"),
+    ("semantic", "cuisine=Italian", r"unknown field 'cuisine'; known fields: name, eatType"),
+    ("semantic", "food=Martian", r"unknown value 'Martian' for food; known values: Chinese, English"),
+    ("semantic", "Italian", r"not field=value"),
+])
+def test_bad_targets_name_the_expected_form(trained, controls, name, target, message):
+    model, _ = trained
+    with pytest.raises(TargetError, match=message):
+        controls[name].parse_target(target, model)
+
+
+def test_targets_parse(trained, controls):
+    model, _ = trained
+    assert controls["semantic"].parse_target("customer rating=HIGH; food=chinese", model) == (
+        ("customer rating", "high"), ("food", "Chinese"))
+    assert controls["span"].parse_target("1, 3, NP", model).span == (1, 3, "NP")
+    assert controls["pos"].parse_target("DET NOUN PUNCT", model).tags == ("DET", "NOUN", "PUNCT")
+
+
+class _OnePlugin:
+    def __init__(self, control):
+        self.control = control
+
+    @hookimpl
+    def register_controls(self, register):
+        register(self.control)
+
+
+def _target_log_prob(control, model, targets, texts):
+    """The classifier's log p(target | clean latents of the generated words) per text."""
+    net, _ = control.classifier(model)
+    guidance = control.guidance(model, targets)
+    ids = model.vocab.encode_batch([t.split() for t in texts], model.config.seq_len)
+    t = torch.zeros(len(texts), dtype=torch.long)
+    return guidance.log_prob(model.embeddings.detach()[ids], t)
+
+
+@pytest.mark.parametrize("name, target", [("pos", "DET NOUN AUX ADJ PUNCT")])
+def test_guidance_moves_samples_toward_the_target(trained, controls, name, target):
+    model, _ = trained
+    control = type(controls[name])(**({"length_bias": False} if name == "pos" else {}))
+    host = PluginHost(entry_points=False)
+    host.register(_OnePlugin(control), "test-plugin")
+    sampler = SamplerConfig(steps=40)
+    n = 12
+    parsed = [control.parse_target(target, model)] * n
+    guided = generate(model, [{name: target}] * n, sampler=sampler, weights={name: 1e-3}, host=host,
+                      show_progress=False)
+    plain = generate(model, [{}] * n, sampler=sampler, host=host, show_progress=False)
+    gain = _target_log_prob(control, model, parsed, guided).mean() - _target_log_prob(control, model, parsed, plain).mean()
+    assert gain > 1.0
+
+
+def test_train_control_rejects_a_control_without_classifier(tiny_model_dir, small_corpus):
+    result = subprocess.run([sys.executable, "-c", "from dlmctl.cli import main; main()", "train-control",
+                             "length", "--model", str(tiny_model_dir), "--data", str(small_corpus)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "control 'length' has no classifier to train" in result.stderr
+
+
+@pytest.mark.parametrize("name, target", [("semantic", "area=riverside"), ("tree", "(S (NP (DET *) (NOUN *)) (VP (AUX *)))"),
+                                          ("span", "0,1,NP"), ("pos", "DET NOUN")])
+def test_guidance_pushes_only_rows_with_a_target(trained, controls, name, target):
+    model, _ = trained
+    control = controls[name]
+    guidance = control.guidance(model, [control.parse_target(target, model), None])
+    x = torch.randn(2, model.config.seq_len, model.config.embed_dim, requires_grad=True)
+    t = torch.tensor([100, 100])
+    log_prob = guidance.log_prob(x, t)
+    assert log_prob.shape == (2,) and log_prob[0] < 0 and log_prob[1] == 0
+    log_prob.sum().backward()
+    assert x.grad[0].abs().sum() > 0 and x.grad[1].abs().sum() == 0
+
+
+def test_classifier_is_refused_for_retrained_embeddings_but_not_for_rounding_drift(trained, controls):
+    model, _ = trained
+    drifted = load_model(model.model_dir)
+    drifted.denoiser.embed.weight.data += 1e-6           # what an EMA of frozen weights adds
+    assert controls["pos"].parse_target("DET NOUN", drifted).tags == ("DET", "NOUN")
+    retrained = load_model(model.model_dir)
+    retrained.denoiser.embed.weight.data += 0.02 * torch.randn_like(retrained.embeddings)
+    with pytest.raises(ModelError, match="trained for other embeddings.*dlmctl train-control pos"):
+        controls["pos"].parse_target("DET NOUN", retrained)
