@@ -56,8 +56,10 @@ def fresh_env(tmp_path) -> Path:
 
 def test_install_plugins_generate_uninstall_in_a_fresh_environment(fresh_env, tmp_path, tiny_model_dir):
     source = tmp_path / "dlmctl-keywords"
-    shutil.copytree(KEYWORDS_PLUGIN, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    assert "keywords" not in {c for p in json_out(run_dlmctl(fresh_env, "plugins", "--json")) for c in p["controls"]}
+    shutil.copytree(KEYWORDS_PLUGIN, source,
+                    ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    before = json_out(run_dlmctl(fresh_env, "plugins", "--json"))
+    assert "keywords" not in {c for p in before for c in p["controls"]}
 
     installed = json_out(run_dlmctl(fresh_env, "install", str(source), "--json"))
     assert installed["added"]["keywords"] == ["keywords", "dlmctl-keywords", "0.1.0"]
@@ -89,8 +91,8 @@ def test_broken_plugins_do_not_break_generate(tmp_path, tiny_model_dir):
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
         (info / "entry_points.txt").write_text(f"[dlmctl]\n{module} = {module}\n")
     pythonpath = os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])
-    result = run_dlmctl(sys.executable, "generate", "--model", str(tiny_model_dir), "-n", "2", "--steps", "10",
-                        env={"PYTHONPATH": pythonpath})
+    result = run_dlmctl(sys.executable, "generate", "--model", str(tiny_model_dir), "-n", "2",
+                        "--steps", "10", env={"PYTHONPATH": pythonpath})
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == 2
     assert "plugin 'broken_import' (dlmctl-broken-import) failed to load" in result.stderr

@@ -98,7 +98,8 @@ def _report(before: Controls, after: Controls, as_json: bool) -> None:
 def install_command(
     targets: Annotated[list[str], typer.Argument(metavar="NAME_OR_PATH...",
                                                  help="Plugin distribution names or source directories.")],
-    editable: Annotated[bool, typer.Option("-e", "--editable", help="Install a source directory in editable mode.")] = False,
+    editable: Annotated[bool, typer.Option("-e", "--editable",
+                                           help="Install a source directory in editable mode.")] = False,
     upgrade: Annotated[bool, typer.Option("-U", "--upgrade", help="Upgrade to the newest version.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
 ) -> None:

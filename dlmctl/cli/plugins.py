@@ -30,8 +30,8 @@ def plugins_command(
         print_json([asdict(i) for i in infos])
         return
     if not infos:
-        stderr.print("no plugins installed" + ("" if all_ else " besides dlmctl's built-ins (--all shows them)")
-                     + "; add one with `dlmctl install NAME_OR_PATH`", highlight=False)
+        besides = "" if all_ else " besides dlmctl's built-ins (--all shows them)"
+        stderr.print(f"no plugins installed{besides}; add one with `dlmctl install NAME_OR_PATH`", highlight=False)
         return
     table = Table("plugin", "distribution", "version", "hooks", "provides")
     for i in infos:
