@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import shlex
@@ -98,6 +99,13 @@ def variant_host(spec: str, installed: dict) -> tuple[PluginHost, list[str], dic
     return host, names, weights
 
 
+def cpu_name() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.machine()
+
+
 def lm_score(teacher, texts: list[str]) -> float | None:
     return round(teacher.lm_score(texts), 3) if teacher is not None and texts else None
 
@@ -170,8 +178,8 @@ def main() -> None:
     record = {
         "command": "python " + shlex.join(sys.argv),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.machine()} {platform.processor() or ''} {torch.get_num_threads()} thread(s), "
-                   f"torch {torch.__version__}".replace("  ", " "),
+        "machine": f"{cpu_name()}, {os.cpu_count()} cores, {torch.get_num_threads()} thread(s) used, "
+                   f"torch {torch.__version__}",
         "model": {"dir": args.model, "steps_done": model.meta.get("training", {}).get("steps_done")},
         "settings": {"targets": len(targets), "samples": args.samples, "steps": args.steps,
                      "guide_steps": args.guide_steps, "annotator": args.annotator, "seed": args.seed},

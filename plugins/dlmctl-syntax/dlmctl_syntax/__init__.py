@@ -104,7 +104,7 @@ class SpanControl(_ChartControl):
     name = "span"
     description = "contain a labelled constituent over words i..j (span-chart classifier on x_t)"
     target_help = "i,j,LABEL with 0-based inclusive word indices, e.g. span='2,5,NP'"
-    default_weight = 0.1
+    default_weight = 1e-3   # measured: 40% at 1e-3 vs 27% at 0.1 (paper) and 30.5% at 1e-4
 
     def parse_target(self, text: str, model) -> SpanTarget:
         match = _SPAN.match(text)
