@@ -33,7 +33,6 @@ def trained(tiny_model_dir, small_corpus, controls, tmp_path_factory):
     model_dir = tmp_path_factory.mktemp("tiny-with-controls") / "model"
     shutil.copytree(tiny_model_dir, model_dir)
     model = load_model(model_dir)
-    torch.set_num_threads(2)
     metrics = {name: controls[name].train(model, model_dir, data=str(small_corpus), **SMALL)
                for name in ("semantic", "pos", "tree")}
     return model, metrics
