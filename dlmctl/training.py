@@ -131,9 +131,11 @@ class EMA:
 
     @torch.no_grad()
     def update(self, model: nn.Module, step: int) -> None:
+        """Average the trainable parameters; frozen ones keep their exact values."""
         decay = min(self.decay, (1 + step) / (10 + step))
-        for k, v in model.state_dict().items():
-            self.state[k].mul_(decay).add_(v.detach().float(), alpha=1 - decay)
+        for k, v in model.named_parameters():
+            if v.requires_grad:
+                self.state[k].mul_(decay).add_(v.detach().float(), alpha=1 - decay)
 
 
 def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
