@@ -1,0 +1,83 @@
+"""The command line: results on stdout, one-line errors on stderr with exit 2 for usage errors."""
+
+import json
+import shutil
+
+import pytest
+
+from dlmctl.cli import main
+
+
+def run(monkeypatch, capsys, *args):
+    monkeypatch.setattr("sys.argv", ["dlmctl", *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code or 0
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_generate_json_with_length(monkeypatch, capsys, tiny_model_dir):
+    code, out, _ = run(monkeypatch, capsys, "generate", "--model", str(tiny_model_dir), "-n", "3",
+                       "--steps", "20", "--control", "length=6", "--json")
+    assert code == 0
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["sample"] for r in records] == [0, 1, 2]
+    assert all(len(r["text"].split()) == 6 and r["controls"] == {"length": "6"} for r in records)
+
+
+def test_batch_targets_write_jsonl(monkeypatch, capsys, tiny_model_dir, tmp_path):
+    targets = tmp_path / "targets.jsonl"
+    targets.write_text('{"controls": {"length": "5"}}\n{"controls": {"length": "8"}}\n')
+    output = tmp_path / "out.jsonl"
+    code, _, _ = run(monkeypatch, capsys, "generate", "--model", str(tiny_model_dir), "--targets", str(targets),
+                     "--samples-per-target", "2", "--steps", "20", "--output", str(output))
+    assert code == 0
+    records = [json.loads(line) for line in output.read_text().splitlines()]
+    assert [(r["target"], r["sample"]) for r in records] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert [len(r["text"].split()) for r in records] == [5, 5, 8, 8]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--control", "lenght=12"], "unknown control 'lenght'; did you mean 'length'?"),
+    (["--control", "length"], "--control expects NAME=VALUE"),
+    (["--control", "length=twelve"], "'twelve' is not a number"),
+    (["--control", "length=0"], "does not fit"),
+    (["--control", "length=31"], "does not fit"),
+    (["--control", "length=5", "--weight", "length=-1"], "λ must be a positive number"),
+    (["--steps", "0"], "--steps must be between 1"),
+])
+def test_bad_generate_input_is_one_line_and_exit_2(monkeypatch, capsys, tiny_model_dir, args, message):
+    code, out, err = run(monkeypatch, capsys, "generate", "--model", str(tiny_model_dir), *args)
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert out == ""
+
+
+def test_missing_and_corrupt_models_name_the_file_and_the_fix(monkeypatch, capsys, tiny_model_dir, tmp_path):
+    code, _, err = run(monkeypatch, capsys, "generate", "--model", str(tmp_path / "nowhere"))
+    assert code == 1 and "does not exist" in err and "dlmctl train" in err
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_model_dir, broken)
+    (broken / "model.safetensors").write_bytes(b"not a safetensors file")
+    code, _, err = run(monkeypatch, capsys, "generate", "--model", str(broken))
+    assert code == 1 and "model.safetensors is corrupt" in err
+    (broken / "config.json").unlink()
+    code, _, err = run(monkeypatch, capsys, "generate", "--model", str(broken))
+    assert code == 1 and "config.json is missing" in err
+
+
+def test_wrong_device_is_a_usage_error(monkeypatch, capsys, tiny_model_dir):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    code, _, err = run(monkeypatch, capsys, "generate", "--model", str(tiny_model_dir), "--device", "cuda")
+    assert code == 2 and "CUDA is not available" in err
+
+
+def test_train_refuses_to_overwrite_a_run_without_resume(monkeypatch, capsys, tiny_model_dir, small_corpus):
+    code, _, err = run(monkeypatch, capsys, "train", "--data", str(small_corpus), "--out", str(tiny_model_dir))
+    assert code == 2 and "--resume" in err
