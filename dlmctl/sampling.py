@@ -90,11 +90,3 @@ class Sampler:
                 if gradient_terms and i >= cfg.unguided_tail:
                     x = self._guide(x, mean, std, chain.model_time(idx - 1), gradient_terms)
             yield Step(i, x, tokens)
-
-    def sample(self, batch_size: int, guidance: Sequence[WeightedGuidance] = (),
-               generator: torch.Generator | None = None) -> torch.Tensor:
-        """Run the whole chain and return the words (B, L): the last step's x̂0 is clamped to the
-        nearest embedding (with the token bias), which is what the final rounding keeps."""
-        for step in self.steps(batch_size, guidance, generator):
-            pass
-        return step.tokens
