@@ -31,7 +31,6 @@ import torch
 from dlmctl.annotators import get_annotator
 from dlmctl.checkpoint import atomic_write_text, load_model
 from dlmctl.generation import generate
-from dlmctl.hookspecs import hookimpl
 from dlmctl.plugins import PluginHost
 from dlmctl.sampling import SamplerConfig
 from dlmctl.vocab import detokenize, tokenize
@@ -71,18 +70,6 @@ def make_targets(valid: str, count: int, max_words: int, annotator: str, seed: i
     return targets
 
 
-class _Variants:
-    """A plugin registering the controls of one variant (λ is passed to ``generate`` instead)."""
-
-    def __init__(self, controls):
-        self.controls = controls
-
-    @hookimpl
-    def register_controls(self, register):
-        for control in self.controls:
-            register(control)
-
-
 def variant_host(spec: str, installed: dict) -> tuple[PluginHost, list[str], dict[str, float]]:
     """Host, control names and λ overrides of a variant spec like ``semantic+pos:nobias@1e-3``."""
     names, weights, controls = [], {}, dict(installed)
@@ -94,9 +81,7 @@ def variant_host(spec: str, installed: dict) -> tuple[PluginHost, list[str], dic
             weights[name] = float(weight)
         if flag == "nobias":
             controls[name] = {"pos": PosControl, "tree": TreeControl}[name](length_bias=False)
-    host = PluginHost(entry_points=False)
-    host.register(_Variants(list(controls.values())), "benchmark")
-    return host, names, weights
+    return PluginHost.with_controls(*controls.values(), name="benchmark"), names, weights
 
 
 def cpu_name() -> str:

@@ -37,7 +37,6 @@ import torch
 
 from dlmctl.checkpoint import atomic_write_text, load_model
 from dlmctl.control import Guidance
-from dlmctl.hookspecs import hookimpl
 from dlmctl.plugins import PluginHost
 from dlmctl.sampling import SamplerConfig
 from dlmctl.vocab import tokenize
@@ -57,14 +56,7 @@ class TokenBiasOnlyInfill(InfillControl):
 
 
 def host_with(control: InfillControl) -> PluginHost:
-    class Plugin:
-        @hookimpl
-        def register_controls(self, register):
-            register(control)
-
-    host = PluginHost(entry_points=False)
-    host.register(Plugin(), "benchmark-infill")
-    return host
+    return PluginHost.with_controls(control, name="benchmark-infill")
 
 
 def load_sentences(path: Path, model, count: int) -> list[list[str]]:

@@ -35,7 +35,6 @@ import torch
 
 from dlmctl.checkpoint import atomic_write_text, load_model
 from dlmctl.generation import generate
-from dlmctl.hookspecs import hookimpl
 from dlmctl.plugins import PluginHost
 from dlmctl.sampling import SamplerConfig
 from dlmctl.vocab import tokenize
@@ -76,16 +75,8 @@ VARIANTS = {"unguided": None, "lse": KeywordsControl, "noisyor": NoisyOrKeywords
 
 
 def host_with(control: KeywordsControl) -> PluginHost:
-    """A plugin host holding only ``control`` (registered the way any plugin object is)."""
-
-    class Plugin:
-        @hookimpl
-        def register_controls(self, register):
-            register(control)
-
-    host = PluginHost(entry_points=False)
-    host.register(Plugin(), "benchmark-keywords")
-    return host
+    """A plugin host holding only ``control``."""
+    return PluginHost.with_controls(control, name="benchmark-keywords")
 
 
 def read_sentences(path: Path) -> list[str]:

@@ -55,6 +55,21 @@ class PluginHost:
         self._annotators: dict[str, _Registered] = {}
         self._models: dict[str, _Registered] = {}
 
+    @classmethod
+    def with_controls(cls, *controls: Any, name: str = "local") -> "PluginHost":
+        """A host without entry points whose only plugin registers ``controls`` (benchmarks and
+        experiments comparing variants of a control)."""
+
+        class _Controls:
+            @hookspecs.hookimpl
+            def register_controls(self, register):
+                for control in controls:
+                    register(control)
+
+        host = cls(entry_points=False)
+        host.register(_Controls(), name)
+        return host
+
     # -- loading -------------------------------------------------------------------------------
     def register(self, plugin: Any, name: str, distribution: str = "(local)", version: str = "") -> None:
         """Register a plugin object directly (tests, embedding applications)."""

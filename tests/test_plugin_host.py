@@ -159,3 +159,12 @@ def test_broken_plugin_module_file_is_not_needed_for_listing(site, monkeypatch, 
     host = host_for(monkeypatch, "gone")
     assert host.controls() == {}
     assert any("'gone' (gone-dist) failed to load" in w and "ModuleNotFoundError" in w for w in host.warnings)
+
+
+def test_with_controls_builds_a_host_of_just_those_controls():
+    from dlmctl_length import LengthControl
+
+    control = LengthControl()
+    host = PluginHost.with_controls(control, name="variants")
+    assert host.controls() == {"length": control}
+    assert [i.name for i in host.plugin_infos()] == ["variants"]
