@@ -18,7 +18,7 @@ import json
 import time
 import weakref
 from abc import abstractmethod
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
@@ -27,6 +27,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
+from dlmctl.configs import from_known_fields
 from dlmctl.checkpoint import atomic_write_text, save_tensors
 from dlmctl.control import Control
 from dlmctl.data import load_texts
@@ -52,8 +53,7 @@ class EncoderConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "EncoderConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        return from_known_fields(cls, data)
 
 
 class LatentEncoder(nn.Module):

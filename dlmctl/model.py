@@ -4,13 +4,14 @@ rounding head tied to the embeddings (DESIGN §1)."""
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from dlmctl.configs import from_known_fields
 from dlmctl.diffusion import Diffusion
 from dlmctl.vocab import Vocabulary
 
@@ -28,8 +29,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        return from_known_fields(cls, data)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

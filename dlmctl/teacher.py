@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -22,6 +22,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
+from dlmctl.configs import from_known_fields
 from dlmctl.checkpoint import atomic_write_text, save_tensors
 from dlmctl.errors import ModelError
 from dlmctl.progress import progress_bar
@@ -43,8 +44,7 @@ class TeacherConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TeacherConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        return from_known_fields(cls, data)
 
 
 @dataclass

@@ -11,7 +11,7 @@ import torch
 
 from dlmctl.checkpoint import load_model
 
-TORCHRUN = shutil.which("torchrun")
+TORCHRUN = shutil.which("torchrun", path=os.path.dirname(sys.executable)) or shutil.which("torchrun")
 ARGS = ["--seq-len", "24", "--hidden", "32", "--layers", "1", "--heads", "2", "--dropout", "0",
         "--batch-size", "8", "--lr", "1e-3", "--min-count", "2", "--save-every", "3", "--device", "cpu"]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shlex
 import sys
-from dataclasses import fields
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -13,6 +12,7 @@ import typer
 from dlmctl.checkpoint import read_config
 from dlmctl.cli import app
 from dlmctl.cli.common import print_json
+from dlmctl.configs import from_known_fields
 from dlmctl.corpus import prepare
 from dlmctl.data import file_sha256
 from dlmctl.device import resolve_device
@@ -64,8 +64,7 @@ def train_command(
     if resume:
         saved = read_config(out)
         model_cfg = ModelConfig.from_dict(saved["model"])
-        known = {f.name for f in fields(TrainConfig)}
-        train_cfg = TrainConfig(**{k: v for k, v in saved.get("training", {}).items() if k in known})
+        train_cfg = from_known_fields(TrainConfig, saved.get("training", {}))
         for k, v in train_over.items():
             setattr(train_cfg, k, v)
         train_cfg.freeze_embeddings = train_cfg.freeze_embeddings or freeze_embeddings
