@@ -26,6 +26,7 @@ class ModelConfig:
     heads: int = 4
     dropout: float = 0.1
     diffusion_steps: int = 2000
+    self_condition: bool = False  # the denoiser also reads its previous estimate of x0 (Chen et al., 2022)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
@@ -45,9 +46,11 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -
 
 
 class Denoiser(nn.Module):
-    """f_θ(x_t, t) → x̂0. x_t (B, L, d), t (B,) model-time indices → (B, L, d).
+    """f_θ(x_t, t[, x̂0_prev]) → x̂0. x_t (B, L, d), t (B,) model-time indices → (B, L, d).
 
-    Also owns the word embedding ``embed`` (V, d) and the tied rounding head :meth:`logits`.
+    With ``cfg.self_condition`` the network also reads an earlier estimate x̂0_prev (B, L, d) of the
+    same sentence (zeros when there is none): training feeds it a first, gradient-free pass half of
+    the time, sampling feeds it the previous step's estimate. Also owns the word embedding ``embed`` (V, d) and the tied rounding head :meth:`logits`.
     """
 
     def __init__(self, cfg: ModelConfig):
@@ -56,7 +59,8 @@ class Denoiser(nn.Module):
         h = cfg.hidden
         self.embed = nn.Embedding(cfg.vocab_size, cfg.embed_dim)
         nn.init.normal_(self.embed.weight, std=1.0)
-        self.input_up = nn.Sequential(nn.Linear(cfg.embed_dim, h), nn.Tanh(), nn.Linear(h, h))
+        inputs = cfg.embed_dim * (2 if cfg.self_condition else 1)
+        self.input_up = nn.Sequential(nn.Linear(inputs, h), nn.Tanh(), nn.Linear(h, h))
         self.time_mlp = nn.Sequential(nn.Linear(h, 4 * h), nn.SiLU(), nn.Linear(4 * h, h))
         self.position = nn.Embedding(cfg.seq_len, h)
         self.norm = nn.LayerNorm(h)
@@ -66,11 +70,19 @@ class Denoiser(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
         self.output_down = nn.Sequential(nn.LayerNorm(h), nn.Linear(h, h), nn.Tanh(), nn.Linear(h, cfg.embed_dim))
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor, x0_prev: torch.Tensor | None = None) -> torch.Tensor:
+        if self.cfg.self_condition:
+            x = torch.cat([x, torch.zeros_like(x) if x0_prev is None else x0_prev], dim=-1)
         time = self.time_mlp(timestep_embedding(t * 1000.0 / self.cfg.diffusion_steps, self.cfg.hidden))
         pos = self.position(torch.arange(x.shape[1], device=x.device))
         h = self.dropout(self.norm(self.input_up(x) + pos[None] + time[:, None]))
         return self.output_down(self.encoder(h))
+
+    def estimate(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The best single estimate of x0 (B, L, d) from x_t alone: with self-conditioning, a second
+        pass that reads the first."""
+        x0 = self(x, t)
+        return self(x, t, x0) if self.cfg.self_condition else x0
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Rounding head: (B, L, d) → (B, L, V) word scores, tied to the embeddings."""

@@ -77,10 +77,10 @@ class Sampler:
         biases = [g.guidance.token_bias.to(device) for g in guidance if g.guidance.token_bias is not None]
         bias = torch.stack(biases).sum(0) if biases else None
         gradient_terms = [g for g in guidance if g.guidance.log_prob is not None]
-        x = noise()
+        x, x0 = noise(), None
         for i in reversed(range(chain.num_steps)):
             idx = torch.full((batch_size,), i, dtype=torch.long, device=device)
-            x0 = model.denoiser(x, chain.model_time(idx))
+            x0 = model.denoiser(x, chain.model_time(idx), x0)   # reads the last step's x̂0 if self-conditioned
             tokens = self.snap(x0, bias)
             mean, std = chain.posterior(model.embeddings[tokens], x, idx)
             if i == 0:

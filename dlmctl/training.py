@@ -75,20 +75,31 @@ def global_batch(num_items: int, batch_size: int, step: int, seed: int) -> torch
 
 
 def batch_noise(batch_size: int, seq_len: int, dim: int, num_steps: int, step: int, seed: int):
-    """Timesteps (B,) and the two noises (B, L, d) of the global batch at ``step``."""
+    """Timesteps (B,), the two noises (B, L, d) and the self-conditioning rows (B,) bool (half of
+    them) of the global batch at ``step``."""
     gen = torch.Generator().manual_seed(seed * 1_000_003 + step + 1)
     t = torch.randint(0, num_steps, (batch_size,), generator=gen)
-    return t, torch.randn(batch_size, seq_len, dim, generator=gen), torch.randn(batch_size, seq_len, dim, generator=gen)
+    n0 = torch.randn(batch_size, seq_len, dim, generator=gen)
+    n = torch.randn(batch_size, seq_len, dim, generator=gen)
+    return t, n0, n, torch.rand(batch_size, generator=gen) < 0.5
 
 
 def diffusion_loss(denoiser: nn.Module, emb: nn.Embedding, diffusion: Diffusion, ids: torch.Tensor,
-                   t: torch.Tensor, noise0: torch.Tensor, noise: torch.Tensor) -> dict[str, torch.Tensor]:
+                   t: torch.Tensor, noise0: torch.Tensor, noise: torch.Tensor,
+                   self_cond: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Per-sentence loss terms (each (B,)): ‖f(x_t,t) − x0‖² (target EMB(w) at t=0),
-    CE(rounding(x0), w) and ‖√ᾱ_T·x0‖²; ``loss`` is their sum. ids (B, L)."""
+    CE(rounding(x0), w) and ‖√ᾱ_T·x0‖²; ``loss`` is their sum. ids (B, L).
+
+    ``self_cond`` (B,) bool marks the rows whose prediction reads a first, gradient-free estimate of
+    x0 (self-conditioning); None for a denoiser without it."""
     mean = emb(ids)                                              # (B, L, d)
     x0 = mean + diffusion.sqrt_1m_ac[0].item() * noise0          # noisy x0 (σ0 of the first step)
     xt = diffusion.q_sample(x0, t, noise)
-    pred = denoiser(xt, t)
+    x0_prev = None
+    if self_cond is not None:
+        with torch.no_grad():
+            x0_prev = torch.where(self_cond[:, None, None], denoiser(xt, t), 0.0)
+    pred = denoiser(xt, t, x0_prev)
     mse = torch.where(t == 0, ((pred - mean) ** 2).mean((1, 2)), ((pred - x0) ** 2).mean((1, 2)))
     logits = x0 @ emb.weight.T
     nll = nn.functional.cross_entropy(logits.transpose(1, 2), ids, reduction="none").mean(1)
@@ -110,10 +121,11 @@ def evaluate(denoiser: Denoiser, diffusion: Diffusion, ids: torch.Tensor, batch_
         b, length, d = chunk.shape[0], chunk.shape[1], denoiser.cfg.embed_dim
         t = torch.randint(0, diffusion.num_steps, (b,), generator=gen).to(device)
         n0, n = (torch.randn(b, length, d, generator=gen).to(device) for _ in range(2))
-        terms = diffusion_loss(denoiser, denoiser.embed, diffusion, chunk, t, n0, n)
+        self_cond = torch.ones(b, dtype=torch.bool, device=device) if denoiser.cfg.self_condition else None
+        terms = diffusion_loss(denoiser, denoiser.embed, diffusion, chunk, t, n0, n, self_cond)
         for k, v in terms.items():
             totals[k] = totals.get(k, 0.0) + v.sum().item()
-        x0_hat = denoiser(diffusion.q_sample(denoiser.embed(chunk), t, n), t)
+        x0_hat = denoiser.estimate(diffusion.q_sample(denoiser.embed(chunk), t, n), t)
         correct += (denoiser.logits(x0_hat).argmax(-1) == chunk).sum().item()
         count += chunk.numel()
     denoiser.train()
@@ -138,6 +150,26 @@ class EMA:
                 self.state[k].mul_(decay).add_(v.detach().float(), alpha=1 - decay)
 
 
+@torch.no_grad()
+def warm_start(denoiser: Denoiser, state: dict[str, torch.Tensor]) -> None:
+    """Copy a trained model's weights into ``denoiser``. The one shape allowed to differ is the input
+    layer when self-conditioning is added: its new x̂0_prev inputs start at zero, so the warm-started
+    network computes exactly what the trained one did."""
+    own = denoiser.state_dict()
+    for name, value in state.items():
+        if name not in own:
+            raise UsageError(f"--init-from: the trained model has a weight '{name}' this model lacks")
+        target = own[name]
+        if value.shape == target.shape:
+            target.copy_(value)
+        elif name == "input_up.0.weight" and value.shape[0] == target.shape[0] and value.shape[1] < target.shape[1]:
+            target.zero_()
+            target[:, :value.shape[1]] = value
+        else:
+            raise UsageError(f"--init-from: weight '{name}' has shape {tuple(value.shape)}, this model needs "
+                             f"{tuple(target.shape)} (only --self-condition may differ)")
+
+
 def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
     def factor(step: int) -> float:
         if cfg.warmup and step < cfg.warmup:
@@ -148,17 +180,22 @@ def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
 
 def train(train_ids: torch.Tensor, vocab: Vocabulary, out_dir: Path, model_cfg: ModelConfig,
           cfg: TrainConfig, device: torch.device, *, valid_ids: torch.Tensor | None = None,
-          resume: bool = False, meta: dict[str, Any] | None = None, show_progress: bool = True,
+          resume: bool = False, init_state: dict[str, torch.Tensor] | None = None,
+          meta: dict[str, Any] | None = None, show_progress: bool = True,
           on_eval: Callable[[int, dict], None] | None = None) -> dict[str, Any]:
     """Train (or resume) a model in ``out_dir``; returns the final metrics.
 
     :param train_ids: (N, L) encoded sentences (:meth:`Vocabulary.encode_batch`).
+    :param init_state: weights of a trained model to start from (:func:`warm_start`).
     """
     info = init_distributed(device)
     if cfg.batch_size % info.world:
         raise UsageError(f"--batch-size {cfg.batch_size} must be divisible by the {info.world} processes")
     torch.manual_seed(cfg.seed)
-    denoiser = Denoiser(model_cfg).to(device)
+    denoiser = Denoiser(model_cfg)
+    if init_state is not None:
+        warm_start(denoiser, init_state)
+    denoiser.to(device)
     diffusion = Diffusion.sqrt(model_cfg.diffusion_steps)
     optimizer = torch.optim.AdamW(denoiser.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
@@ -214,12 +251,13 @@ def train(train_ids: torch.Tensor, vocab: Vocabulary, out_dir: Path, model_cfg: 
             bar.advance(step)
             while step < cfg.steps:
                 idx = global_batch(len(train_ids), cfg.batch_size, step, cfg.seed)
-                t, n0, n = batch_noise(cfg.batch_size, model_cfg.seq_len, model_cfg.embed_dim,
-                                       model_cfg.diffusion_steps, step, cfg.seed)
+                t, n0, n, sc = batch_noise(cfg.batch_size, model_cfg.seq_len, model_cfg.embed_dim,
+                                           model_cfg.diffusion_steps, step, cfg.seed)
                 ids = train_ids[idx][lo:hi].to(device)
+                self_cond = sc[lo:hi].to(device) if model_cfg.self_condition else None
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
                     terms = diffusion_loss(forward, denoiser.embed, diffusion, ids, t[lo:hi].to(device),
-                                           n0[lo:hi].to(device), n[lo:hi].to(device))
+                                           n0[lo:hi].to(device), n[lo:hi].to(device), self_cond)
                 loss = terms["loss"].float().mean()
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

@@ -7,6 +7,7 @@ from dlmctl.checkpoint import load_model
 from dlmctl.corpus import prepare
 from dlmctl.diffusion import Diffusion
 from dlmctl.model import Denoiser, ModelConfig
+from dlmctl.sampling import Sampler, SamplerConfig
 from dlmctl.testing import TINY_MODEL
 from dlmctl import training
 from dlmctl.training import TrainConfig, evaluate, train
@@ -69,3 +70,35 @@ def test_frozen_embeddings_stay_put_while_the_denoiser_learns(tmp_path, encoded)
     raw = torch.load(tmp_path / "train_state.pt", weights_only=True)["model"]["embed.weight"]
     assert torch.equal(after["embed.weight"], raw)  # the sampling (EMA) embeddings are the frozen ones
     assert not torch.allclose(before["input_up.0.weight"], after["input_up.0.weight"])
+
+
+def test_warm_start_adds_self_conditioning_without_changing_the_network(tiny_model):
+    cfg = ModelConfig(**{**tiny_model.config.to_dict(), "self_condition": True})
+    grown = Denoiser(cfg)
+    training.warm_start(grown, tiny_model.denoiser.state_dict())
+    grown.eval()
+    x, t = torch.randn(3, cfg.seq_len, cfg.embed_dim), torch.tensor([0, 50, 199])
+    expected = tiny_model.denoiser(x, t)
+    assert torch.allclose(grown(x, t), expected, atol=1e-6)
+    assert torch.allclose(grown(x, t, torch.randn_like(x)), expected, atol=1e-6)  # new inputs start at zero
+    with pytest.raises(training.UsageError, match="input_up.0.weight"):
+        training.warm_start(Denoiser(tiny_model.config), grown.state_dict())
+
+
+def test_self_conditioned_model_trains_and_sampling_feeds_back_its_estimate(tmp_path, encoded, tiny_model):
+    ids, vocab = encoded
+    cfg = ModelConfig(**{**tiny_model.config.to_dict(), "self_condition": True})
+    tc = TrainConfig(steps=20, batch_size=32, lr=1e-3, ema=0.9, save_every=20, freeze_embeddings=True)
+    train(ids[:-128], vocab, tmp_path, cfg, tc, torch.device("cpu"), init_state=tiny_model.denoiser.state_dict(),
+          show_progress=False)
+    model = load_model(tmp_path)
+    assert model.config.self_condition
+    grown = model.denoiser.input_up[0].weight[:, cfg.embed_dim:]
+    assert grown.abs().sum() > 0                                    # the x̂0_prev inputs were trained
+
+    seen = []
+    model.denoiser.register_forward_hook(lambda module, args, out: seen.append((args[2:], out)))
+    list(Sampler(model, SamplerConfig(steps=5)).steps(2))
+    assert seen[0][0] == (None,)                                    # nothing to read at the first step
+    for (prev_args, _), (_, prev_out) in zip(seen[1:], seen):
+        assert torch.equal(prev_args[0], prev_out)                  # then the previous step's x̂0
