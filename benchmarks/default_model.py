@@ -1,8 +1,10 @@
 """Evidence for a trained model (default: the bundled one): held-out loss terms and rounding accuracy
-on valid.csv, unguided samples with distinct-n and verbatim copies of training sentences, and
-sampling speed (sentences/s at --steps, batch --batch-size) on this machine.
+on valid.csv, unguided samples with distinct-n, verbatim copies of training sentences and their
+teacher lm-score beside the references', and sampling speed (sentences/s at --steps, batch
+--batch-size) on this machine.
 
-    python benchmarks/default_model.py [--model DIR] [--samples 500] [--out benchmarks/results/default_model.json]
+    python benchmarks/default_model.py [--model DIR] [--teacher DIR] [--samples 500]
+                                       [--out benchmarks/results/default_model.json]
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from dlmctl.checkpoint import atomic_write_text
 from dlmctl.cli.common import resolve_model_dir
 from dlmctl.checkpoint import load_model
 from dlmctl.corpus import prepare, tokenized
+from dlmctl.data import load_texts
 from dlmctl.generation import generate
 from dlmctl.sampling import SamplerConfig
+from dlmctl.teacher import load_teacher
 from dlmctl.training import evaluate
 from dlmctl.vocab import detokenize, tokenize
 
@@ -34,6 +38,7 @@ def distinct_n(texts: list[str], n: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None)
+    parser.add_argument("--teacher", help="teacher LM directory (default: MODEL/teacher, else the bundled one)")
     parser.add_argument("--data", default="../shared/data/e2e")
     parser.add_argument("--samples", type=int, default=500)
     parser.add_argument("--steps", type=int, default=200)
@@ -57,6 +62,11 @@ def main() -> None:
     train_sentences = {detokenize(s) for s in tokenized(f"{args.data}/train.csv", "human_reference")}
     copies = sum(t in train_sentences for t in texts) / len(texts)
     lengths = [len(tokenize(t)) for t in texts]
+    teacher_dir = Path(args.teacher) if args.teacher else model_dir / "teacher"
+    if not teacher_dir.is_dir():
+        teacher_dir = resolve_model_dir(None) / "teacher"
+    teacher = load_teacher(teacher_dir)
+    references = load_texts(f"{args.data}/valid.csv", "human_reference")
     report = {
         "model": str(model_dir), "model_training": model.meta.get("training", {}),
         "parameters": sum(p.numel() for p in model.denoiser.parameters()),
@@ -64,6 +74,8 @@ def main() -> None:
         "samples": len(texts), "distinct_1": distinct_n(texts, 1), "distinct_2": distinct_n(texts, 2),
         "distinct_3": distinct_n(texts, 3), "unique_sentences": len(set(texts)) / len(texts),
         "verbatim_training_copies": copies, "mean_words": sum(lengths) / len(lengths),
+        "lm_score_samples": teacher.lm_score(texts), "lm_score_references": teacher.lm_score(references),
+        "teacher": str(teacher_dir),
         "sentences_per_second": speed, "sampling_steps": args.steps, "batch_size": args.batch_size,
         "examples": texts[:10],
         "machine": f"{platform.machine()} {platform.processor() or ''} {torch.get_num_threads()} torch threads, "

@@ -32,8 +32,8 @@ from dlmctl.checkpoint import atomic_write_text, save_tensors
 from dlmctl.control import Control
 from dlmctl.data import load_texts
 from dlmctl.errors import ModelError
+from dlmctl.loop import LoopConfig, is_main_process, run_loop
 from dlmctl.model import DiffusionLM, timestep_embedding
-from dlmctl.progress import progress_bar
 from dlmctl.vocab import detokenize, tokenize
 
 IGNORE = -100
@@ -178,32 +178,27 @@ def level_name(level: int) -> str:
 def train_classifier(model: DiffusionLM, net: LatentClassifier, ids: torch.Tensor, labels: torch.Tensor,
                      options: TrainOptions, show_progress: bool = True,
                      label: str = "training classifier") -> dict[str, Any]:
-    """Train ``net`` on noisy latents of ``ids`` (N, L) with ``labels`` (N, …); the model is frozen.
+    """Train ``net`` on noisy latents of ``ids`` (N, L) with ``labels`` (N, …) on the shared loop of
+    :mod:`dlmctl.loop` (so also under ``torchrun``); the model is frozen.
     Returns ``{"steps", "seconds", "train_sentences", "valid_sentences", "accuracy": {level: acc}}``
     (and ``"accuracy_labelled"`` when ``options.background`` is set)."""
-    gen = torch.Generator().manual_seed(options.seed)
-    order = torch.randperm(len(ids), generator=gen)
+    order = torch.randperm(len(ids), generator=torch.Generator().manual_seed(options.seed))
     n_valid = max(1, int(len(ids) * options.valid_fraction))
     valid, train = order[:n_valid], order[n_valid:]
     levels = noise_levels(model)
-    torch.manual_seed(options.seed)
-    net.train()
-    optimizer = torch.optim.AdamW(net.parameters(), lr=options.lr, weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / 100) * max(0.0, 1 - s / options.steps))
+
+    def batch_loss(forward: nn.Module, step: int, rows: slice) -> tuple[torch.Tensor, dict[str, float]]:
+        gen = torch.Generator().manual_seed(options.seed * 1_000_003 + step + 1)
+        batch = train[torch.randint(0, len(train), (options.batch_size,), generator=gen)]
+        t = sample_times(levels, len(batch), options.clean_fraction, gen)
+        x = noisy_latents(model, ids[batch], t, gen)[rows]
+        loss, correct, count = loss_and_correct(forward(x, model_times(t[rows])), labels[batch][rows].long())
+        return loss, {"acc": correct / max(count, 1)}
+
     started = time.monotonic()
-    with progress_bar(label, options.steps, enabled=show_progress) as bar:
-        for step in range(options.steps):
-            batch = train[torch.randint(0, len(train), (options.batch_size,), generator=gen)]
-            t = sample_times(levels, len(batch), options.clean_fraction, gen)
-            x = noisy_latents(model, ids[batch], t, gen)
-            loss, correct, count = loss_and_correct(net(x, model_times(t)), labels[batch].long())
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            bar.advance(1, loss=loss.item(), acc=correct / max(count, 1))
+    loop = LoopConfig(steps=options.steps, batch_size=options.batch_size, lr=options.lr, warmup=100,
+                      weight_decay=0.01, save_every=options.steps)
+    run_loop(net, batch_loss, loop, model.device, label=label, show_progress=show_progress)
     report = {"accuracy": labels[valid]}
     if options.background is not None:
         report["accuracy_labelled"] = labels[valid].masked_fill(labels[valid] == options.background, IGNORE)
@@ -233,8 +228,10 @@ def classifier_paths(model_dir: Path, name: str) -> tuple[Path, Path]:
 def save_classifier(model: DiffusionLM, model_dir: Path, name: str, net: LatentClassifier,
                     meta: dict[str, Any]) -> Path:
     """Write ``controls/<name>.safetensors`` (fp16) then ``<name>.json`` (its description, with
-    the fingerprint of the embeddings it reads)."""
+    the fingerprint of the embeddings it reads); only rank 0 writes under ``torchrun``."""
     weights, info = classifier_paths(model_dir, name)
+    if not is_main_process():
+        return weights
     save_tensors(weights, {k: v.half() for k, v in net.state_dict().items()})
     record = {"format_version": 1, "encoder": asdict(net.encoder.cfg),
               "model_embeddings": embedding_digest(model), "parameters": param_count(net), **meta}

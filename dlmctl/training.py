@@ -1,5 +1,6 @@
-"""Training the Diffusion-LM (DESIGN §1): the three-term loss, AdamW with linear decay, EMA,
-atomic periodic checkpoints, exact resume, and DistributedDataParallel under ``torchrun``.
+"""Training the Diffusion-LM (DESIGN §1): the three-term loss with optional self-conditioning,
+warm starts, held-out evaluation, on the shared loop of :mod:`dlmctl.loop` (AdamW, EMA, DDP under
+``torchrun``, atomic checkpoints, exact resume).
 
 Every global batch (its sentences, timesteps and noise) is a pure function of (seed, step), and each
 rank takes an equal slice of it: one process and N processes therefore follow the same trajectory,
@@ -9,8 +10,6 @@ and ``--resume`` continues exactly where the last checkpoint left off.
 from __future__ import annotations
 
 import math
-import os
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -19,11 +18,11 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from dlmctl.checkpoint import TRAIN_STATE, atomic_write, save_model
+from dlmctl.checkpoint import TRAIN_STATE, save_model
 from dlmctl.diffusion import Diffusion
 from dlmctl.errors import UsageError
 from dlmctl.model import Denoiser, ModelConfig
-from dlmctl.progress import progress_bar
+from dlmctl.loop import LoopConfig, run_loop
 from dlmctl.vocab import Vocabulary
 
 
@@ -43,24 +42,8 @@ class TrainConfig:
     freeze_embeddings: bool = False  # keep word embeddings fixed (classifiers trained on them stay valid)
 
 
-@dataclass
-class DistInfo:
-    rank: int = 0
-    world: int = 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def init_distributed(device: torch.device) -> DistInfo:
-    """Join the process group when launched by ``torchrun`` (gloo on CPU, nccl on CUDA)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
-        return DistInfo()
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return DistInfo(dist.get_rank(), dist.get_world_size())
+def world_size() -> int:
+    return dist.get_world_size() if dist.is_initialized() else 1
 
 
 def global_batch(num_items: int, batch_size: int, step: int, seed: int) -> torch.Tensor:
@@ -134,22 +117,6 @@ def evaluate(denoiser: Denoiser, diffusion: Diffusion, ids: torch.Tensor, batch_
     return out
 
 
-class EMA:
-    """Exponential moving average of parameters, with the usual warm-up of the decay."""
-
-    def __init__(self, model: nn.Module, decay: float):
-        self.decay = decay
-        self.state = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
-
-    @torch.no_grad()
-    def update(self, model: nn.Module, step: int) -> None:
-        """Average the trainable parameters; frozen ones keep their exact values."""
-        decay = min(self.decay, (1 + step) / (10 + step))
-        for k, v in model.named_parameters():
-            if v.requires_grad:
-                self.state[k].mul_(decay).add_(v.detach().float(), alpha=1 - decay)
-
-
 @torch.no_grad()
 def warm_start(denoiser: Denoiser, state: dict[str, torch.Tensor]) -> None:
     """Copy a trained model's weights into ``denoiser``. The one shape allowed to differ is the input
@@ -170,14 +137,6 @@ def warm_start(denoiser: Denoiser, state: dict[str, torch.Tensor]) -> None:
                              f"{tuple(target.shape)} (only --self-condition may differ)")
 
 
-def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
-    def factor(step: int) -> float:
-        if cfg.warmup and step < cfg.warmup:
-            return (step + 1) / cfg.warmup
-        return max(0.0, 1 - step / cfg.steps)
-    return factor
-
-
 def train(train_ids: torch.Tensor, vocab: Vocabulary, out_dir: Path, model_cfg: ModelConfig,
           cfg: TrainConfig, device: torch.device, *, valid_ids: torch.Tensor | None = None,
           resume: bool = False, init_state: dict[str, torch.Tensor] | None = None,
@@ -188,94 +147,39 @@ def train(train_ids: torch.Tensor, vocab: Vocabulary, out_dir: Path, model_cfg: 
     :param train_ids: (N, L) encoded sentences (:meth:`Vocabulary.encode_batch`).
     :param init_state: weights of a trained model to start from (:func:`warm_start`).
     """
-    info = init_distributed(device)
-    if cfg.batch_size % info.world:
-        raise UsageError(f"--batch-size {cfg.batch_size} must be divisible by the {info.world} processes")
     torch.manual_seed(cfg.seed)
     denoiser = Denoiser(model_cfg)
     if init_state is not None:
         warm_start(denoiser, init_state)
     denoiser.to(device)
-    diffusion = Diffusion.sqrt(model_cfg.diffusion_steps)
-    optimizer = torch.optim.AdamW(denoiser.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
-    ema = EMA(denoiser, cfg.ema)
-    step = 0
-    state_path = Path(out_dir) / TRAIN_STATE
-    if resume:
-        if not state_path.is_file():
-            raise UsageError(f"cannot resume: {state_path} does not exist (start without --resume)")
-        state = torch.load(state_path, map_location=device, weights_only=True)
-        denoiser.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        ema.state = {k: v.to(device) for k, v in state["ema"].items()}
-        step = int(state["step"])
     if cfg.freeze_embeddings:
         denoiser.embed.weight.requires_grad_(False)
-        ema.state["embed.weight"] = denoiser.embed.weight.detach().clone().float()
-    model: nn.Module = denoiser
-    if info.world > 1:
-        model = nn.parallel.DistributedDataParallel(denoiser, device_ids=[device.index] if device.type == "cuda" else None)
-    forward = torch.compile(model) if cfg.compile else model
-    use_bf16 = device.type == "cuda"
-    local = cfg.batch_size // info.world
-    lo, hi = info.rank * local, (info.rank + 1) * local
-    meta = dict(meta or {})
+    diffusion = Diffusion.sqrt(model_cfg.diffusion_steps)
 
-    def checkpoint(metrics: dict | None = None) -> None:
-        if not info.is_main:
-            return
-        record = {**meta, "training": {**asdict(cfg), "steps_done": step, "world_size": info.world,
-                                       **({"valid": metrics} if metrics else {})}}
-        state = {"step": step, "model": denoiser.state_dict(), "ema": ema.state,
-                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}
-        atomic_write(state_path, lambda tmp: torch.save(state, tmp))
-        save_model(Path(out_dir), ema.state, model_cfg, vocab, record)
+    def batch_loss(net: nn.Module, step: int, rows: slice) -> tuple[torch.Tensor, dict[str, float]]:
+        idx = global_batch(len(train_ids), cfg.batch_size, step, cfg.seed)[rows]
+        t, n0, n, sc = (x[rows].to(device) for x in batch_noise(
+            cfg.batch_size, model_cfg.seq_len, model_cfg.embed_dim, model_cfg.diffusion_steps, step, cfg.seed))
+        terms = diffusion_loss(net, denoiser.embed, diffusion, train_ids[idx].to(device), t, n0, n,
+                               sc if model_cfg.self_condition else None)
+        return terms["loss"].float().mean(), {"nll": terms["nll"].float().mean().item()}
 
-    def run_eval() -> dict | None:
-        if valid_ids is None or not info.is_main:
-            return None
+    def save(step: int, weights: dict[str, torch.Tensor], metrics: dict | None) -> None:
+        record = {**(meta or {}), "training": {**asdict(cfg), "steps_done": step, "world_size": world_size(),
+                                               **({"valid": metrics} if metrics else {})}}
+        save_model(Path(out_dir), weights, model_cfg, vocab, record)
+
+    def held_out(step: int, weights: dict[str, torch.Tensor]) -> dict:
         ema_model = Denoiser(model_cfg).to(device)
-        ema_model.load_state_dict(ema.state)
+        ema_model.load_state_dict(weights)
         metrics = evaluate(ema_model, diffusion, valid_ids)
         if on_eval:
             on_eval(step, metrics)
         return metrics
 
-    denoiser.train()
-    metrics: dict | None = None
-    started, first_step = time.monotonic(), step
-    try:
-        with progress_bar("training", cfg.steps, enabled=show_progress and info.is_main) as bar:
-            bar.advance(step)
-            while step < cfg.steps:
-                idx = global_batch(len(train_ids), cfg.batch_size, step, cfg.seed)
-                t, n0, n, sc = batch_noise(cfg.batch_size, model_cfg.seq_len, model_cfg.embed_dim,
-                                           model_cfg.diffusion_steps, step, cfg.seed)
-                ids = train_ids[idx][lo:hi].to(device)
-                self_cond = sc[lo:hi].to(device) if model_cfg.self_condition else None
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                    terms = diffusion_loss(forward, denoiser.embed, diffusion, ids, t[lo:hi].to(device),
-                                           n0[lo:hi].to(device), n[lo:hi].to(device), self_cond)
-                loss = terms["loss"].float().mean()
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clip:
-                    nn.utils.clip_grad_norm_(denoiser.parameters(), cfg.grad_clip)
-                optimizer.step()
-                scheduler.step()
-                step += 1
-                ema.update(denoiser, step)
-                rate = (step - first_step) / max(time.monotonic() - started, 1e-9)
-                bar.advance(1, loss=loss.item(), nll=terms["nll"].float().mean().item(), **{"steps/s": rate})
-                if step % cfg.eval_every == 0 and step < cfg.steps:
-                    metrics = run_eval()
-                if step % cfg.save_every == 0 or step == cfg.steps:
-                    if step == cfg.steps:
-                        metrics = run_eval()
-                    checkpoint(metrics)
-    except KeyboardInterrupt:
-        checkpoint(metrics)
-        raise
-    return {"steps": step, "valid": metrics, "seconds": time.monotonic() - started}
+    loop = LoopConfig(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, warmup=cfg.warmup,
+                      weight_decay=cfg.weight_decay, grad_clip=cfg.grad_clip, ema=cfg.ema,
+                      save_every=cfg.save_every, eval_every=cfg.eval_every, compile=cfg.compile)
+    result = run_loop(denoiser, batch_loss, loop, device, state_path=Path(out_dir) / TRAIN_STATE, resume=resume,
+                      save=save, evaluate=held_out if valid_ids is not None else None, show_progress=show_progress)
+    return {"steps": result.steps, "valid": result.metrics, "seconds": result.seconds}
