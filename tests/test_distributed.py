@@ -39,3 +39,21 @@ def test_two_cpu_processes_match_one_and_resume(small_corpus, tmp_path):
         assert torch.allclose(value, ddp[name], atol=1e-4), name
     config = json.loads((tmp_path / "ddp" / "config.json").read_text())
     assert config["training"]["steps_done"] == 6 and config["training"]["world_size"] == 2
+
+
+@pytest.mark.skipif(TORCHRUN is None, reason="torchrun not on PATH")
+def test_control_classifier_trains_under_torchrun(tiny_model_dir, small_corpus, tmp_path):
+    model_dir = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model_dir)
+    cmd = [TORCHRUN, "--standalone", "--nproc_per_node=2", "-m", "dlmctl", "train-control", "pos",
+           "--model", str(model_dir), "--data", str(small_corpus), "--steps", "6", "--batch-size", "8",
+           "--hidden", "16", "--layers", "1", "--device", "cpu", "--json"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=240,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)                 # one report: only rank 0 prints
+    assert report["steps"] == 6 and "clean" in report["accuracy"]
+    from dlmctl.plugins import PluginHost
+
+    target = PluginHost().control("pos").parse_target("DET NOUN VERB", load_model(model_dir))
+    assert target is not None                          # the saved classifier loads

@@ -9,6 +9,7 @@ import typer
 from dlmctl.cli import app
 from dlmctl.cli.common import open_model, print_json, resolve_model_dir, show_plugin_warnings
 from dlmctl.errors import UsageError
+from dlmctl.loop import is_main_process
 from dlmctl.plugins import get_host
 
 Opt = typer.Option
@@ -41,6 +42,8 @@ def train_control_command(
     lm = open_model(str(model_dir), device)
     metrics = control.train(lm, model_dir, data=data, steps=steps, batch_size=batch_size, hidden=hidden,
                             layers=layers, annotator=annotator, seed=seed, show_progress=not as_json)
+    if not is_main_process():
+        return
     if as_json:
         print_json({"control": name, "model": str(model_dir), **metrics})
         return

@@ -38,5 +38,5 @@ def denoising_loss(model: DiffusionLM, ids: torch.Tensor, points: int = 8, seed:
         noise = torch.randn(x0.shape[1:], generator=generator).to(x0.device).expand_as(x0)
         idx = torch.full((ids.shape[0],), int(step), device=x0.device)
         x_t = diffusion.q_sample(x0, idx, noise)
-        total += ((model.denoiser(x_t, idx) - x0) ** 2).mean(-1)
+        total += ((model.denoiser.estimate(x_t, idx) - x0) ** 2).mean(-1)
     return (total * words).sum(1) / (points * words.sum(1))
