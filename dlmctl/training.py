@@ -19,10 +19,11 @@ import torch.distributed as dist
 from torch import nn
 
 from dlmctl.checkpoint import TRAIN_STATE, save_model
+from dlmctl.configs import from_known_fields
 from dlmctl.diffusion import Diffusion
 from dlmctl.errors import UsageError
-from dlmctl.model import Denoiser, ModelConfig
 from dlmctl.loop import LoopConfig, run_loop
+from dlmctl.model import Denoiser, ModelConfig
 from dlmctl.vocab import Vocabulary
 
 
@@ -177,9 +178,7 @@ def train(train_ids: torch.Tensor, vocab: Vocabulary, out_dir: Path, model_cfg: 
             on_eval(step, metrics)
         return metrics
 
-    loop = LoopConfig(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, warmup=cfg.warmup,
-                      weight_decay=cfg.weight_decay, grad_clip=cfg.grad_clip, ema=cfg.ema,
-                      save_every=cfg.save_every, eval_every=cfg.eval_every, compile=cfg.compile)
+    loop = from_known_fields(LoopConfig, asdict(cfg))
     result = run_loop(denoiser, batch_loss, loop, device, state_path=Path(out_dir) / TRAIN_STATE, resume=resume,
                       save=save, evaluate=held_out if valid_ids is not None else None, show_progress=show_progress)
     return {"steps": result.steps, "valid": result.metrics, "seconds": result.seconds}
