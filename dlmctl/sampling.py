@@ -36,6 +36,7 @@ class SamplerConfig:
     guide_steps: int = 3        # K gradient steps per denoising step
     guide_lr: float = 0.1       # Adagrad learning rate, optimiser re-created every step
     unguided_tail: int = 10     # no guidance in the last steps of the chain
+    temperature: float = 0.7    # scale of the noise added per step (1: the exact ancestral sampler)
 
 
 class Sampler:
@@ -86,7 +87,7 @@ class Sampler:
             if i == 0:
                 x = mean
             else:
-                x = mean + std * noise()
+                x = mean + cfg.temperature * std * noise()
                 if gradient_terms and i >= cfg.unguided_tail:
                     x = self._guide(x, mean, std, chain.model_time(idx - 1), gradient_terms)
             yield Step(i, x, tokens)

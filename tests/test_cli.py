@@ -48,6 +48,7 @@ def test_batch_targets_write_jsonl(monkeypatch, capsys, tiny_model_dir, tmp_path
     (["--control", "length=31"], "does not fit"),
     (["--control", "length=5", "--weight", "length=-1"], "λ must be a positive number"),
     (["--steps", "0"], "--steps must be between 1"),
+    (["--temperature", "0"], "--temperature must be in (0, 2]"),
 ])
 def test_bad_generate_input_is_one_line_and_exit_2(monkeypatch, capsys, tiny_model_dir, args, message):
     code, out, err = run(monkeypatch, capsys, "generate", "--model", str(tiny_model_dir), *args)

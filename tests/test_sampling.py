@@ -34,3 +34,13 @@ def test_length_control_hits_its_target_far_more_often_than_unguided(tiny_model)
     assert hit(guided) == 1.0
     assert hit(unguided) < 0.5
     assert all("<pad>" not in t and "</s>" not in t for t in guided)
+
+
+def test_temperature_scales_the_noise_added_per_step(tiny_model):
+    """x_{t-1} = μ + τσε: with the same seed the first step's latents are linear in τ."""
+    first = {}
+    for tau in (1.0, 0.75, 0.5):
+        steps = Sampler(tiny_model, SamplerConfig(steps=10, temperature=tau)).steps(2, generator=torch.Generator().manual_seed(0))
+        first[tau] = next(steps).x
+    assert torch.allclose(first[1.0] - first[0.75], first[0.75] - first[0.5], atol=1e-5)
+    assert not torch.allclose(first[1.0], first[0.5])

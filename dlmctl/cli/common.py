@@ -9,7 +9,7 @@ from typing import Any
 
 from dlmctl.checkpoint import load_model
 from dlmctl.device import resolve_device
-from dlmctl.errors import ModelError
+from dlmctl.errors import ModelError, UsageError
 from dlmctl.model import DiffusionLM
 from dlmctl.plugins import get_host
 from dlmctl.progress import stderr
@@ -41,3 +41,11 @@ def open_model(model: str | None, device: str | None) -> DiffusionLM:
 def print_json(data: Any) -> None:
     json.dump(data, sys.stdout, ensure_ascii=False)
     sys.stdout.write("\n")
+
+
+def check_sampling(model: DiffusionLM, steps: int, temperature: float) -> None:
+    """Usage errors for sampling settings the model cannot run."""
+    if not 1 <= steps <= model.config.diffusion_steps:
+        raise UsageError(f"--steps must be between 1 and the model's {model.config.diffusion_steps} diffusion steps")
+    if not 0 < temperature <= 2:
+        raise UsageError(f"--temperature must be in (0, 2], got {temperature} (1 is the exact sampler)")

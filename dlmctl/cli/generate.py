@@ -10,7 +10,7 @@ import typer
 
 from dlmctl.checkpoint import atomic_write_text
 from dlmctl.cli import app
-from dlmctl.cli.common import open_model, print_json, show_plugin_warnings
+from dlmctl.cli.common import check_sampling, open_model, print_json, show_plugin_warnings
 from dlmctl.errors import UsageError
 from dlmctl.generation import generate, parse_assignment
 from dlmctl.sampling import SamplerConfig
@@ -58,6 +58,8 @@ def generate_command(
     weight: Annotated[Optional[list[str]], Opt("--weight", help="NAME=λ: fluency weight of a control.")] = None,
     steps: Annotated[int, Opt(help="Sampling steps (respaced from the model's diffusion steps).")] = 200,
     guide_steps: Annotated[int, Opt(help="Gradient steps per denoising step for classifier controls.")] = 3,
+    temperature: Annotated[float, Opt(help="Noise scale per sampling step: lower is more fluent and less "
+                                      "varied, 1 is the exact sampler.")] = SamplerConfig.temperature,
     seed: Annotated[int, Opt(help="Random seed.")] = 0,
     batch_size: Annotated[int, Opt(help="Sentences sampled together.")] = 64,
     targets: Annotated[Optional[Path], Opt(help="JSONL file of {\"controls\": {...}} lines (batch mode).")] = None,
@@ -79,13 +81,11 @@ def generate_command(
         per_target = n
     weights = _parse_weights(weight or [])
     lm = open_model(model, device)
-    max_steps = lm.config.diffusion_steps
-    if not 1 <= steps <= max_steps:
-        raise UsageError(f"--steps must be between 1 and the model's {max_steps} diffusion steps")
+    check_sampling(lm, steps, temperature)
     show_plugin_warnings()
     rows = [(i, k, r) for i, r in enumerate(requests) for k in range(per_target)]
     texts = generate(lm, [r for _, _, r in rows], weights=weights, seed=seed, batch_size=batch_size,
-                     sampler=SamplerConfig(steps=steps, guide_steps=guide_steps),
+                     sampler=SamplerConfig(steps=steps, guide_steps=guide_steps, temperature=temperature),
                      show_progress=not as_json or output is not None)
     records = [{"target": i, "sample": k, "controls": r, "text": t} for (i, k, r), t in zip(rows, texts)]
     if output is not None:

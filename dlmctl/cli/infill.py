@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from dlmctl.cli import app
-from dlmctl.cli.common import open_model, print_json, show_plugin_warnings
+from dlmctl.cli.common import check_sampling, open_model, print_json, show_plugin_warnings
 from dlmctl.cli.generate import _parse_weights
 from dlmctl.errors import PluginError, UsageError
 from dlmctl.generation import parse_assignment
@@ -27,6 +27,8 @@ def infill_command(
     control: Annotated[Optional[list[str]], Opt("--control", "-c", help="NAME=TARGET: another control to compose with; repeatable.")] = None,
     weight: Annotated[Optional[list[str]], Opt("--weight", help="NAME=λ: fluency weight of a control.")] = None,
     steps: Annotated[int, Opt(help="Sampling steps (respaced from the model's diffusion steps).")] = 200,
+    temperature: Annotated[float, Opt(help="Noise scale per sampling step: lower is more fluent and less "
+                                      "varied, 1 is the exact sampler.")] = SamplerConfig.temperature,
     seed: Annotated[int, Opt(help="Random seed.")] = 0,
     batch_size: Annotated[int, Opt(help="Sentences sampled together.")] = 64,
     device: Annotated[Optional[str], Opt(help="auto, cpu, cuda or cuda:N.")] = None,
@@ -40,11 +42,10 @@ def infill_command(
     controls = dict(parse_assignment(c, "--control") for c in control or [])
     weights = _parse_weights(weight or [])
     lm = open_model(model, device)
-    if not 1 <= steps <= lm.config.diffusion_steps:
-        raise UsageError(f"--steps must be between 1 and the model's {lm.config.diffusion_steps} diffusion steps")
+    check_sampling(lm, steps, temperature)
     show_plugin_warnings()
     results = infill(lm, [template], n, mbr=mbr, candidates=candidates, controls=controls, weights=weights,
-                     sampler=SamplerConfig(steps=steps), seed=seed, batch_size=batch_size,
+                     sampler=SamplerConfig(steps=steps, temperature=temperature), seed=seed, batch_size=batch_size,
                      show_progress=not as_json, host=get_host())[0]
     for i, result in enumerate(results):
         if as_json:
