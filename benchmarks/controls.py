@@ -104,6 +104,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=10)
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--guide-steps", type=int, default=3)
+    parser.add_argument("--temperature", type=float, default=SamplerConfig.temperature)
     parser.add_argument("--variants", default="pos,tree,span,semantic,semantic+pos")
     parser.add_argument("--annotator", default="spacy")
     parser.add_argument("--batch-size", type=int, default=100)
@@ -120,7 +121,7 @@ def main() -> None:
         from dlmctl.teacher import load_teacher
         teacher = load_teacher(teacher_dir)
     targets = make_targets(args.valid, args.targets, model.config.seq_len - 2, args.annotator, args.seed)
-    sampler = SamplerConfig(steps=args.steps, guide_steps=args.guide_steps)
+    sampler = SamplerConfig(steps=args.steps, guide_steps=args.guide_steps, temperature=args.temperature)
     controls = PluginHost().controls()
 
     def sample(requests, host=None, weights=None):
@@ -167,7 +168,7 @@ def main() -> None:
                    f"torch {torch.__version__}",
         "model": {"dir": args.model, "steps_done": model.meta.get("training", {}).get("steps_done")},
         "settings": {"targets": len(targets), "samples": args.samples, "steps": args.steps,
-                     "guide_steps": args.guide_steps, "annotator": args.annotator, "seed": args.seed},
+                     "guide_steps": args.guide_steps, "temperature": args.temperature, "annotator": args.annotator, "seed": args.seed},
         "human_lm_score": lm_score(teacher, [t["sentence"] for t in targets]),
         "seconds_total": round(time.monotonic() - started, 1),
         "results": results,
@@ -184,7 +185,7 @@ def markdown(record: dict) -> str:
              f"`{record['command']}`", "",
              f"Machine: {record['machine']}. Model: {record['model']['dir']} "
              f"({record['model']['steps_done']} training steps). {s['targets']} targets × {s['samples']} "
-             f"samples, {s['steps']} sampling steps, {s['guide_steps']} guide steps, annotator {s['annotator']}. "
+             f"samples, {s['steps']} sampling steps, {s['guide_steps']} guide steps, temperature {s.get('temperature', 1.0)}, annotator {s['annotator']}. "
              f"Total time {record['seconds_total'] / 60:.1f} min.", "",
              "| variant | control | λ | success guided % | success unguided % | paper % | lm-score | sentences/s |",
              "|---|---|---|---|---|---|---|---|"]

@@ -5,6 +5,7 @@ vocabulary. Words ``[n//3, n − n//3)`` are blanked (the span); the rest is the
 
 - ``diffusion, both sides``: template ``left [k] right`` (span size known), the shipped control
   (token bias + rounding term), one sample;
+- ``diffusion, both sides, temperature 1``: the same with the exact ancestral sampler;
 - ``diffusion, left only``: template ``left [*]``: the same model without the right context;
 - ``teacher AR, left only``: greedy continuation of ``left`` by the teacher LM;
 - ablations with the token bias alone (``bias only``; ~10× cheaper, so all on the same sentences):
@@ -181,6 +182,7 @@ def main() -> None:
     ap.add_argument("--data", default=str(E2E / "valid.csv"))
     ap.add_argument("--sentences", type=int, default=100)
     ap.add_argument("--steps", type=int, default=100)
+    ap.add_argument("--temperature", type=float, default=SamplerConfig.temperature)
     ap.add_argument("--mbr", type=int, default=4)
     ap.add_argument("--candidates", type=int, default=4)
     ap.add_argument("--threads", type=int, default=1)
@@ -198,13 +200,15 @@ def main() -> None:
         print(f"teacher LM unavailable ({exc}); AR baseline skipped", file=sys.stderr)
     items = [split(w) for w in load_sentences(Path(args.data), model, args.sentences)]
     emb = EmbeddingF1()
-    sampler = SamplerConfig(steps=args.steps)
+    sampler = SamplerConfig(steps=args.steps, temperature=args.temperature)
     both = lambda l, s, r: " ".join(l + [f"[{len(s)}]"] + r)
     unknown = lambda l, s, r: " ".join(l + ["[*]"] + r)
     left_only = lambda l, s, r: " ".join(l + ["[*]"])
     shipped, bias_only = host_with(InfillControl()), host_with(TokenBiasOnlyInfill())
     systems = [
         ("diffusion, both sides", shipped, dict(template_of=both, span_of=middle)),
+        ("diffusion, both sides, temperature 1", shipped,
+         dict(template_of=both, span_of=middle, sampler=SamplerConfig(steps=args.steps, temperature=1.0))),
         ("diffusion, left only", shipped, dict(template_of=left_only, span_of=first_k)),
         ("bias only: both sides", bias_only, dict(template_of=both, span_of=middle)),
         (f"bias only: both sides + MBR-{args.mbr}", bias_only, dict(template_of=both, span_of=middle, mbr=args.mbr)),
@@ -216,7 +220,7 @@ def main() -> None:
     rows = []
     for name, host, kw in systems:
         t0 = time.monotonic()
-        outputs = run_diffusion(model, items, sampler=sampler, host=host, **kw)
+        outputs = run_diffusion(model, items, host=host, **{"sampler": sampler, **kw})
         rows.append(score(name, items, outputs, emb, teacher, time.monotonic() - t0))
         print(json.dumps({k: v for k, v in rows[-1].items() if k != "examples"}), file=sys.stderr)
     if teacher is not None:
@@ -233,6 +237,8 @@ def main() -> None:
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.node()} {platform.machine()} {platform.processor() or ''}".strip(),
         "threads": args.threads,
+        "steps": args.steps,
+        "temperature": args.temperature,
         "model": args.model,
         "model_steps": model.meta.get("training", {}).get("steps_done"),
         "teacher": args.teacher if teacher is not None else None,
@@ -250,6 +256,7 @@ def to_markdown(report: dict) -> str:
              f"- command: `{report['command']}`", f"- date: {report['date']}",
              f"- machine: {report['machine']}, {report['threads']} thread(s)",
              f"- model: {report['model']} (training step {report['model_steps']}); teacher: {report['teacher']}",
+             f"- sampling: {report['steps']} steps, temperature {report['temperature']}",
              f"- time taken: {report['seconds']} s", "",
              "| system | n | span BLEU-4 | span ROUGE-L | span emb-F1 | full BLEU-4 | known kept % | span words | lm-score | s |",
              "|---|---|---|---|---|---|---|---|---|---|"]
