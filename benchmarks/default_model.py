@@ -1,6 +1,7 @@
 """Evidence for a trained model (default: the bundled one): held-out loss terms and rounding accuracy
 on valid.csv, unguided samples with distinct-n, verbatim copies of training sentences and their
-teacher lm-score beside the references', and sampling speed (sentences/s at --steps, batch
+teacher lm-score beside the references' (at the default sampling temperature and at 1, the exact
+sampler), and sampling speed (sentences/s at --steps, batch
 --batch-size) on this machine.
 
     python benchmarks/default_model.py [--model DIR] [--teacher DIR] [--samples 500]
@@ -43,6 +44,8 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=500)
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--temperatures", type=float, nargs="*", default=[1.0],
+                        help="sampling temperatures to report besides the default one")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--out", default="benchmarks/results/default_model.json")
     args = parser.parse_args()
@@ -57,35 +60,42 @@ def main() -> None:
     generate(model, [{}] * args.batch_size, sampler=SamplerConfig(steps=args.steps), seed=123, show_progress=False)
     speed = args.batch_size / (time.perf_counter() - t0)
 
-    texts = generate(model, [{}] * args.samples, sampler=SamplerConfig(steps=args.steps), seed=0,
-                     batch_size=args.batch_size)
-    train_sentences = {detokenize(s) for s in tokenized(f"{args.data}/train.csv", "human_reference")}
-    copies = sum(t in train_sentences for t in texts) / len(texts)
-    lengths = [len(tokenize(t)) for t in texts]
     teacher_dir = Path(args.teacher) if args.teacher else model_dir / "teacher"
     if not teacher_dir.is_dir():
         teacher_dir = resolve_model_dir(None) / "teacher"
     teacher = load_teacher(teacher_dir)
     references = load_texts(f"{args.data}/valid.csv", "human_reference")
+    train_sentences = {detokenize(s) for s in tokenized(f"{args.data}/train.csv", "human_reference")}
+
+    def unguided(temperature: float) -> dict:
+        """Figures of ``args.samples`` unguided samples at one sampling temperature."""
+        texts = generate(model, [{}] * args.samples, seed=0, batch_size=args.batch_size,
+                         sampler=SamplerConfig(steps=args.steps, temperature=temperature))
+        lengths = [len(tokenize(t)) for t in texts]
+        return {"temperature": temperature, "samples": len(texts),
+                "distinct_1": distinct_n(texts, 1), "distinct_2": distinct_n(texts, 2),
+                "distinct_3": distinct_n(texts, 3), "unique_sentences": len(set(texts)) / len(texts),
+                "verbatim_training_copies": sum(t in train_sentences for t in texts) / len(texts),
+                "mean_words": sum(lengths) / len(lengths), "lm_score": teacher.lm_score(texts),
+                "examples": texts[:10]}
+
     report = {
         "model": str(model_dir), "model_training": model.meta.get("training", {}),
         "parameters": sum(p.numel() for p in model.denoiser.parameters()),
         "held_out": held_out,
-        "samples": len(texts), "distinct_1": distinct_n(texts, 1), "distinct_2": distinct_n(texts, 2),
-        "distinct_3": distinct_n(texts, 3), "unique_sentences": len(set(texts)) / len(texts),
-        "verbatim_training_copies": copies, "mean_words": sum(lengths) / len(lengths),
-        "lm_score_samples": teacher.lm_score(texts), "lm_score_references": teacher.lm_score(references),
-        "teacher": str(teacher_dir),
+        "unguided": [unguided(t) for t in sorted({SamplerConfig.temperature, *args.temperatures})],
+        "lm_score_references": teacher.lm_score(references), "teacher": str(teacher_dir),
         "sentences_per_second": speed, "sampling_steps": args.steps, "batch_size": args.batch_size,
-        "examples": texts[:10],
         "machine": f"{platform.machine()} {platform.processor() or ''} {torch.get_num_threads()} torch threads, "
                    f"torch {torch.__version__}",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "seconds": time.time() - started,
     }
     atomic_write_text(Path(args.out), json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    print(json.dumps({k: v for k, v in report.items() if k != "examples"}, indent=2))
-    print("\n".join(report["examples"]))
+    print(json.dumps({**report, "unguided": [{k: v for k, v in u.items() if k != "examples"}
+                                             for u in report["unguided"]]}, indent=2))
+    for u in report["unguided"]:
+        print(f"\ntemperature {u['temperature']}:", *u["examples"][:5], sep="\n")
 
 
 if __name__ == "__main__":
