@@ -82,3 +82,15 @@ def test_wrong_device_is_a_usage_error(monkeypatch, capsys, tiny_model_dir):
 def test_train_refuses_to_overwrite_a_run_without_resume(monkeypatch, capsys, tiny_model_dir, small_corpus):
     code, _, err = run(monkeypatch, capsys, "train", "--data", str(small_corpus), "--out", str(tiny_model_dir))
     assert code == 2 and "--resume" in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--hidden", "32"], "--init-from keeps the trained model's shape: drop --hidden"),
+    (["--preset", "e2e-small"], "--init-from keeps the trained model's shape: drop --preset"),
+    (["--resume"], "pass only one"),
+])
+def test_bad_warm_starts_are_usage_errors(monkeypatch, capsys, tiny_model_dir, small_corpus, tmp_path, args, message):
+    code, out, err = run(monkeypatch, capsys, "train", "--data", str(small_corpus), "--out", str(tmp_path / "new"),
+                         "--init-from", str(tiny_model_dir), *args)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "new").exists()
