@@ -5,6 +5,7 @@ vocabulary. Words ``[n//3, n − n//3)`` are blanked (the span); the rest is the
 
 - ``diffusion, both sides``: template ``left [k] right`` (span size known), the shipped control
   (token bias + rounding term), one sample;
+- ``diffusion, both sides + MBR-k``: the consensus of ``--mbr`` such samples (as in the paper);
 - ``diffusion, both sides, temperature 1``: the same with the exact ancestral sampler;
 - ``diffusion, left only``: template ``left [*]``: the same model without the right context;
 - ``teacher AR, left only``: greedy continuation of ``left`` by the teacher LM;
@@ -207,6 +208,7 @@ def main() -> None:
     shipped, bias_only = host_with(InfillControl()), host_with(TokenBiasOnlyInfill())
     systems = [
         ("diffusion, both sides", shipped, dict(template_of=both, span_of=middle)),
+        (f"diffusion, both sides + MBR-{args.mbr}", shipped, dict(template_of=both, span_of=middle, mbr=args.mbr)),
         ("diffusion, both sides, temperature 1", shipped,
          dict(template_of=both, span_of=middle, sampler=SamplerConfig(steps=args.steps, temperature=1.0))),
         ("diffusion, left only", shipped, dict(template_of=left_only, span_of=first_k)),
