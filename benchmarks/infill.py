@@ -187,6 +187,7 @@ def main() -> None:
     ap.add_argument("--mbr", type=int, default=4)
     ap.add_argument("--candidates", type=int, default=4)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--only", help="run only the diffusion systems whose name contains this text")
     ap.add_argument("--out", default="benchmarks/results/infill")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -220,7 +221,7 @@ def main() -> None:
         ("bias only: left only", bias_only, dict(template_of=left_only, span_of=first_k)),
     ]
     rows = []
-    for name, host, kw in systems:
+    for name, host, kw in [s for s in systems if args.only is None or args.only in s[0]]:
         t0 = time.monotonic()
         outputs = run_diffusion(model, items, host=host, **{"sampler": sampler, **kw})
         rows.append(score(name, items, outputs, emb, teacher, time.monotonic() - t0))

@@ -94,7 +94,9 @@ def diffusion_loss(denoiser: nn.Module, emb: nn.Embedding, diffusion: Diffusion,
 @torch.no_grad()
 def evaluate(denoiser: Denoiser, diffusion: Diffusion, ids: torch.Tensor, batch_size: int = 256,
              seed: int = 1234) -> dict[str, float]:
-    """Held-out loss terms and rounding accuracy (argmax of the rounding head on x̂0 at t uniform)."""
+    """Held-out loss terms and rounding accuracy (argmax of the rounding head on x̂0 at t uniform).
+    Runs in eval mode and leaves ``denoiser`` in the mode it came in."""
+    was_training = denoiser.training
     denoiser.eval()
     totals: dict[str, float] = {}
     correct = count = 0
@@ -112,7 +114,7 @@ def evaluate(denoiser: Denoiser, diffusion: Diffusion, ids: torch.Tensor, batch_
         x0_hat = denoiser.estimate(diffusion.q_sample(denoiser.embed(chunk), t, n), t)
         correct += (denoiser.logits(x0_hat).argmax(-1) == chunk).sum().item()
         count += chunk.numel()
-    denoiser.train()
+    denoiser.train(was_training)
     out = {k: v / len(ids) for k, v in totals.items()}
     out["rounding_acc"] = correct / max(count, 1)
     return out

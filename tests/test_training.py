@@ -102,3 +102,10 @@ def test_self_conditioned_model_trains_and_sampling_feeds_back_its_estimate(tmp_
     assert seen[0][0] == (None,)                                    # nothing to read at the first step
     for (prev_args, _), (_, prev_out) in zip(seen[1:], seen):
         assert torch.equal(prev_args[0], prev_out)                  # then the previous step's x̂0
+
+
+def test_evaluate_leaves_a_sampling_model_in_eval_mode(tiny_model, encoded):
+    ids, _ = encoded
+    tiny_model.denoiser.eval()
+    evaluate(tiny_model.denoiser, tiny_model.diffusion, ids[:32])
+    assert not tiny_model.denoiser.training   # dropout must stay off for sampling after an evaluation
