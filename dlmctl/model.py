@@ -50,7 +50,8 @@ class Denoiser(nn.Module):
 
     With ``cfg.self_condition`` the network also reads an earlier estimate x̂0_prev (B, L, d) of the
     same sentence (zeros when there is none): training feeds it a first, gradient-free pass half of
-    the time, sampling feeds it the previous step's estimate. Also owns the word embedding ``embed`` (V, d) and the tied rounding head :meth:`logits`.
+    the time, sampling feeds it the previous step's estimate. Also owns the word embedding ``embed``
+    (V, d) and the tied rounding head :meth:`logits`.
     """
 
     def __init__(self, cfg: ModelConfig):

@@ -44,7 +44,7 @@ def train_command(
     heads: Annotated[Optional[int], Opt(help="Attention heads.")] = None,
     dropout: Annotated[Optional[float], Opt(help="Dropout in the denoiser.")] = None,
     self_condition: Annotated[bool, Opt("--self-condition", help="The denoiser also reads its previous "
-                                        "estimate of x0 (better samples, ~1.25x training time).")] = False,
+                                        "estimate of x0 (more fluent samples, ~1.5x time per step).")] = False,
     init_from: Annotated[Optional[Path], Opt(help="Start from this trained model's weights and vocabulary "
                                              "(e.g. to add --self-condition to it).")] = None,
     min_count: Annotated[Optional[int], Opt(help="Minimum word count for the vocabulary.")] = None,
