@@ -27,8 +27,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
-from dlmctl.configs import from_known_fields
 from dlmctl.checkpoint import atomic_write_text, save_tensors
+from dlmctl.configs import from_known_fields
 from dlmctl.control import Control
 from dlmctl.data import load_texts
 from dlmctl.errors import ModelError
@@ -202,13 +202,12 @@ def train_classifier(model: DiffusionLM, net: LatentClassifier, ids: torch.Tenso
     report = {"accuracy": labels[valid]}
     if options.background is not None:
         report["accuracy_labelled"] = labels[valid].masked_fill(labels[valid] == options.background, IGNORE)
-    metrics = {"steps": options.steps, "seconds": 0.0, "train_sentences": len(train), "valid_sentences": n_valid}
-    for key, held_out in report.items():
-        accuracy = accuracy_by_level(model, net, ids[valid], held_out, report_levels(model))
-        metrics[key] = {level_name(k): round(v, 4) for k, v in accuracy.items()}
+    accuracy = {key: {level_name(k): round(v, 4) for k, v in
+                      accuracy_by_level(model, net, ids[valid], held_out, report_levels(model)).items()}
+                for key, held_out in report.items()}
     net.eval()
-    metrics["seconds"] = round(time.monotonic() - started, 1)
-    return metrics
+    return {"steps": options.steps, "seconds": round(time.monotonic() - started, 1),
+            "train_sentences": len(train), "valid_sentences": n_valid, **accuracy}
 
 
 def corpus_sentences(model: DiffusionLM, data: str, text_column: str = "human_reference",
