@@ -39,6 +39,9 @@ def test_two_cpu_processes_match_one_and_resume(small_corpus, tmp_path):
         assert torch.allclose(value, ddp[name], atol=1e-4), name
     config = json.loads((tmp_path / "ddp" / "config.json").read_text())
     assert config["training"]["steps_done"] == 6 and config["training"]["world_size"] == 2
+    assert config["command"].startswith("dlmctl train ") and "--resume" not in config["command"]
+    [resumed] = config["resumed"]                      # the history of the run, one entry per resume
+    assert resumed["from_step"] == 3 and "--resume" in resumed["command"] and "--steps 6" in resumed["command"]
 
 
 @pytest.mark.skipif(TORCHRUN is None, reason="torchrun not on PATH")

@@ -82,6 +82,8 @@ def train_command(
         vocab = Vocabulary.load(out / "vocab.json")
         train_ids, _ = prepare(data, text_column, model_cfg.seq_len, 0, vocab)
         meta = {k: v for k, v in saved.items() if k not in ("model", "training", "format_version")}
+        meta["resumed"] = [*saved.get("resumed", []), {"from_step": saved.get("training", {}).get("steps_done"),
+                                                       "command": "dlmctl " + shlex.join(sys.argv[1:])}]
     else:
         if (out / "train_state.pt").exists():
             raise UsageError(f"{out} already holds a training run: pass --resume to continue it, "
