@@ -125,7 +125,7 @@ class SpanControl(_ChartControl):
         _, meta = self.classifier(model)
         seq_len = model.config.seq_len
         charts = torch.stack([chart_labels([t.span] if t else [], t.span[1] + 1 if t else 0, meta["labels"],
-                                           seq_len, "none") for t in targets])
+                                           seq_len, null_cells=False) for t in targets])
         return self._guidance(model, charts, None)
 
     def score(self, text: str, target: SpanTarget) -> float:

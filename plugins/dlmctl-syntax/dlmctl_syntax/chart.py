@@ -20,32 +20,38 @@ from dlmctl.trees import Span, Tree
 
 NULL = "<null>"
 CLASSIFIER = "syntax"
+HIDDEN, LAYERS = 128, 3   # a chart needs a wider, deeper reader than a tagger (same benchmark)
 
 
 class ChartHead(nn.Module):
-    """States (B, L, H) → span logits (B, L, L, C): cell (a, b) scores the span from position a
-    to position b from a left projection of h_a plus a right projection of h_b."""
+    """States (B, L, H) → span logits (B, L, L, C). Cell (a, b) scores the span from position a to
+    position b by an MLP of left(h_a) + right(h_b) plus, for each label c, a biaffine term
+    start(h_a)ᵀ·U_c·end(h_b) that lets the two ends agree (without it the classifier learns far
+    slower: benchmarks/results/syntax_classifier.md)."""
 
     def __init__(self, hidden: int, labels: int, width: int = 64):
         super().__init__()
         self.left = nn.Linear(hidden, width)
         self.right = nn.Linear(hidden, width)
         self.out = nn.Sequential(nn.Tanh(), nn.Linear(width, labels))
+        self.start = nn.Linear(hidden, width)
+        self.end = nn.Linear(hidden, width)
+        self.pair = nn.Parameter(torch.zeros(labels, width, width))
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self.out(self.left(h)[:, :, None] + self.right(h)[:, None, :])
+        additive = self.out(self.left(h)[:, :, None] + self.right(h)[:, None, :])
+        biaffine = torch.einsum("bip,cpq,bjq->bijc", self.start(h), self.pair, self.end(h))
+        return additive + biaffine
 
 
 def chart_labels(spans: Iterable[Span], num_words: int, labels: list[str], seq_len: int,
-                 null_cells: str = "sentence") -> torch.Tensor:
-    """(L, L) labels: cell (i+1, j+1) holds the label index of span (i, j); other cells are null
-    (0) within the sentence (``null_cells="sentence"``: i ≤ j < num_words), within the whole
-    sequence (``"all"``: spans reaching into END/PAD are no constituents either, which training
-    uses) or nowhere (``"none"``); IGNORE elsewhere. Of several labels on one span (a unary
-    chain) the outermost counts. Words past the sequence are dropped."""
+                 null_cells: bool = True) -> torch.Tensor:
+    """(L, L) labels: cell (i+1, j+1) holds the label index of span (i, j); with ``null_cells`` the
+    other cells within the sentence (i ≤ j < num_words) are null (0); IGNORE elsewhere. Of several
+    labels on one span (a unary chain) the outermost counts. Words past the sequence are dropped."""
     chart = torch.full((seq_len, seq_len), IGNORE, dtype=torch.int16)
     n = min(num_words, seq_len - 2)
-    size = {"sentence": n, "all": seq_len - 1, "none": 0}[null_cells]
+    size = n if null_cells else 0
     rows, cols = torch.triu_indices(size, size)
     chart[rows + 1, cols + 1] = 0
     seen = set()
@@ -60,20 +66,30 @@ def build_head(meta: dict[str, Any]) -> nn.Module:
     return ChartHead(meta["encoder"]["hidden"], len(meta["labels"]))
 
 
-def train_chart(model, model_dir: Path, *, data: str, annotator: str, steps: int, batch_size: int,
-                hidden: int | None, layers: int | None, seed: int, show_progress: bool) -> dict:
-    """Parse the corpus with ``annotator``, train the chart classifier, save ``controls/syntax.*``."""
-    texts, ids = corpus_sentences(model, data)
+def parse_charts(model, data: str, annotator: str, show_progress: bool = True, *, labels: list[str] | None = None,
+                 limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """Parse (the first ``limit`` sentences of) the corpus ``data`` with ``annotator``: word ids
+    (N, L), charts (N, L, L) of label indices (nulls within each sentence, IGNORE outside) and the
+    label table (null first; ``labels`` if given, spans of other labels then count as null)."""
+    texts, ids = corpus_sentences(model, data, limit=limit)
     parser = get_annotator(annotator)
     trees: list[Tree] = []
     with progress_bar(f"parsing with {annotator}", len(texts), enabled=show_progress) as bar:
         for start in range(0, len(texts), 512):
             trees.extend(parser.parse(texts[start:start + 512]))
             bar.advance(min(512, len(texts) - start))
-    labels = [NULL, *sorted({label for tree in trees for _, _, label in tree.spans()})]
-    seq_len = model.config.seq_len
-    charts = torch.stack([chart_labels(tree.spans(), tree.num_words, labels, seq_len, "all") for tree in trees])
-    cfg = encoder_config(model, hidden=hidden, layers=layers)
+    labels = labels or [NULL, *sorted({label for tree in trees for _, _, label in tree.spans()})]
+    charts = torch.stack([chart_labels(tree.spans(), tree.num_words, labels, model.config.seq_len)
+                          for tree in trees])
+    return ids, charts, labels
+
+
+def train_chart(model, model_dir: Path, *, data: str, annotator: str, steps: int, batch_size: int,
+                hidden: int | None, layers: int | None, seed: int, show_progress: bool) -> dict:
+    """Parse the corpus with ``annotator``, train the chart classifier (default HIDDEN wide, LAYERS
+    deep), save ``controls/syntax.*``."""
+    ids, charts, labels = parse_charts(model, data, annotator, show_progress)
+    cfg = encoder_config(model, hidden=hidden or HIDDEN, layers=layers or LAYERS)
     net = LatentClassifier(cfg, ChartHead(cfg.hidden, len(labels))).to(model.device)
     metrics = train_classifier(model, net, ids.to(model.device), charts.to(model.device),
                                TrainOptions(steps=steps, batch_size=batch_size, seed=seed, background=0),
