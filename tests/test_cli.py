@@ -4,6 +4,7 @@ import json
 import shutil
 
 import pytest
+import torch
 
 from dlmctl.cli import main
 
@@ -94,3 +95,21 @@ def test_bad_warm_starts_are_usage_errors(monkeypatch, capsys, tiny_model_dir, s
                          "--init-from", str(tiny_model_dir), *args)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "new").exists()
+
+
+def test_export_ships_fp16_weights_without_training_state(monkeypatch, capsys, tiny_model_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    from dlmctl.checkpoint import load_model
+
+    out = tmp_path / "shipped"
+    code, stdout, _ = run(monkeypatch, capsys, "export", "--model", str(tiny_model_dir), "--out", str(out), "--fp16")
+    assert code == 0 and "exported" in stdout
+    assert not (out / "train_state.pt").exists()
+    assert {v.dtype for v in load_file(str(out / "model.safetensors")).values()} == {torch.float16}
+    config = json.loads((out / "config.json").read_text())
+    assert config["exported"].startswith("dlmctl export --model ")      # the history names the export
+    original, shipped = load_model(tiny_model_dir), load_model(out)
+    assert (original.embeddings - shipped.embeddings).abs().max() < 1e-2
+    code, _, err = run(monkeypatch, capsys, "export", "--model", str(tiny_model_dir), "--out", str(tiny_model_dir))
+    assert code == 2 and "--out must differ" in err

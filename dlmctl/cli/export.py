@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import shlex
 import shutil
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from safetensors.torch import load_file
 
-from dlmctl.checkpoint import CONFIG, TRAIN_STATE, WEIGHTS, load_model, save_tensors
+from dlmctl.checkpoint import CONFIG, TRAIN_STATE, WEIGHTS, atomic_write_text, load_model, save_tensors
 from dlmctl.cli import app
 from dlmctl.errors import UsageError
 
@@ -37,5 +40,8 @@ def export_command(
             shutil.copy2(item, target)
     tensors = load_file(str(model / WEIGHTS))
     save_tensors(out / WEIGHTS, {k: v.half() if fp16 and v.is_floating_point() else v for k, v in tensors.items()})
+    config = json.loads((model / CONFIG).read_text())
+    config["exported"] = "dlmctl " + shlex.join(sys.argv[1:])
+    atomic_write_text(out / CONFIG, json.dumps(config, indent=2, ensure_ascii=False))
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     print(f"exported {model} → {out} ({size / 1e6:.1f} MB)")
