@@ -24,6 +24,9 @@ from dlmctl.vocab import tokenize
 from dlmctl_semantic.meaning import FIELDS, NONE, field_key, mentions, read_corpus
 
 SemanticTarget = tuple[tuple[str, str], ...]   # ((field, value), …)
+#: classifier size: 128 wide, 3 layers reads values from noisier latents than 64 × 2 (held-out accuracy
+#: at t=502 0.85 vs 0.72, clean 0.94 vs 0.89, 2,000 steps each)
+HIDDEN, LAYERS = 128, 3
 
 
 class FieldHead(nn.Module):
@@ -98,7 +101,7 @@ class SemanticControl(ClassifierControl):
         values = {f: [NONE, *sorted({mr[f] for _, mr in rows if f in mr})] for f in FIELDS}
         ids = model.vocab.encode_batch([tokenize(text) for text, _ in rows], model.config.seq_len)
         labels = torch.tensor([[values[f].index(mr.get(f, NONE)) for f in FIELDS] for _, mr in rows])
-        cfg = encoder_config(model, hidden=hidden, layers=layers)
+        cfg = encoder_config(model, hidden=hidden or HIDDEN, layers=layers or LAYERS)
         net = LatentClassifier(cfg, FieldHead(cfg.hidden, [len(values[f]) for f in FIELDS])).to(model.device)
         metrics = train_classifier(model, net, ids.to(model.device), labels.to(model.device),
                                    TrainOptions(steps=steps, batch_size=batch_size, seed=seed, background=0),
