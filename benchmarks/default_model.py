@@ -1,11 +1,11 @@
 """Evidence for a trained model (default: the bundled one): held-out loss terms and rounding accuracy
 on valid.csv, unguided samples with distinct-n, verbatim copies of training sentences and their
-teacher lm-score beside the references' (at the default sampling temperature and at 1, the exact
-sampler), and sampling speed (sentences/s at --steps, batch
---batch-size) on this machine.
+teacher lm-score beside the references' (for each of --temperatures, by default 0.7 and the exact
+sampler's 1, and each of --candidates, the best of N samples under the model's own loss), and
+sampling speed (sentences/s at --steps, batch --batch-size) on this machine.
 
     python benchmarks/default_model.py [--model DIR] [--teacher DIR] [--samples 500]
-                                       [--out benchmarks/results/default_model.json]
+        [--temperatures 0.7 1] [--candidates 1] [--out benchmarks/results/default_model.json]
 """
 
 from __future__ import annotations
@@ -44,8 +44,10 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=500)
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--temperatures", type=float, nargs="*", default=[1.0],
-                        help="sampling temperatures to report besides the default one")
+    parser.add_argument("--temperatures", type=float, nargs="+", default=[SamplerConfig.temperature, 1.0],
+                        help="sampling temperatures to report")
+    parser.add_argument("--candidates", type=int, nargs="+", default=[1],
+                        help="samples per reported sentence (best under the model's loss; with each temperature)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--out", default="benchmarks/results/default_model.json")
     args = parser.parse_args()
@@ -67,12 +69,13 @@ def main() -> None:
     references = load_texts(f"{args.data}/valid.csv", "human_reference")
     train_sentences = {detokenize(s) for s in tokenized(f"{args.data}/train.csv", "human_reference")}
 
-    def unguided(temperature: float) -> dict:
-        """Figures of ``args.samples`` unguided samples at one sampling temperature."""
-        texts = generate(model, [{}] * args.samples, seed=0, batch_size=args.batch_size,
+    def unguided(temperature: float, candidates: int) -> dict:
+        """Figures of ``args.samples`` unguided samples at one sampling temperature, each the best of
+        ``candidates`` under the model's denoising loss."""
+        texts = generate(model, [{}] * args.samples, seed=0, batch_size=args.batch_size, candidates=candidates,
                          sampler=SamplerConfig(steps=args.steps, temperature=temperature))
         lengths = [len(tokenize(t)) for t in texts]
-        return {"temperature": temperature, "samples": len(texts),
+        return {"temperature": temperature, "candidates": candidates, "samples": len(texts),
                 "distinct_1": distinct_n(texts, 1), "distinct_2": distinct_n(texts, 2),
                 "distinct_3": distinct_n(texts, 3), "unique_sentences": len(set(texts)) / len(texts),
                 "verbatim_training_copies": sum(t in train_sentences for t in texts) / len(texts),
@@ -83,7 +86,7 @@ def main() -> None:
         "model": str(model_dir), "model_training": model.meta.get("training", {}),
         "parameters": sum(p.numel() for p in model.denoiser.parameters()),
         "held_out": held_out,
-        "unguided": [unguided(t) for t in sorted({SamplerConfig.temperature, *args.temperatures})],
+        "unguided": [unguided(t, c) for t in args.temperatures for c in args.candidates],
         "lm_score_references": teacher.lm_score(references), "teacher": str(teacher_dir),
         "sentences_per_second": speed, "sampling_steps": args.steps, "batch_size": args.batch_size,
         "machine": f"{platform.machine()} {platform.processor() or ''} {torch.get_num_threads()} torch threads, "
@@ -95,7 +98,7 @@ def main() -> None:
     print(json.dumps({**report, "unguided": [{k: v for k, v in u.items() if k != "examples"}
                                              for u in report["unguided"]]}, indent=2))
     for u in report["unguided"]:
-        print(f"\ntemperature {u['temperature']}:", *u["examples"][:5], sep="\n")
+        print(f"\ntemperature {u['temperature']}, best of {u['candidates']}:", *u["examples"][:5], sep="\n")
 
 
 if __name__ == "__main__":

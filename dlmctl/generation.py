@@ -15,8 +15,9 @@ from dlmctl.errors import TargetError, UsageError
 from dlmctl.model import DiffusionLM
 from dlmctl.plugins import PluginHost, get_host
 from dlmctl.progress import progress_bar
+from dlmctl.rerank import best_of
 from dlmctl.sampling import Sampler, SamplerConfig, WeightedGuidance
-from dlmctl.vocab import detokenize
+from dlmctl.vocab import detokenize, tokenize
 
 
 def parse_assignment(text: str, flag: str) -> tuple[str, str]:
@@ -69,8 +70,13 @@ def prepare_controls(model: DiffusionLM, requests: Sequence[Mapping[str, str]],
 def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
              weights: Mapping[str, float] | None = None, sampler: SamplerConfig | None = None,
              seed: int = 0, batch_size: int = 64, show_progress: bool = True,
-             host: PluginHost | None = None) -> list[str]:
-    """One sentence per request (rows may repeat a request to get several samples)."""
+             host: PluginHost | None = None, candidates: int = 1) -> list[str]:
+    """One sentence per request (rows may repeat a request to get several samples). With
+    ``candidates`` > 1 each is the best of that many samples for its request under the model's
+    own denoising loss (:func:`dlmctl.rerank.best_of`)."""
+    if candidates < 1:
+        raise UsageError(f"--candidates {candidates}: need at least 1 sample per sentence")
+    requests = [request for request in requests for _ in range(candidates)]
     prepared = prepare_controls(model, requests, weights, host)
     run = Sampler(model, sampler)
     generator = torch.Generator().manual_seed(seed)
@@ -87,4 +93,7 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
             for step in run.steps(len(rows), guidance, generator):
                 bar.advance(1)
             texts.extend(detokenize(model.vocab.decode(ids)) for ids in step.tokens.tolist())
-    return texts
+    if candidates == 1:
+        return texts
+    ids = model.vocab.encode_batch([tokenize(text) for text in texts], model.config.seq_len)
+    return [texts[i] for i in best_of(model, ids, candidates).tolist()]

@@ -17,10 +17,11 @@ from dlmctl.errors import UsageError
 from dlmctl.generation import generate, prepare_controls
 from dlmctl.model import DiffusionLM
 from dlmctl.plugins import PluginHost
+from dlmctl.rerank import denoising_loss
 from dlmctl.sampling import SamplerConfig
 from dlmctl.vocab import tokenize
 from dlmctl_infill.layout import draw_lengths
-from dlmctl_infill.select import denoising_loss, mbr_index
+from dlmctl_infill.select import mbr_index
 from dlmctl_infill.template import Template, parse_template
 
 

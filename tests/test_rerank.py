@@ -1,0 +1,44 @@
+"""The model's own ranking of finished sentences and best-of-N generation."""
+
+import csv
+import random
+
+import pytest
+
+from dlmctl.errors import UsageError
+from dlmctl.generation import generate
+from dlmctl.rerank import best_of, denoising_loss
+from dlmctl.sampling import SamplerConfig
+from dlmctl.vocab import tokenize
+
+
+def test_denoising_loss_prefers_real_sentences_over_shuffled_ones(tiny_model, small_corpus):
+    with open(small_corpus, newline="") as f:
+        rows = [tokenize(r["human_reference"]) for r in csv.DictReader(f)]
+    seq_len = tiny_model.config.seq_len
+    real = [w for w in rows if len(w) <= seq_len - 2 and all(x in tiny_model.vocab for x in w)][:16]
+    rng = random.Random(0)
+    shuffled = [rng.sample(w, len(w)) for w in real]
+    loss = [denoising_loss(tiny_model, tiny_model.vocab.encode_batch(s, seq_len)) for s in (real, shuffled)]
+    assert (loss[0] < loss[1]).sum() >= 14
+
+
+def test_best_of_picks_the_lowest_loss_in_each_group(tiny_model, small_corpus):
+    with open(small_corpus, newline="") as f:
+        rows = [tokenize(r["human_reference"]) for r in csv.DictReader(f)][:6]
+    ids = tiny_model.vocab.encode_batch(rows, tiny_model.config.seq_len)
+    loss = denoising_loss(tiny_model, ids)
+    chosen = best_of(tiny_model, ids, 3).tolist()
+    assert chosen == [int(loss[:3].argmin()), 3 + int(loss[3:].argmin())]
+
+
+def test_generate_keeps_the_best_of_its_candidates(tiny_model):
+    sampler = SamplerConfig(steps=10)
+    pool = generate(tiny_model, [{}] * 8, sampler=sampler, seed=5, show_progress=False)
+    best = generate(tiny_model, [{}] * 2, sampler=sampler, seed=5, show_progress=False, candidates=4)
+    ids = tiny_model.vocab.encode_batch([tokenize(t) for t in pool], tiny_model.config.seq_len)
+    loss = denoising_loss(tiny_model, ids).view(2, 4)
+    assert best == [pool[int(loss[0].argmin())], pool[4 + int(loss[1].argmin())]]
+    assert generate(tiny_model, [{}] * 2, sampler=sampler, seed=5, show_progress=False, candidates=4) == best
+    with pytest.raises(UsageError, match="--candidates 0"):
+        generate(tiny_model, [{}], sampler=sampler, show_progress=False, candidates=0)
