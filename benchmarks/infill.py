@@ -5,6 +5,8 @@ vocabulary. Words ``[n//3, n − n//3)`` are blanked (the span); the rest is the
 
 - ``diffusion, both sides``: template ``left [k] right`` (span size known), the shipped control
   (token bias + rounding term), one sample;
+- ``diffusion, both sides, best of k``: the one of ``--candidates`` such samples with the lowest
+  denoising loss (the CLI's default way to choose);
 - ``diffusion, both sides + MBR-k``: the consensus of ``--mbr`` such samples (as in the paper);
 - ``diffusion, both sides, temperature 1``: the same with the exact ancestral sampler;
 - ``diffusion, left only``: template ``left [*]``: the same model without the right context;
@@ -208,17 +210,19 @@ def main() -> None:
     left_only = lambda l, s, r: " ".join(l + ["[*]"])
     shipped, bias_only = host_with(InfillControl()), host_with(TokenBiasOnlyInfill())
     systems = [
-        ("diffusion, both sides", shipped, dict(template_of=both, span_of=middle)),
+        ("diffusion, both sides", shipped, dict(template_of=both, span_of=middle, candidates=1)),
+        (f"diffusion, both sides, best of {args.candidates} (model loss)", shipped,
+         dict(template_of=both, span_of=middle, candidates=args.candidates)),
         (f"diffusion, both sides + MBR-{args.mbr}", shipped, dict(template_of=both, span_of=middle, mbr=args.mbr)),
         ("diffusion, both sides, temperature 1", shipped,
-         dict(template_of=both, span_of=middle, sampler=SamplerConfig(steps=args.steps, temperature=1.0))),
-        ("diffusion, left only", shipped, dict(template_of=left_only, span_of=first_k)),
-        ("bias only: both sides", bias_only, dict(template_of=both, span_of=middle)),
+         dict(template_of=both, span_of=middle, candidates=1, sampler=SamplerConfig(steps=args.steps, temperature=1.0))),
+        ("diffusion, left only", shipped, dict(template_of=left_only, span_of=first_k, candidates=1)),
+        ("bias only: both sides", bias_only, dict(template_of=both, span_of=middle, candidates=1)),
         (f"bias only: both sides + MBR-{args.mbr}", bias_only, dict(template_of=both, span_of=middle, mbr=args.mbr)),
         (f"bias only: size unknown (rerank {args.candidates})", bias_only,
          dict(template_of=unknown, span_of=middle, candidates=args.candidates)),
         ("bias only: size unknown (random size)", bias_only, dict(template_of=unknown, span_of=middle, candidates=1)),
-        ("bias only: left only", bias_only, dict(template_of=left_only, span_of=first_k)),
+        ("bias only: left only", bias_only, dict(template_of=left_only, span_of=first_k, candidates=1)),
     ]
     rows = []
     for name, host, kw in [s for s in systems if args.only is None or args.only in s[0]]:

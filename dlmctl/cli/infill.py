@@ -23,7 +23,7 @@ def infill_command(
     model: Annotated[Optional[str], Opt(help="Model directory or installed model name (default: the bundled model).")] = None,
     n: Annotated[int, Opt("-n", "--num", help="Sentences to return.")] = 5,
     mbr: Annotated[int, Opt(help="Minimum Bayes risk: keep the consensus (highest mean BLEU to the others) of N samples per sentence.")] = 1,
-    candidates: Annotated[int, Opt(help="Blank sizes tried per sentence when a variable blank is not at the end (best by the model's denoising loss).")] = 8,
+    candidates: Annotated[int, Opt(help="Samples per sentence (each with its own sizes for variable blanks); the one the model finds most likely (lowest denoising loss) is kept. 1 is fastest.")] = 4,
     control: Annotated[Optional[list[str]], Opt("--control", "-c", help="NAME=TARGET: another control to compose with; repeatable.")] = None,
     weight: Annotated[Optional[list[str]], Opt("--weight", help="NAME=λ: fluency weight of a control.")] = None,
     steps: Annotated[int, Opt(help="Sampling steps (respaced from the model's diffusion steps).")] = 200,

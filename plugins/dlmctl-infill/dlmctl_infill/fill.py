@@ -1,8 +1,8 @@
 """Fill a template: sample a pool of candidates per output, keep the best of each pool.
 
-A pool holds ``mbr`` samples (chosen by minimum Bayes risk) or, when the template has a variable
-blank before its end and ``mbr`` is 1, ``candidates`` samples with different blank sizes (chosen by
-the model's own denoising loss). Other controls (``length``, ``pos``, …) join every row; a candidate
+A pool holds ``mbr`` samples (chosen by minimum Bayes risk) or, when ``mbr`` is 1, ``candidates``
+samples (chosen by the model's own denoising loss; a variable blank gets its own sizes in each
+sample). Other controls (``length``, ``pos``, …) join every row; a candidate
 that fails a control's oracle ranks below those that pass.
 """
 
@@ -36,13 +36,7 @@ class Filled:
     pool: list[str] = field(default_factory=list)
 
 
-def pool_size(template: Template, mbr: int, candidates: int) -> int:
-    """Samples drawn per output: ``mbr``, else ``candidates`` for a variable blank before the end."""
-    variable = any(not b.fixed for b in template.blanks[: len(template.blanks) - template.free_tail])
-    return mbr if mbr > 1 else (candidates if variable else 1)
-
-
-def infill(model: DiffusionLM, templates: Sequence[str], n: int = 5, *, mbr: int = 1, candidates: int = 8,
+def infill(model: DiffusionLM, templates: Sequence[str], n: int = 5, *, mbr: int = 1, candidates: int = 4,
            controls: Mapping[str, str] | None = None, weights: Mapping[str, float] | None = None,
            sampler: SamplerConfig | None = None, seed: int = 0, batch_size: int = 64,
            show_progress: bool = True, host: PluginHost | None = None) -> list[list[Filled]]:
@@ -59,7 +53,7 @@ def infill(model: DiffusionLM, templates: Sequence[str], n: int = 5, *, mbr: int
     layouts: list[str] = []
     for index, text in enumerate(templates):
         template = parse_template(text, model.vocab, seq_len)
-        size = pool_size(template, mbr, candidates)
+        size = mbr if mbr > 1 else candidates
         for _ in range(n):
             pools.append((index, len(layouts)))
             layouts += [template.with_lengths(draw_lengths(template, seq_len, generator)).text
