@@ -73,7 +73,7 @@ class TreeControl(_ChartControl):
     name = "tree"
     description = "follow a constituency parse (span-chart classifier on x_t)"
     target_help = TREE_HELP
-    default_weight = 5e-4
+    default_weight = 2e-3   # measured with the 128x3 biaffine classifier: F1 83.9 at lm-score 10.2 vs 83.6 at 12.8 for 5e-4
 
     def __init__(self, length_bias: bool = True):
         super().__init__()
@@ -104,7 +104,7 @@ class SpanControl(_ChartControl):
     name = "span"
     description = "contain a labelled constituent over words i..j (span-chart classifier on x_t)"
     target_help = "i,j,LABEL with 0-based inclusive word indices, e.g. span='2,5,NP'"
-    default_weight = 1e-3   # measured: 40% at 1e-3 vs 27% at 0.1 (paper) and 30.5% at 1e-4
+    default_weight = 1e-3   # measured with the 128x3 biaffine classifier: 64.0 % at lm-score 4.7 vs 63.5 % at 3e-4 (lm 6.0)
 
     def parse_target(self, text: str, model) -> SpanTarget:
         match = _SPAN.match(text)
