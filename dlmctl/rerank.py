@@ -1,6 +1,6 @@
 """The model's own judgement of finished sentences: a denoising loss that ranks samples, used to
-keep the best of several candidates (``dlmctl generate --candidates``, infilling with a variable
-blank)."""
+keep the best of several candidates (``dlmctl generate --candidates``, ``dlmctl infill
+--candidates``)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from dlmctl.sampling import SamplerConfig
 from dlmctl.vocab import tokenize
 from dlmctl_infill.layout import draw_lengths
 from dlmctl_infill.select import mbr_index
-from dlmctl_infill.template import Template, parse_template
+from dlmctl_infill.template import parse_template
 
 
 @dataclass
