@@ -52,6 +52,15 @@ class Sampler:
         scores = 2 * x0 @ emb.T - (emb ** 2).sum(-1)
         return (scores if bias is None else scores + bias).argmax(-1)
 
+    def constrained(self, x0: torch.Tensor, tokens: torch.Tensor, clamped: torch.Tensor) -> torch.Tensor:
+        """The x̂0 (B, L, d) that self-conditioning reads next step: the clamped word embedding
+        where the token bias overruled the model's nearest word (``tokens`` (B, L) vs the
+        unconstrained snap), the model's own estimate elsewhere. Without it a self-conditioned
+        model keeps predicting the sentence it planned, e.g. END where a length target needs
+        words, and the forced words come out as filler."""
+        overruled = tokens != self.snap(x0, None)
+        return torch.where(overruled[..., None], clamped, x0)
+
     def _guide(self, x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, t: torch.Tensor,
                terms: Sequence[WeightedGuidance]) -> torch.Tensor:
         """K Adagrad steps on x minimising Σ −log p / λ + Σ (μ − x)² / σ (per sample, summed)."""
@@ -83,7 +92,10 @@ class Sampler:
             idx = torch.full((batch_size,), i, dtype=torch.long, device=device)
             x0 = model.denoiser(x, chain.model_time(idx), x0)   # reads the last step's x̂0 if self-conditioned
             tokens = self.snap(x0, bias)
-            mean, std = chain.posterior(model.embeddings[tokens], x, idx)
+            clamped = model.embeddings[tokens]
+            mean, std = chain.posterior(clamped, x, idx)
+            if bias is not None:
+                x0 = self.constrained(x0, tokens, clamped)
             if i == 0:
                 x = mean
             else:

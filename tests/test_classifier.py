@@ -184,3 +184,19 @@ def test_classifier_is_refused_for_retrained_embeddings_but_not_for_rounding_dri
     retrained.denoiser.embed.weight.data += 0.02 * torch.randn_like(retrained.embeddings)
     with pytest.raises(ModelError, match="trained for other embeddings.*dlmctl train-control pos"):
         controls["pos"].parse_target("DET NOUN", retrained)
+
+
+def test_span_samples_reach_past_the_span_unless_a_length_is_given(trained, controls):
+    """A span target over words i..j needs a sentence of at least j + 1 words: the span control
+    draws such a size for each sample (even at a λ too weak to move the classifier); an explicit
+    length control overrides it."""
+    model, _ = trained
+    sampler = SamplerConfig(steps=20)
+    texts = generate(model, [{"span": "14,16,NP"}] * 6, sampler=sampler, weights={"span": 1e6},
+                     show_progress=False)
+    sizes = [len(tokenize(text)) for text in texts]
+    assert min(sizes) >= 17 and len(set(sizes)) > 1
+    plain = generate(model, [{}] * 6, sampler=sampler, show_progress=False)
+    assert any(len(tokenize(text)) < 17 for text in plain)   # else the assertion above proves nothing
+    both = generate(model, [{"span": "14,16,NP", "length": "20"}] * 3, sampler=sampler, show_progress=False)
+    assert [len(tokenize(text)) for text in both] == [20] * 3

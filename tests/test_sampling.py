@@ -44,3 +44,20 @@ def test_temperature_scales_the_noise_added_per_step(tiny_model):
         first[tau] = next(steps).x
     assert torch.allclose(first[1.0] - first[0.75], first[0.75] - first[0.5], atol=1e-5)
     assert not torch.allclose(first[1.0], first[0.5])
+
+
+def test_self_conditioning_reads_the_words_a_token_bias_imposed(tiny_model):
+    """Where the bias overrules the model's nearest word, the next step's self-conditioning input is
+    that word's embedding; elsewhere it is the model's own estimate."""
+    sampler = Sampler(tiny_model, FAST)
+    x0 = torch.randn(2, tiny_model.config.seq_len, tiny_model.config.embed_dim)
+    free = sampler.snap(x0, None)
+    bias = torch.zeros(2, tiny_model.config.seq_len, len(tiny_model.vocab))
+    bias[0, 3, free[0, 3]] = float("-inf")                     # row 0, position 3: not the nearest word
+    tokens = sampler.snap(x0, bias)
+    out = sampler.constrained(x0, tokens, tiny_model.embeddings[tokens])
+    assert tokens[0, 3] != free[0, 3]
+    assert torch.equal(out[0, 3], tiny_model.embeddings[tokens[0, 3]])
+    keep = torch.ones(2, tiny_model.config.seq_len, dtype=torch.bool)
+    keep[0, 3] = False
+    assert torch.equal(out[keep], x0[keep])

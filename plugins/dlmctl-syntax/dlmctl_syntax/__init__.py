@@ -4,12 +4,15 @@ Both steer with one span-chart classifier on noisy latents (:mod:`dlmctl_syntax.
 trees an annotator gives the training corpus; that annotator is also the oracle. ``tree`` scores
 every cell of the target's chart (its constituents and null for every other span) and, as its
 target fixes the number of words, holds END after the last word (``length_bias``); ``span`` scores
-the one cell (i, j).
+the one cell (i, j) and, as the sentence must reach past word j, gives each sample a size drawn
+from the training corpus's sentence lengths above j (the model plans a sentence of a fixed size
+far better than it stretches one it meant to end).
 """
 
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -27,6 +30,7 @@ from dlmctl_length import LengthControl
 from dlmctl_syntax.chart import CLASSIFIER, build_head, chart_labels, train_chart
 
 _SPAN = re.compile(r"^\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*([^\s,]+)\s*$")
+SIZE_PENALTY = -1e4   # span's drawn size is a finite bias: a `length` control (−inf) overrides it
 
 
 @dataclass(frozen=True)
@@ -53,10 +57,9 @@ class _ChartControl(ClassifierControl):
             if label not in known:
                 raise TargetError(f"unknown constituent label '{label}'; the classifier knows: {' '.join(known)}")
 
-    def _guidance(self, model, charts: torch.Tensor, lengths: Sequence[int | None] | None) -> Guidance:
+    def _guidance(self, model, charts: torch.Tensor, bias: torch.Tensor | None) -> Guidance:
         net, _ = self.classifier(model)
         labels = charts.long().to(model.device)
-        bias = LengthControl().guidance(model, lengths).token_bias if lengths is not None else None
         return Guidance(log_prob=lambda x, t: log_softmax_at(net(x, t), labels), token_bias=bias)
 
     def train(self, model, model_dir: Path, *, data: str, steps: int = 3000, batch_size: int = 64,
@@ -93,8 +96,9 @@ class TreeControl(_ChartControl):
         seq_len = model.config.seq_len
         charts = torch.stack([chart_labels(t.tree.spans(), t.tree.num_words, meta["labels"], seq_len) if t
                               else chart_labels([], 0, meta["labels"], seq_len) for t in targets])
-        lengths = [t.tree.num_words if t else None for t in targets] if self.length_bias else None
-        return self._guidance(model, charts, lengths)
+        lengths = [t.tree.num_words if t else None for t in targets]
+        bias = LengthControl().guidance(model, lengths).token_bias if self.length_bias else None
+        return self._guidance(model, charts, bias)
 
     def score(self, text: str, target: TreeTarget) -> float:
         return bracket_f1(get_annotator(target.annotator).parse([text])[0], target.tree)
@@ -126,10 +130,25 @@ class SpanControl(_ChartControl):
         seq_len = model.config.seq_len
         charts = torch.stack([chart_labels([t.span] if t else [], t.span[1] + 1 if t else 0, meta["labels"],
                                            seq_len, null_cells=False) for t in targets])
-        return self._guidance(model, charts, None)
+        counts = meta.get("lengths") or [1] * (seq_len - 1)   # uniform for classifiers that recorded none
+        sizes = [sentence_size(t.span, counts, row) if t else None for row, t in enumerate(targets)]
+        bias = LengthControl().guidance(model, sizes).token_bias
+        return self._guidance(model, charts, bias.clamp(min=SIZE_PENALTY))
 
     def score(self, text: str, target: SpanTarget) -> float:
         return float(span_in(get_annotator(target.annotator).parse([text])[0], target.span))
+
+
+def sentence_size(span: Span, counts: Sequence[int], row: int) -> int:
+    """A sentence size n > j for the span (i, j, label), drawn with weights ``counts[n]`` (how many
+    training sentences have n words; uniform if none is that long), seeded by the span and the row
+    so that one command always gives the same sizes."""
+    i, j, label = span
+    weights = torch.tensor(counts[j + 1:], dtype=torch.float)
+    if weights.sum() <= 0:
+        weights = torch.ones(len(weights))
+    generator = torch.Generator().manual_seed(zlib.crc32(f"{i},{j},{label},{row}".encode()))
+    return j + 1 + int(torch.multinomial(weights, 1, generator=generator))
 
 
 @hookimpl

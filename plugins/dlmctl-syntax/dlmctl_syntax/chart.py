@@ -96,5 +96,12 @@ def train_chart(model, model_dir: Path, *, data: str, annotator: str, steps: int
                                show_progress, label="training syntax chart classifier")
     save_classifier(model, model_dir, CLASSIFIER, net,
                     {"control": "tree, span", "labels": labels, "annotator": annotator,
-                     "data": Path(data).name, "metrics": metrics})
+                     "data": Path(data).name, "lengths": length_counts(model, ids), "metrics": metrics})
     return metrics
+
+
+def length_counts(model, ids: torch.Tensor) -> list[int]:
+    """How many sentences of ``ids`` (N, L) have n words, for n = 0 .. L − 2 (START, END and PAD
+    are not words): the corpus's length distribution, from which ``span`` draws sentence sizes."""
+    words = (ids != model.vocab.pad).sum(1) - 2
+    return torch.bincount(words.clamp(min=0), minlength=model.config.seq_len - 1).tolist()
