@@ -105,6 +105,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--guide-steps", type=int, default=3)
     parser.add_argument("--temperature", type=float, default=SamplerConfig.temperature)
+    parser.add_argument("--candidates", type=int, default=1,
+                        help="keep the best of N samples by the model's loss (the CLI's --candidates; 4 there)")
     parser.add_argument("--variants", default="pos,tree,span,semantic,semantic+pos")
     parser.add_argument("--annotator", default="spacy")
     parser.add_argument("--batch-size", type=int, default=100)
@@ -127,7 +129,7 @@ def main() -> None:
     def sample(requests, host=None, weights=None):
         t0 = time.monotonic()
         texts = generate(model, requests, weights=weights, sampler=sampler, seed=args.seed,
-                         batch_size=args.batch_size, show_progress=True, host=host)
+                         batch_size=args.batch_size, show_progress=True, host=host, candidates=args.candidates)
         return texts, time.monotonic() - t0
 
     def success(name, texts):
@@ -168,7 +170,7 @@ def main() -> None:
                    f"torch {torch.__version__}",
         "model": {"dir": args.model, "steps_done": model.meta.get("training", {}).get("steps_done")},
         "settings": {"targets": len(targets), "samples": args.samples, "steps": args.steps,
-                     "guide_steps": args.guide_steps, "temperature": args.temperature, "annotator": args.annotator, "seed": args.seed},
+                     "guide_steps": args.guide_steps, "temperature": args.temperature, "candidates": args.candidates, "annotator": args.annotator, "seed": args.seed},
         "human_lm_score": lm_score(teacher, [t["sentence"] for t in targets]),
         "seconds_total": round(time.monotonic() - started, 1),
         "results": results,
@@ -185,7 +187,7 @@ def markdown(record: dict) -> str:
              f"`{record['command']}`", "",
              f"Machine: {record['machine']}. Model: {record['model']['dir']} "
              f"({record['model']['steps_done']} training steps). {s['targets']} targets × {s['samples']} "
-             f"samples, {s['steps']} sampling steps, {s['guide_steps']} guide steps, temperature {s.get('temperature', 1.0)}, annotator {s['annotator']}. "
+             f"samples, {s['steps']} sampling steps, {s['guide_steps']} guide steps, temperature {s.get('temperature', 1.0)}, best of {s.get('candidates', 1)} by model loss, annotator {s['annotator']}. "
              f"Total time {record['seconds_total'] / 60:.1f} min.", "",
              "| variant | control | λ | success guided % | success unguided % | paper % | lm-score | sentences/s |",
              "|---|---|---|---|---|---|---|---|"]

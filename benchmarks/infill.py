@@ -4,17 +4,15 @@ Sentences: the first ``--sentences`` of valid.csv with 9 to seq_len − 2 words,
 vocabulary. Words ``[n//3, n − n//3)`` are blanked (the span); the rest is the template. Systems:
 
 - ``diffusion, both sides``: template ``left [k] right`` (span size known), the shipped control
-  (token bias + rounding term), one sample;
-- ``diffusion, both sides, best of k``: the one of ``--candidates`` such samples with the lowest
-  denoising loss (the CLI's default way to choose);
-- ``diffusion, both sides + MBR-k``: the consensus of ``--mbr`` such samples (as in the paper);
-- ``diffusion, both sides, temperature 1``: the same with the exact ancestral sampler;
+  (token bias + rounding term). One pool of ``--pool`` samples per sentence gives four rows, so
+  they differ only in how a sample is chosen: the pool's first sample; the best of its first
+  ``--candidates`` by the model's denoising loss (``--candidates``); the minimum-Bayes-risk
+  consensus of its first ``--mbr`` (``--mbr``, the CLI default) and of the whole pool;
 - ``diffusion, left only``: template ``left [*]``: the same model without the right context;
 - ``teacher AR, left only``: greedy continuation of ``left`` by the teacher LM;
-- ablations with the token bias alone (``bias only``; ~10× cheaper, so all on the same sentences):
-  one sample, ``+ MBR`` (consensus of ``--mbr`` samples), ``size unknown`` (``left [*] right``:
-  ``--candidates`` sizes, best by the model's denoising loss, or one size drawn at random), and
-  left only.
+- with ``--ablations``: the exact sampler (temperature 1), and the token bias alone (``bias only``;
+  ~10× cheaper): one sample, ``+ MBR``, ``size unknown`` (``left [*] right``: ``--candidates``
+  sizes, best by the model's denoising loss, or one size drawn at random), and left only.
 
 For systems that do not know where the span ends, the span hypothesis is the first k generated words.
 Metrics on the span: BLEU-4 (sacrebleu, corpus), ROUGE-L F1 (mean), embedding F1 (BERTScore-style
@@ -42,10 +40,12 @@ import torch
 from dlmctl.checkpoint import atomic_write_text, load_model
 from dlmctl.control import Guidance
 from dlmctl.plugins import PluginHost
+from dlmctl.rerank import denoising_loss
 from dlmctl.sampling import SamplerConfig
 from dlmctl.vocab import tokenize
 from dlmctl_infill import InfillControl
 from dlmctl_infill.fill import infill
+from dlmctl_infill.select import mbr_index
 from dlmctl_infill.template import parse_template
 
 E2E = Path(__file__).resolve().parents[2] / "shared" / "data" / "e2e"
@@ -147,6 +147,31 @@ def run_diffusion(model, items, template_of, span_of, **kwargs):
     return results
 
 
+def run_pool(model, items, template_of, span_of, pool: int, candidates: int, mbr: int, **kwargs):
+    """One pool of ``pool`` samples per item, chosen from four ways: {row name: outputs}."""
+    texts = [template_of(left, span, right) for left, span, right in items]
+    filled = infill(model, texts, 1, mbr=pool, show_progress=False, **kwargs)
+    pools = [result.pool for [result] in filled]
+
+    def lowest_loss(texts: list[str]) -> int:
+        ids = model.vocab.encode_batch([tokenize(t) for t in texts], model.config.seq_len)
+        return int(denoising_loss(model, ids).argmin())
+
+    choosers = {"1 sample": lambda p: 0,
+                f"best of {candidates} (model loss)": lambda p: lowest_loss(p[:candidates]),
+                f"MBR-{mbr}": lambda p: mbr_index(p[:mbr]),
+                f"MBR-{pool}": lambda p: mbr_index(p)}
+    rows = {}
+    for name, choose in choosers.items():
+        outputs = []
+        for text, p, (left, span, right) in zip(texts, pools, items):
+            words = tokenize(p[choose(p)])
+            original = parse_template(text, model.vocab, model.config.seq_len)
+            outputs.append((words, span_of(words, left, span, right), original.match(words) is not None))
+        rows[name] = outputs
+    return rows
+
+
 def middle(words, left, span, right):
     return words[len(left):len(words) - len(right)]
 
@@ -186,10 +211,13 @@ def main() -> None:
     ap.add_argument("--sentences", type=int, default=100)
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--temperature", type=float, default=SamplerConfig.temperature)
+    ap.add_argument("--pool", type=int, default=8, help="samples drawn per sentence for the both-sides rows")
     ap.add_argument("--mbr", type=int, default=4)
     ap.add_argument("--candidates", type=int, default=4)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--only", help="run only the diffusion systems whose name contains this text")
+    ap.add_argument("--ablations", action="store_true", help="also the temperature-1 and bias-only systems")
+    ap.add_argument("--only", help="run only the diffusion systems whose name contains this text "
+                                   "(the pooled rows count as 'diffusion, both sides')")
     ap.add_argument("--out", default="benchmarks/results/infill")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -209,22 +237,26 @@ def main() -> None:
     unknown = lambda l, s, r: " ".join(l + ["[*]"] + r)
     left_only = lambda l, s, r: " ".join(l + ["[*]"])
     shipped, bias_only = host_with(InfillControl()), host_with(TokenBiasOnlyInfill())
-    systems = [
-        ("diffusion, both sides", shipped, dict(template_of=both, span_of=middle, candidates=1)),
-        (f"diffusion, both sides, best of {args.candidates} (model loss)", shipped,
-         dict(template_of=both, span_of=middle, candidates=args.candidates)),
-        (f"diffusion, both sides + MBR-{args.mbr}", shipped, dict(template_of=both, span_of=middle, mbr=args.mbr)),
-        ("diffusion, both sides, temperature 1", shipped,
-         dict(template_of=both, span_of=middle, candidates=1, sampler=SamplerConfig(steps=args.steps, temperature=1.0))),
-        ("diffusion, left only", shipped, dict(template_of=left_only, span_of=first_k, candidates=1)),
-        ("bias only: both sides", bias_only, dict(template_of=both, span_of=middle, candidates=1)),
-        (f"bias only: both sides + MBR-{args.mbr}", bias_only, dict(template_of=both, span_of=middle, mbr=args.mbr)),
-        (f"bias only: size unknown (rerank {args.candidates})", bias_only,
-         dict(template_of=unknown, span_of=middle, candidates=args.candidates)),
-        ("bias only: size unknown (random size)", bias_only, dict(template_of=unknown, span_of=middle, candidates=1)),
-        ("bias only: left only", bias_only, dict(template_of=left_only, span_of=first_k, candidates=1)),
-    ]
+    systems = [("diffusion, left only", shipped, dict(template_of=left_only, span_of=first_k, candidates=1))]
+    if args.ablations:
+        systems += [
+            ("diffusion, both sides, temperature 1", shipped,
+             dict(template_of=both, span_of=middle, candidates=1, sampler=SamplerConfig(steps=args.steps, temperature=1.0))),
+            ("bias only: both sides", bias_only, dict(template_of=both, span_of=middle, candidates=1)),
+            (f"bias only: both sides + MBR-{args.mbr}", bias_only, dict(template_of=both, span_of=middle, mbr=args.mbr)),
+            (f"bias only: size unknown (rerank {args.candidates})", bias_only,
+             dict(template_of=unknown, span_of=middle, candidates=args.candidates)),
+            ("bias only: size unknown (random size)", bias_only, dict(template_of=unknown, span_of=middle, candidates=1)),
+            ("bias only: left only", bias_only, dict(template_of=left_only, span_of=first_k, candidates=1)),
+        ]
     rows = []
+    if args.only is None or args.only in "diffusion, both sides":
+        t0 = time.monotonic()
+        pooled = run_pool(model, items, both, middle, args.pool, args.candidates, args.mbr, host=shipped, sampler=sampler)
+        seconds = (time.monotonic() - t0) / args.pool   # per sample drawn; MBR-k costs k of them
+        for name, outputs in pooled.items():
+            rows.append(score(f"diffusion, both sides, {name}", items, outputs, emb, teacher, seconds))
+            print(json.dumps({k: v for k, v in rows[-1].items() if k != "examples"}), file=sys.stderr)
     for name, host, kw in [s for s in systems if args.only is None or args.only in s[0]]:
         t0 = time.monotonic()
         outputs = run_diffusion(model, items, host=host, **{"sampler": sampler, **kw})
@@ -248,6 +280,7 @@ def main() -> None:
         "temperature": args.temperature,
         "model": args.model,
         "model_steps": model.meta.get("training", {}).get("steps_done"),
+        "pool": args.pool,
         "teacher": args.teacher if teacher is not None else None,
         "seconds": round(time.monotonic() - started, 1),
         "results": rows,
@@ -263,7 +296,8 @@ def to_markdown(report: dict) -> str:
              f"- command: `{report['command']}`", f"- date: {report['date']}",
              f"- machine: {report['machine']}, {report['threads']} thread(s)",
              f"- model: {report['model']} (training step {report['model_steps']}); teacher: {report['teacher']}",
-             f"- sampling: {report['steps']} steps, temperature {report['temperature']}",
+             f"- sampling: {report['steps']} steps, temperature {report['temperature']}; both-sides rows choose "
+             f"from one pool of {report.get('pool', 1)} samples per sentence (their s: one sample per sentence; choosing among k costs k×)",
              f"- time taken: {report['seconds']} s", "",
              "| system | n | span BLEU-4 | span ROUGE-L | span emb-F1 | full BLEU-4 | known kept % | span words | lm-score | s |",
              "|---|---|---|---|---|---|---|---|---|---|"]

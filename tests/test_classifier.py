@@ -200,3 +200,14 @@ def test_span_samples_reach_past_the_span_unless_a_length_is_given(trained, cont
     assert any(len(tokenize(text)) < 17 for text in plain)   # else the assertion above proves nothing
     both = generate(model, [{"span": "14,16,NP", "length": "20"}] * 3, sampler=sampler, show_progress=False)
     assert [len(tokenize(text)) for text in both] == [20] * 3
+
+
+def test_crossing_spans_are_exactly_those_that_cannot_coexist_with_the_target():
+    from dlmctl_syntax import crossing_spans
+
+    i, j, size = 2, 4, 8
+    crossing = set(crossing_spans((i, j, "NP"), size))
+    for a in range(size):
+        for b in range(a, size):
+            nested = (i <= a and b <= j) or (a <= i and j <= b) or b < i or a > j
+            assert ((a, b) in crossing) == (not nested), (a, b)

@@ -171,3 +171,14 @@ def test_cli_fills_and_prints_json(tiny_model_dir, monkeypatch, capsys):
         words = tokenize(record["text"])
         assert words[0] == "The" and words[2:4] == ["is", "a"] and words[-1] == "." and len(words) == 7
         assert [len(f) for f in record["fills"]] == [1, 2]
+
+
+def test_cli_takes_one_way_of_choosing_among_samples(tiny_model_dir, monkeypatch, capsys):
+    code, out = _cli(monkeypatch, capsys, "infill", "The ___ is a [2] .", "--model", str(tiny_model_dir),
+                     "--mbr", "4", "--candidates", "4")
+    assert code == 2 and "give one of them" in out.err
+    from dlmctl.cli.infill import _selection
+
+    assert _selection(None, None) == (4, 1)          # default: MBR over 4 samples
+    assert _selection(None, 8) == (1, 8)             # --candidates alone: best of 8 by the model's loss
+    assert _selection(1, None) == (1, 1)             # --mbr 1: one sample

@@ -27,7 +27,7 @@ from dlmctl.errors import TargetError
 from dlmctl.hookspecs import hookimpl
 from dlmctl.trees import TREE_HELP, Span, Tree, bracket_f1, span_in
 from dlmctl_length import LengthControl
-from dlmctl_syntax.chart import CLASSIFIER, build_head, chart_labels, train_chart
+from dlmctl_syntax.chart import CLASSIFIER, NULL, build_head, chart_labels, train_chart
 
 _SPAN = re.compile(r"^\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*([^\s,]+)\s*$")
 SIZE_PENALTY = -1e4   # span's drawn size is a finite bias: a `length` control (−inf) overrides it
@@ -125,18 +125,35 @@ class SpanControl(_ChartControl):
         self._check_labels([label], meta)
         return SpanTarget((i, j, label), meta["annotator"])
 
+    def __init__(self, crossing: bool = True):
+        super().__init__()
+        self.crossing = crossing
+
     def guidance(self, model, targets: Sequence[SpanTarget | None]) -> Guidance:
         _, meta = self.classifier(model)
         seq_len = model.config.seq_len
-        charts = torch.stack([chart_labels([t.span] if t else [], t.span[1] + 1 if t else 0, meta["labels"],
-                                           seq_len, null_cells=False) for t in targets])
         counts = meta.get("lengths") or [1] * (seq_len - 1)   # uniform for classifiers that recorded none
         sizes = [sentence_size(t.span, counts, row) if t else None for row, t in enumerate(targets)]
+        charts = torch.stack([chart_labels(self._cells(t.span, size), size, meta["labels"], seq_len, null_cells=False)
+                              if t else chart_labels([], 0, meta["labels"], seq_len) for t, size in zip(targets, sizes)])
         bias = LengthControl().guidance(model, sizes).token_bias
         return self._guidance(model, charts, bias.clamp(min=SIZE_PENALTY))
 
+    def _cells(self, span: Span, size: int) -> list[Span]:
+        """The cells to score: the target span and, with ``crossing``, null for the spans of a
+        ``size``-word sentence that cross it."""
+        return [span, *((a, b, NULL) for a, b in crossing_spans(span, size))] if self.crossing else [span]
+
     def score(self, text: str, target: SpanTarget) -> float:
         return float(span_in(get_annotator(target.annotator).parse([text])[0], target.span))
+
+
+def crossing_spans(span: Span, size: int) -> list[tuple[int, int]]:
+    """The spans (a, b) of a ``size``-word sentence that cross the span (i, j): a < i ≤ b < j or
+    i < a ≤ j < b. A constituent over i..j leaves no room for a constituent over any of them."""
+    i, j, _ = span
+    return ([(a, b) for a in range(i) for b in range(i, j)]
+            + [(a, b) for a in range(i + 1, j + 1) for b in range(j + 1, size)])
 
 
 def sentence_size(span: Span, counts: Sequence[int], row: int) -> int:
