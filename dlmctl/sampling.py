@@ -94,7 +94,7 @@ class Sampler:
             tokens = self.snap(x0, bias)
             clamped = model.embeddings[tokens]
             mean, std = chain.posterior(clamped, x, idx)
-            if bias is not None:
+            if bias is not None and model.config.self_condition:
                 x0 = self.constrained(x0, tokens, clamped)
             if i == 0:
                 x = mean

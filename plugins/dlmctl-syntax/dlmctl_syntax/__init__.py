@@ -4,9 +4,9 @@ Both steer with one span-chart classifier on noisy latents (:mod:`dlmctl_syntax.
 trees an annotator gives the training corpus; that annotator is also the oracle. ``tree`` scores
 every cell of the target's chart (its constituents and null for every other span) and, as its
 target fixes the number of words, holds END after the last word (``length_bias``); ``span`` scores
-the one cell (i, j) and, as the sentence must reach past word j, gives each sample a size drawn
-from the training corpus's sentence lengths above j (the model plans a sentence of a fixed size
-far better than it stretches one it meant to end).
+the cell (i, j) and null for every span crossing it and, as the sentence must reach past word j,
+gives each sample a size drawn from the training corpus's sentence lengths above j (the model plans
+a sentence of a fixed size far better than it stretches one it meant to end).
 """
 
 from __future__ import annotations
@@ -125,10 +125,6 @@ class SpanControl(_ChartControl):
         self._check_labels([label], meta)
         return SpanTarget((i, j, label), meta["annotator"])
 
-    def __init__(self, crossing: bool = True):
-        super().__init__()
-        self.crossing = crossing
-
     def guidance(self, model, targets: Sequence[SpanTarget | None]) -> Guidance:
         _, meta = self.classifier(model)
         seq_len = model.config.seq_len
@@ -139,10 +135,11 @@ class SpanControl(_ChartControl):
         bias = LengthControl().guidance(model, sizes).token_bias
         return self._guidance(model, charts, bias.clamp(min=SIZE_PENALTY))
 
-    def _cells(self, span: Span, size: int) -> list[Span]:
-        """The cells to score: the target span and, with ``crossing``, null for the spans of a
-        ``size``-word sentence that cross it."""
-        return [span, *((a, b, NULL) for a, b in crossing_spans(span, size))] if self.crossing else [span]
+    @staticmethod
+    def _cells(span: Span, size: int) -> list[Span]:
+        """The cells to score: the target span, and null for the spans of a ``size``-word sentence
+        that cross it."""
+        return [span, *((a, b, NULL) for a, b in crossing_spans(span, size))]
 
     def score(self, text: str, target: SpanTarget) -> float:
         return float(span_in(get_annotator(target.annotator).parse([text])[0], target.span))
