@@ -161,12 +161,12 @@ def run_pool(model, items, template_of, span_of, pool: int, candidates: int, mbr
                 f"best of {candidates} (model loss)": lambda p: lowest_loss(p[:candidates]),
                 f"MBR-{mbr}": lambda p: mbr_index(p[:mbr]),
                 f"MBR-{pool}": lambda p: mbr_index(p)}
+    originals = [parse_template(text, model.vocab, model.config.seq_len) for text in texts]
     rows = {}
     for name, choose in choosers.items():
         outputs = []
-        for text, p, (left, span, right) in zip(texts, pools, items):
+        for original, p, (left, span, right) in zip(originals, pools, items):
             words = tokenize(p[choose(p)])
-            original = parse_template(text, model.vocab, model.config.seq_len)
             outputs.append((words, span_of(words, left, span, right), original.match(words) is not None))
         rows[name] = outputs
     return rows

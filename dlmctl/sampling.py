@@ -48,17 +48,23 @@ class Sampler:
     def snap(self, x0: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         """Nearest word embedding (L2) of each position of x0 (B, L, d) → ids (B, L); ``bias``
         (B, L, V) is added to the scores, so −inf excludes a word there."""
-        emb = self.model.embeddings
-        scores = 2 * x0 @ emb.T - (emb ** 2).sum(-1)
+        scores = self.word_scores(x0)
         return (scores if bias is None else scores + bias).argmax(-1)
 
-    def constrained(self, x0: torch.Tensor, tokens: torch.Tensor, clamped: torch.Tensor) -> torch.Tensor:
+    def word_scores(self, x0: torch.Tensor) -> torch.Tensor:
+        """(B, L, V) scores whose argmax is the nearest word embedding (L2) of each position of x0."""
+        emb = self.model.embeddings
+        return 2 * x0 @ emb.T - (emb ** 2).sum(-1)
+
+    def constrained(self, x0: torch.Tensor, tokens: torch.Tensor, clamped: torch.Tensor,
+                    free: torch.Tensor | None = None) -> torch.Tensor:
         """The x̂0 (B, L, d) that self-conditioning reads next step: the clamped word embedding
         where the token bias overruled the model's nearest word (``tokens`` (B, L) vs the
         unconstrained snap), the model's own estimate elsewhere. Without it a self-conditioned
         model keeps predicting the sentence it planned, e.g. END where a length target needs
-        words, and the forced words come out as filler."""
-        overruled = tokens != self.snap(x0, None)
+        words, and the forced words come out as filler. ``free`` (B, L): the unconstrained snap,
+        if already known."""
+        overruled = tokens != (self.snap(x0, None) if free is None else free)
         return torch.where(overruled[..., None], clamped, x0)
 
     def _guide(self, x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, t: torch.Tensor,
@@ -91,11 +97,12 @@ class Sampler:
         for i in reversed(range(chain.num_steps)):
             idx = torch.full((batch_size,), i, dtype=torch.long, device=device)
             x0 = model.denoiser(x, chain.model_time(idx), x0)   # reads the last step's x̂0 if self-conditioned
-            tokens = self.snap(x0, bias)
+            scores = self.word_scores(x0)
+            tokens = (scores if bias is None else scores + bias).argmax(-1)
             clamped = model.embeddings[tokens]
             mean, std = chain.posterior(clamped, x, idx)
             if bias is not None and model.config.self_condition:
-                x0 = self.constrained(x0, tokens, clamped)
+                x0 = self.constrained(x0, tokens, clamped, free=scores.argmax(-1))
             if i == 0:
                 x = mean
             else:
