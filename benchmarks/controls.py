@@ -106,7 +106,8 @@ def main() -> None:
     parser.add_argument("--guide-steps", type=int, default=3)
     parser.add_argument("--temperature", type=float, default=SamplerConfig.temperature)
     parser.add_argument("--candidates", type=int, default=1,
-                        help="keep the best of N samples by the model's loss (the CLI's --candidates; 4 there)")
+                        help="keep the best of N samples by the model's loss and the controls' classifiers "
+                             "(the CLI's --candidates; 4 there)")
     parser.add_argument("--variants", default="pos,tree,span,semantic,semantic+pos")
     parser.add_argument("--annotator", default="spacy")
     parser.add_argument("--batch-size", type=int, default=100)
@@ -187,7 +188,7 @@ def markdown(record: dict) -> str:
              f"`{record['command']}`", "",
              f"Machine: {record['machine']}. Model: {record['model']['dir']} "
              f"({record['model']['steps_done']} training steps). {s['targets']} targets × {s['samples']} "
-             f"samples, {s['steps']} sampling steps, {s['guide_steps']} guide steps, temperature {s.get('temperature', 1.0)}, best of {s.get('candidates', 1)} by model loss, annotator {s['annotator']}. "
+             f"samples, {s['steps']} sampling steps, {s['guide_steps']} guide steps, temperature {s.get('temperature', 1.0)}, best of {s.get('candidates', 1)} (model loss + classifier ranks), annotator {s['annotator']}. "
              f"Total time {record['seconds_total'] / 60:.1f} min.", "",
              "| variant | control | λ | success guided % | success unguided % | paper % | lm-score | sentences/s |",
              "|---|---|---|---|---|---|---|---|"]

@@ -72,8 +72,9 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
              seed: int = 0, batch_size: int = 64, show_progress: bool = True,
              host: PluginHost | None = None, candidates: int = 1) -> list[str]:
     """One sentence per request (rows may repeat a request to get several samples). With
-    ``candidates`` > 1 each is the best of that many samples for its request under the model's
-    own denoising loss (:func:`dlmctl.rerank.best_of`)."""
+    ``candidates`` > 1 each is the best of that many samples for its request: the most likely under
+    the model's own denoising loss and, with classifier controls, under their classifiers too
+    (:func:`dlmctl.rerank.best_of`, :func:`target_log_prob`)."""
     if candidates < 1:
         raise UsageError(f"--candidates {candidates}: need at least 1 sample per sentence")
     requests = [request for request in requests for _ in range(candidates)]
@@ -81,6 +82,7 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
     run = Sampler(model, sampler)
     generator = torch.Generator().manual_seed(seed)
     texts: list[str] = []
+    on_target: list[torch.Tensor] = []
     batches = range(0, len(requests), batch_size)
     with progress_bar("sampling", len(batches) * run.chain.num_steps, enabled=show_progress) as bar:
         for start in batches:
@@ -93,7 +95,23 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
             for step in run.steps(len(rows), guidance, generator):
                 bar.advance(1)
             texts.extend(detokenize(model.vocab.decode(ids)) for ids in step.tokens.tolist())
+            on_target.append(target_log_prob(model, guidance, step.tokens))
     if candidates == 1:
         return texts
     ids = model.vocab.encode_batch([tokenize(text) for text in texts], model.config.seq_len)
-    return [texts[i] for i in best_of(model, ids, candidates).tolist()]
+    scores = torch.cat(on_target) if any(s.any() for s in on_target) else None
+    return [texts[i] for i in best_of(model, ids, candidates, scores).tolist()]
+
+
+@torch.no_grad()
+def target_log_prob(model: DiffusionLM, guidance: Sequence[WeightedGuidance], tokens: torch.Tensor) -> torch.Tensor:
+    """(B,) Σ_c log p_c(target_c | EMB(w), t = 0) / λ_c of finished words ``tokens`` (B, L): how
+    likely the controls' classifiers find each sentence meets its targets, weighted as in guided
+    sampling; 0 for rows without classifier controls."""
+    x = model.embeddings[tokens]
+    t = torch.zeros(len(tokens), dtype=torch.long, device=x.device)
+    total = torch.zeros(len(tokens), device=x.device)
+    for term in guidance:
+        if term.guidance.log_prob is not None:
+            total = total + term.guidance.log_prob(x, t) / term.weight
+    return total.cpu()

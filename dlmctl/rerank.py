@@ -29,8 +29,21 @@ def denoising_loss(model: DiffusionLM, ids: torch.Tensor, points: int = 8, seed:
     return (total * words).sum(1) / (points * words.sum(1).clamp(min=1))
 
 
-def best_of(model: DiffusionLM, ids: torch.Tensor, candidates: int) -> torch.Tensor:
+def best_of(model: DiffusionLM, ids: torch.Tensor, candidates: int,
+            target_log_prob: torch.Tensor | None = None) -> torch.Tensor:
     """(N,) row indices into ids (N·candidates, L), whose consecutive groups of ``candidates`` rows
-    are samples for one output: in each group, the row with the lowest :func:`denoising_loss`."""
+    are samples for one output: in each group, the row with the lowest :func:`denoising_loss`.
+
+    With ``target_log_prob`` (N·candidates,), how likely the controls' classifiers find each row
+    meets its targets, the row with the best sum of its two ranks in the group (by loss, by target
+    log p) wins, ties to the lower loss: a candidate must be both fluent and on target."""
     loss = denoising_loss(model, ids).view(-1, candidates)
-    return loss.argmin(1) + torch.arange(0, len(ids), candidates, device=loss.device)
+    key = ranks(loss)
+    if target_log_prob is not None:
+        key = (key + ranks(-target_log_prob.to(loss.device).view(-1, candidates))) * candidates + ranks(loss)
+    return key.argmin(1) + torch.arange(0, len(ids), candidates, device=loss.device)
+
+
+def ranks(values: torch.Tensor) -> torch.Tensor:
+    """(G, C) → (G, C): how many entries of the same row are smaller (0 = best; ties share a rank)."""
+    return (values[:, None, :] < values[:, :, None]).sum(-1)

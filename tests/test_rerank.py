@@ -4,6 +4,7 @@ import csv
 import random
 
 import pytest
+import torch
 
 from dlmctl.errors import UsageError
 from dlmctl.generation import generate
@@ -42,3 +43,17 @@ def test_generate_keeps_the_best_of_its_candidates(tiny_model):
     assert generate(tiny_model, [{}] * 2, sampler=sampler, seed=5, show_progress=False, candidates=4) == best
     with pytest.raises(UsageError, match="--candidates 0"):
         generate(tiny_model, [{}], sampler=sampler, show_progress=False, candidates=0)
+
+
+def test_best_of_with_target_log_prob_wants_both_fluent_and_on_target(tiny_model, small_corpus):
+    with open(small_corpus, newline="") as f:
+        rows = [tokenize(r["human_reference"]) for r in csv.DictReader(f)][:3]
+    ids = tiny_model.vocab.encode_batch(rows, tiny_model.config.seq_len)
+    by_loss = denoising_loss(tiny_model, ids).argsort().tolist()     # best, second, worst
+    on_target = torch.zeros(3)
+    on_target[by_loss] = torch.tensor([-9.0, -1.0, -5.0])          # the most fluent is off target
+    assert best_of(tiny_model, ids, 3, on_target).tolist() == [by_loss[1]]
+    on_target[by_loss] = torch.tensor([-1.0, -5.0, -9.0])          # the most fluent is also on target
+    assert best_of(tiny_model, ids, 3, on_target).tolist() == [by_loss[0]]
+    on_target[:] = -2.0                                             # no preference: the loss decides
+    assert best_of(tiny_model, ids, 3, on_target).tolist() == [by_loss[0]]

@@ -61,7 +61,8 @@ def generate_command(
     temperature: Annotated[float, Opt(help="Noise scale per sampling step: lower is more fluent and less "
                                       "varied, 1 is the exact sampler.")] = SamplerConfig.temperature,
     candidates: Annotated[int, Opt(help="Samples drawn per sentence; the one the model finds most likely "
-                                   "(lowest denoising loss) is kept. 1 is fastest.")] = 4,
+                                   "(lowest denoising loss) is kept, with classifier controls the one best "
+                                   "ranked by that loss and by their classifiers together. 1 is fastest.")] = 4,
     seed: Annotated[int, Opt(help="Random seed.")] = 0,
     batch_size: Annotated[int, Opt(help="Sentences sampled together.")] = 64,
     targets: Annotated[Optional[Path], Opt(help="JSONL file of {\"controls\": {...}} lines (batch mode).")] = None,
