@@ -1,0 +1,130 @@
+"""How to choose one of N guided samples: the model's loss, the control's classifier, or both.
+
+For each control and λ, one pool of ``--candidates`` samples per output (the benchmark targets of
+``controls.py``: valid.csv sentences, spaCy annotations); every rule then chooses from the same pool,
+so rows differ only in the rule:
+
+- ``first``: the pool's first sample (no choice, ``--candidates 1``);
+- ``loss``: the lowest denoising loss (:func:`dlmctl.rerank.denoising_loss`);
+- ``classifier``: the highest Σ log p(target | EMB(w), t = 0) / λ of the control's own classifier
+  (:func:`dlmctl.generation.target_log_prob`);
+- ``rank sum``: the best sum of the two ranks, ties to the lower loss (what ``dlmctl generate``
+  does, :func:`dlmctl.rerank.best_of`).
+
+Reported: oracle success of the chosen samples (and of the best sample in the pool: the ceiling),
+and the teacher's lm-score.
+
+    OMP_NUM_THREADS=1 python benchmarks/selection.py --model plugins/dlmctl-e2e/dlmctl_e2e/model \\
+        --valid ../shared/data/e2e/valid.csv --variants span,tree,tree@2e-3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shlex
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from dlmctl.checkpoint import atomic_write_text, load_model
+from dlmctl.generation import generate, prepare_controls, target_log_prob
+from dlmctl.plugins import PluginHost
+from dlmctl.rerank import best_of
+from dlmctl.sampling import SamplerConfig, WeightedGuidance
+from dlmctl.teacher import load_teacher
+from dlmctl.vocab import tokenize
+
+sys.path.insert(0, str(Path(__file__).parent))
+from controls import cpu_name, make_targets  # noqa: E402
+
+RULES = ("first", "loss", "classifier", "rank sum")
+
+
+def choose(rule: str, model, ids: torch.Tensor, on_target: torch.Tensor, candidates: int) -> list[int]:
+    """Row indices (one per group of ``candidates`` consecutive rows) that ``rule`` keeps."""
+    starts = torch.arange(0, len(ids), candidates)
+    if rule == "first":
+        return starts.tolist()
+    if rule == "loss":
+        return best_of(model, ids, candidates).tolist()
+    if rule == "classifier":
+        return (on_target.view(-1, candidates).argmax(1) + starts).tolist()
+    return best_of(model, ids, candidates, on_target).tolist()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--valid", required=True)
+    parser.add_argument("--teacher", help="teacher LM directory (default: MODEL/teacher)")
+    parser.add_argument("--variants", default="span,tree", help="NAME or NAME@λ, comma-separated")
+    parser.add_argument("--targets", type=int, default=20)
+    parser.add_argument("--samples", type=int, default=5, help="outputs per target")
+    parser.add_argument("--candidates", type=int, default=4, help="pool size per output")
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", default="benchmarks/results/selection")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    started = time.monotonic()
+    model = load_model(args.model)
+    teacher = load_teacher(args.teacher or Path(args.model) / "teacher")
+    targets = make_targets(args.valid, args.targets, model.config.seq_len - 2, "spacy", args.seed)
+    controls = PluginHost().controls()
+    results = {}
+    for spec in args.variants.split(","):
+        name, _, weight = spec.partition("@")
+        weights = {name: float(weight)} if weight else None
+        requests = [{name: t[name]} for t in targets for _ in range(args.samples * args.candidates)]
+        texts = generate(model, requests, weights=weights, seed=args.seed, batch_size=200,
+                         sampler=SamplerConfig(steps=args.steps), show_progress=True)
+        prepared = prepare_controls(model, requests, weights)
+        parsed = [row[name] for row in prepared.targets]
+        ids = model.vocab.encode_batch([tokenize(text) for text in texts], model.config.seq_len)
+        on_target = torch.cat([target_log_prob(model, [WeightedGuidance(
+            controls[name].guidance(model, parsed[s:s + 200]), prepared.weights[name])], ids[s:s + 200])
+            for s in range(0, len(ids), 200)])
+        success = torch.tensor([controls[name].score(text, target) for text, target in zip(texts, parsed)])
+        nll, count = teacher.nll(texts)
+        rows = {}
+        for rule in RULES:
+            kept = choose(rule, model, ids, on_target, args.candidates)
+            rows[rule] = {"success": round(100 * success[kept].mean().item(), 1),
+                          "lm_score": round(math.exp(nll[kept].sum().item() / count[kept].sum().item()), 2)}
+        ceiling = success.view(-1, args.candidates).max(1).values.mean().item()
+        results[spec] = {"weight": prepared.weights[name], "rules": rows,
+                         "best_in_pool": round(100 * ceiling, 1)}
+        print(spec, json.dumps(results[spec]), flush=True)
+    record = {"command": "python " + shlex.join(sys.argv),
+              "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+              "machine": f"{cpu_name()}, {torch.get_num_threads()} thread(s), torch {torch.__version__}",
+              "settings": {k: getattr(args, k) for k in ("targets", "samples", "candidates", "steps", "seed")},
+              "seconds_total": round(time.monotonic() - started, 1), "results": results}
+    out = Path(args.out)
+    atomic_write_text(out.with_suffix(".json"), json.dumps(record, indent=2) + "\n")
+    atomic_write_text(out.with_suffix(".md"), markdown(record))
+    print(markdown(record))
+
+
+def markdown(record: dict) -> str:
+    s = record["settings"]
+    lines = [f"# Choosing among guided samples ({record['date']})", "", f"`{record['command']}`", "",
+             f"Machine: {record['machine']}. {s['targets']} targets × {s['samples']} outputs, each chosen "
+             f"from a pool of {s['candidates']}; {s['steps']} sampling steps. Total "
+             f"{record['seconds_total'] / 60:.1f} min. Success % (lm-score; lower is more fluent).", "",
+             "| variant | λ | " + " | ".join(RULES) + " | best in pool |",
+             "|---|---|" + "---|" * (len(RULES) + 1)]
+    for spec, r in record["results"].items():
+        cells = [f"{r['rules'][rule]['success']} ({r['rules'][rule]['lm_score']})" for rule in RULES]
+        lines.append(f"| {spec} | {r['weight']:g} | " + " | ".join(cells) + f" | {r['best_in_pool']} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
