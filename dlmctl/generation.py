@@ -95,7 +95,8 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
             for step in run.steps(len(rows), guidance, generator):
                 bar.advance(1)
             texts.extend(detokenize(model.vocab.decode(ids)) for ids in step.tokens.tolist())
-            on_target.append(target_log_prob(model, guidance, step.tokens))
+            if candidates > 1:
+                on_target.append(target_log_prob(model, guidance, step.tokens))
     if candidates == 1:
         return texts
     ids = model.vocab.encode_batch([tokenize(text) for text in texts], model.config.seq_len)

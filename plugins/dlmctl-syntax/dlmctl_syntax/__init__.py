@@ -76,7 +76,7 @@ class TreeControl(_ChartControl):
     name = "tree"
     description = "follow a constituency parse (span-chart classifier on x_t)"
     target_help = TREE_HELP
-    default_weight = 5e-3   # with best of 4 by loss + classifier ranks, F1 87.4 at lm-score 7.1 vs 87.4 at 8.0 for 2e-3 (20 x 5 pools)
+    default_weight = 5e-3   # best of 4 by loss + classifier ranks: F1 86.3 at lm-score 7.2; 2e-3: 87.1 at 7.9 (benchmarks/results/controls_syntax.md)
 
     def __init__(self, length_bias: bool = True):
         super().__init__()
