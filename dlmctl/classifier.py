@@ -31,7 +31,7 @@ from dlmctl.checkpoint import atomic_write_text, save_tensors
 from dlmctl.configs import from_known_fields
 from dlmctl.control import Control
 from dlmctl.data import load_texts
-from dlmctl.errors import ModelError
+from dlmctl.errors import ModelError, UsageError
 from dlmctl.loop import LoopConfig, is_main_process, run_loop
 from dlmctl.model import DiffusionLM, timestep_embedding
 from dlmctl.vocab import detokenize, tokenize
@@ -128,7 +128,7 @@ class TrainOptions:
     lr: float = 2e-3
     clean_fraction: float = 0.1
     valid_fraction: float = 0.05
-    seed: int = 0
+    seed: int = 0   # also picks the held-out sentences: keep it when warm-starting
     #: a label that most items carry (chart "null", field "none"): accuracy is also reported
     #: without those items, as ``accuracy_labelled``
     background: int | None = None
@@ -196,6 +196,7 @@ def train_classifier(model: DiffusionLM, net: LatentClassifier, ids: torch.Tenso
         return loss, {"acc": correct / max(count, 1)}
 
     started = time.monotonic()
+    net.train().requires_grad_(True)
     loop = LoopConfig(steps=options.steps, batch_size=options.batch_size, lr=options.lr, warmup=100,
                       weight_decay=0.01, save_every=options.steps)
     run_loop(net, batch_loss, loop, model.device, label=label, show_progress=show_progress)
@@ -208,6 +209,15 @@ def train_classifier(model: DiffusionLM, net: LatentClassifier, ids: torch.Tenso
     net.eval()
     return {"steps": options.steps, "seconds": round(time.monotonic() - started, 1),
             "train_sentences": len(train), "valid_sentences": n_valid, **accuracy}
+
+
+def continued(metrics: dict[str, Any], start_meta: dict[str, Any] | None) -> dict[str, Any]:
+    """``metrics`` of a training run, with ``earlier_steps`` (the steps the saved classifier it went
+    on from had had) when it was warm-started from one (``start_meta``, that classifier's json)."""
+    if start_meta is None:
+        return metrics
+    earlier = start_meta.get("metrics", {})
+    return {**metrics, "earlier_steps": earlier.get("steps", 0) + earlier.get("earlier_steps", 0)}
 
 
 def corpus_sentences(model: DiffusionLM, data: str, text_column: str = "human_reference",
@@ -320,6 +330,16 @@ class ClassifierControl(Control):
         if model not in self._loaded:
             self._loaded[model] = load_classifier(model, self.classifier_name, self.name, self.build_head)
         return self._loaded[model]
+
+    def warm_start(self, model: DiffusionLM, annotator: str | None = None) -> tuple[LatentClassifier, dict[str, Any]]:
+        """A trainable copy of the model's saved classifier for this control and its metadata, to
+        continue training from (``dlmctl train-control --warm-start``); its labels must come from
+        the same ``annotator``."""
+        net, meta = load_classifier(model, self.classifier_name, self.name, self.build_head)
+        if annotator is not None and meta.get("annotator") != annotator:
+            raise UsageError(f"the saved '{self.name}' classifier learnt {meta.get('annotator')}'s labels, not "
+                             f"{annotator}'s: train without --warm-start, or pick that annotator")
+        return net.train().requires_grad_(True), meta
 
     def forget(self, model: DiffusionLM) -> None:
         """Drop the cached classifier of ``model`` (after retraining it)."""

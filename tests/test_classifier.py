@@ -1,6 +1,7 @@
 """Classifier-guided controls (pos, tree, span, semantic) on the tiny model: classifier training,
 target validation, guidance and discovery through entry points."""
 
+import json
 import shutil
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import torch
 from dlmctl.checkpoint import load_model
 from dlmctl.classifier import (LatentClassifier, TrainOptions, encoder_config, loss_and_correct,
                                model_times, noisy_latents, sample_times, noise_levels, train_classifier)
-from dlmctl.errors import ModelError, TargetError
+from dlmctl.errors import ModelError, TargetError, UsageError
 from dlmctl.generation import generate
 from dlmctl.hookspecs import hookimpl
 from dlmctl.plugins import PluginHost
@@ -232,3 +233,35 @@ def test_candidates_are_chosen_by_loss_and_by_the_control_classifier(trained):
     assert chosen == [pool[i] for i in picked.tolist()]
     by_loss = denoising_loss(model, ids).view(6, 4).argmin(1) + torch.arange(0, 24, 4)
     assert on_target[picked].mean() >= on_target[by_loss].mean()
+
+
+def test_warm_start_goes_on_from_the_saved_classifier(trained, controls, small_corpus, tmp_path):
+    """``--warm-start`` trains the saved weights further (a few more steps keep what the first run
+    learnt, where as many steps from scratch do not) and records the steps it had had."""
+    model, metrics = trained
+    shutil.copytree(model.model_dir, tmp_path / "m")
+    copy = load_model(tmp_path / "m")
+    pos = controls["pos"]
+    net, meta = pos.warm_start(copy)
+    saved, _ = pos.classifier(copy)
+    assert all(p.requires_grad for p in net.parameters()) and net.training
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), saved.state_dict().values()))
+    few = dict(SMALL, steps=10, lr=1e-4)
+    warm = pos.train(copy, tmp_path / "m", data=str(small_corpus), warm_start=True, **few)
+    fresh = pos.train(load_model(tmp_path / "m"), tmp_path / "m", data=str(small_corpus), **few)
+    assert warm["accuracy"]["clean"] > fresh["accuracy"]["clean"] + 0.1
+    assert warm["accuracy"]["clean"] >= metrics["pos"]["accuracy"]["clean"] - 0.05
+    pos.train(copy, tmp_path / "m", data=str(small_corpus), warm_start=True, **few)
+    recorded = json.loads((tmp_path / "m" / "controls" / "pos.json").read_text())["metrics"]
+    assert recorded["steps"] == 10 and recorded["earlier_steps"] == 10     # went on from the fresh run
+    with pytest.raises(UsageError, match="learnt spacy's labels, not stanza's"):
+        pos.train(copy, tmp_path / "m", data=str(small_corpus), warm_start=True, annotator="stanza", **few)
+
+
+def test_train_control_warm_start_keeps_the_saved_size(trained, small_corpus):
+    model, _ = trained
+    result = subprocess.run([sys.executable, "-c", "from dlmctl.cli import main; main()", "train-control",
+                             "pos", "--model", str(model.model_dir), "--data", str(small_corpus),
+                             "--warm-start", "--hidden", "64"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "--warm-start goes on with the saved classifier's size" in result.stderr

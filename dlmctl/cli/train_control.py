@@ -25,7 +25,11 @@ def train_control_command(
     hidden: Annotated[Optional[int], Opt(help="Classifier width (default: the control's, 128).")] = None,
     layers: Annotated[Optional[int], Opt(help="Classifier Transformer layers (default: the control's, 3).")] = None,
     annotator: Annotated[str, Opt(help="Annotator backend giving the labels (pos, tree, span).")] = "spacy",
-    seed: Annotated[int, Opt(help="Seed of initialisation, batches and noise.")] = 0,
+    seed: Annotated[int, Opt(help="Seed of initialisation, batches, noise and the held-out split.")] = 0,
+    lr: Annotated[Optional[float], Opt(help="Peak learning rate (default 2e-3; warm-up, then linear decay).")] = None,
+    warm_start: Annotated[bool, Opt("--warm-start", help="Go on training the classifier already saved in the model "
+                                    "directory (same architecture and labels; keep its --seed so the held-out "
+                                    "sentences stay held out).")] = False,
     device: Annotated[Optional[str], Opt(help="auto, cpu, cuda or cuda:N.")] = None,
     as_json: Annotated[bool, Opt("--json", help="Print the metrics as JSON.")] = False,
 ) -> None:
@@ -33,6 +37,10 @@ def train_control_command(
     (controls/) and its held-out accuracy per noise level is printed."""
     if steps < 1 or batch_size < 1:
         raise UsageError("--steps and --batch-size must be at least 1")
+    if warm_start and (hidden or layers):
+        raise UsageError("--warm-start goes on with the saved classifier's size: leave out --hidden and --layers")
+    if lr is not None and lr <= 0:
+        raise UsageError("--lr must be positive")
     control = get_host().control(name)
     show_plugin_warnings()
     if not control.needs_classifier:
@@ -41,7 +49,8 @@ def train_control_command(
     model_dir = resolve_model_dir(model)
     lm = open_model(str(model_dir), device)
     metrics = control.train(lm, model_dir, data=data, steps=steps, batch_size=batch_size, hidden=hidden,
-                            layers=layers, annotator=annotator, seed=seed, show_progress=not as_json)
+                            layers=layers, annotator=annotator, seed=seed, lr=lr, warm_start=warm_start,
+                            show_progress=not as_json)
     if not is_main_process():
         return
     if as_json:

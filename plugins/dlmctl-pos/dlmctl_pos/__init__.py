@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from dlmctl.annotators import DEFAULT_ANNOTATOR, UPOS_TAGS, get_annotator
-from dlmctl.classifier import (ClassifierControl, LatentClassifier, TrainOptions, corpus_sentences,
+from dlmctl.classifier import (ClassifierControl, LatentClassifier, TrainOptions, continued, corpus_sentences,
                                encoder_config, log_softmax_at, save_classifier, train_classifier)
 from dlmctl.control import Guidance
 from dlmctl.errors import TargetError
@@ -88,7 +88,9 @@ class PosControl(ClassifierControl):
 
     def train(self, model, model_dir: Path, *, data: str, steps: int = 3000, batch_size: int = 64,
               hidden: int | None = None, layers: int | None = None, annotator: str = DEFAULT_ANNOTATOR,
-              seed: int = 0, show_progress: bool = True, **_: Any) -> dict:
+              seed: int = 0, lr: float | None = None, warm_start: bool = False, show_progress: bool = True,
+              **_: Any) -> dict:
+        net, earlier = self.warm_start(model, annotator) if warm_start else (None, None)
         texts, ids = corpus_sentences(model, data)
         tagger = get_annotator(annotator)
         rows = []
@@ -97,14 +99,15 @@ class PosControl(ClassifierControl):
                 for tagged in tagger.tag(texts[start:start + 512]):
                     rows.append(tag_row([tag for _, tag in tagged], model.config.seq_len))
                 bar.advance(min(512, len(texts) - start))
-        cfg = encoder_config(model, hidden=hidden or HIDDEN, layers=layers or LAYERS)
-        net = LatentClassifier(cfg, nn.Linear(cfg.hidden, len(TAGS))).to(model.device)
+        if net is None:
+            cfg = encoder_config(model, hidden=hidden or HIDDEN, layers=layers or LAYERS)
+            net = LatentClassifier(cfg, nn.Linear(cfg.hidden, len(TAGS))).to(model.device)
+        options = TrainOptions(steps=steps, batch_size=batch_size, seed=seed, **({"lr": lr} if lr else {}))
         metrics = train_classifier(model, net, ids.to(model.device), torch.tensor(rows).to(model.device),
-                                   TrainOptions(steps=steps, batch_size=batch_size, seed=seed),
-                                   show_progress, label="training pos classifier")
+                                   options, show_progress, label="training pos classifier")
         save_classifier(model, model_dir, self.classifier_name, net,
                         {"control": self.name, "tags": list(TAGS), "annotator": annotator,
-                         "data": Path(data).name, "metrics": metrics})
+                         "data": Path(data).name, "metrics": continued(metrics, earlier)})
         self.forget(model)
         return metrics
 

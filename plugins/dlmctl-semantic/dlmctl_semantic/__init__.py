@@ -14,10 +14,10 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from dlmctl.classifier import (IGNORE, ClassifierControl, LatentClassifier, TrainOptions, encoder_config,
-                               log_softmax_at, save_classifier, train_classifier)
+from dlmctl.classifier import (IGNORE, ClassifierControl, LatentClassifier, TrainOptions, continued,
+                               encoder_config, log_softmax_at, save_classifier, train_classifier)
 from dlmctl.control import Guidance
-from dlmctl.errors import TargetError
+from dlmctl.errors import TargetError, UsageError
 from dlmctl.hookspecs import hookimpl
 from dlmctl.vocab import tokenize
 
@@ -95,20 +95,27 @@ class SemanticControl(ClassifierControl):
         return sum(mentions(text, f, v) for f, v in target) / len(target)
 
     def train(self, model, model_dir: Path, *, data: str, steps: int = 3000, batch_size: int = 64,
-              hidden: int | None = None, layers: int | None = None, seed: int = 0,
-              show_progress: bool = True, **_: Any) -> dict:
+              hidden: int | None = None, layers: int | None = None, seed: int = 0, lr: float | None = None,
+              warm_start: bool = False, show_progress: bool = True, **_: Any) -> dict:
         rows = read_corpus(data)
-        values = {f: [NONE, *sorted({mr[f] for _, mr in rows if f in mr})] for f in FIELDS}
+        net, earlier = self.warm_start(model) if warm_start else (None, None)
+        values = earlier["values"] if earlier else {f: [NONE, *sorted({mr[f] for _, mr in rows if f in mr})]
+                                                     for f in FIELDS}
+        unknown = sorted({f"{f}={mr[f]}" for _, mr in rows for f in FIELDS if f in mr and mr[f] not in values[f]})
+        if unknown:
+            raise UsageError(f"the saved classifier knows no {', '.join(unknown[:3])}: train without --warm-start")
         ids = model.vocab.encode_batch([tokenize(text) for text, _ in rows], model.config.seq_len)
         labels = torch.tensor([[values[f].index(mr.get(f, NONE)) for f in FIELDS] for _, mr in rows])
-        cfg = encoder_config(model, hidden=hidden or HIDDEN, layers=layers or LAYERS)
-        net = LatentClassifier(cfg, FieldHead(cfg.hidden, [len(values[f]) for f in FIELDS])).to(model.device)
-        metrics = train_classifier(model, net, ids.to(model.device), labels.to(model.device),
-                                   TrainOptions(steps=steps, batch_size=batch_size, seed=seed, background=0),
+        if net is None:
+            cfg = encoder_config(model, hidden=hidden or HIDDEN, layers=layers or LAYERS)
+            net = LatentClassifier(cfg, FieldHead(cfg.hidden, [len(values[f]) for f in FIELDS])).to(model.device)
+        options = TrainOptions(steps=steps, batch_size=batch_size, seed=seed, background=0,
+                               **({"lr": lr} if lr else {}))
+        metrics = train_classifier(model, net, ids.to(model.device), labels.to(model.device), options,
                                    show_progress, label="training semantic classifier")
         save_classifier(model, model_dir, self.classifier_name, net,
                         {"control": self.name, "values": values, "annotator": "meaning_representation",
-                         "data": Path(data).name, "metrics": metrics})
+                         "data": Path(data).name, "metrics": continued(metrics, earlier)})
         self.forget(model)
         return metrics
 

@@ -64,10 +64,11 @@ class _ChartControl(ClassifierControl):
 
     def train(self, model, model_dir: Path, *, data: str, steps: int = 3000, batch_size: int = 64,
               hidden: int | None = None, layers: int | None = None, annotator: str = DEFAULT_ANNOTATOR,
-              seed: int = 0, show_progress: bool = True, **_: Any) -> dict:
+              seed: int = 0, lr: float | None = None, warm_start: bool = False, show_progress: bool = True,
+              **_: Any) -> dict:
         metrics = train_chart(model, model_dir, data=data, annotator=annotator, steps=steps,
-                              batch_size=batch_size, hidden=hidden, layers=layers, seed=seed,
-                              show_progress=show_progress)
+                              batch_size=batch_size, hidden=hidden, layers=layers, seed=seed, lr=lr,
+                              start=self.warm_start(model, annotator) if warm_start else None, show_progress=show_progress)
         self.forget(model)
         return metrics
 

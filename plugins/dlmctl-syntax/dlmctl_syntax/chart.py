@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from dlmctl.annotators import get_annotator
-from dlmctl.classifier import (IGNORE, LatentClassifier, TrainOptions, corpus_sentences, encoder_config,
-                               save_classifier, train_classifier)
+from dlmctl.classifier import (IGNORE, LatentClassifier, TrainOptions, continued, corpus_sentences,
+                               encoder_config, save_classifier, train_classifier)
 from dlmctl.progress import progress_bar
 from dlmctl.trees import Span, Tree
 
@@ -85,18 +85,23 @@ def parse_charts(model, data: str, annotator: str, show_progress: bool = True, *
 
 
 def train_chart(model, model_dir: Path, *, data: str, annotator: str, steps: int, batch_size: int,
-                hidden: int | None, layers: int | None, seed: int, show_progress: bool) -> dict:
+                hidden: int | None, layers: int | None, seed: int, show_progress: bool, lr: float | None = None,
+                start: tuple[LatentClassifier, dict[str, Any]] | None = None) -> dict:
     """Parse the corpus with ``annotator``, train the chart classifier (default HIDDEN wide, LAYERS
-    deep), save ``controls/syntax.*``."""
-    ids, charts, labels = parse_charts(model, data, annotator, show_progress)
-    cfg = encoder_config(model, hidden=hidden or HIDDEN, layers=layers or LAYERS)
-    net = LatentClassifier(cfg, ChartHead(cfg.hidden, len(labels))).to(model.device)
-    metrics = train_classifier(model, net, ids.to(model.device), charts.to(model.device),
-                               TrainOptions(steps=steps, batch_size=batch_size, seed=seed, background=0),
+    deep; or go on training ``start``, a saved classifier and its metadata), save ``controls/syntax.*``."""
+    ids, charts, labels = parse_charts(model, data, annotator, show_progress,
+                                       labels=start[1]["labels"] if start else None)
+    if start:
+        net = start[0]
+    else:
+        cfg = encoder_config(model, hidden=hidden or HIDDEN, layers=layers or LAYERS)
+        net = LatentClassifier(cfg, ChartHead(cfg.hidden, len(labels))).to(model.device)
+    options = TrainOptions(steps=steps, batch_size=batch_size, seed=seed, background=0, **({"lr": lr} if lr else {}))
+    metrics = train_classifier(model, net, ids.to(model.device), charts.to(model.device), options,
                                show_progress, label="training syntax chart classifier")
     save_classifier(model, model_dir, CLASSIFIER, net,
-                    {"control": "tree, span", "labels": labels, "annotator": annotator,
-                     "data": Path(data).name, "lengths": length_counts(model, ids), "metrics": metrics})
+                    {"control": "tree, span", "labels": labels, "annotator": annotator, "data": Path(data).name,
+                     "lengths": length_counts(model, ids), "metrics": continued(metrics, start[1] if start else None)})
     return metrics
 
 
