@@ -7,9 +7,10 @@ so rows differ only in the rule:
 - ``first``: the pool's first sample (no choice, ``--candidates 1``);
 - ``loss``: the lowest denoising loss (:func:`dlmctl.rerank.denoising_loss`);
 - ``classifier``: the highest Σ log p(target | EMB(w), t = 0) / λ of the control's own classifier
-  (:func:`dlmctl.generation.target_log_prob`);
+  (:func:`dlmctl.generation.target_log_prob`), ties to the lower loss (what ``dlmctl generate`` does
+  for controls with ``rank_by_classifier``: span);
 - ``rank sum``: the best sum of the two ranks, ties to the lower loss (what ``dlmctl generate``
-  does, :func:`dlmctl.rerank.best_of`).
+  does for the others, :func:`dlmctl.rerank.best_of`).
 
 Reported: oracle success of the chosen samples (and of the best sample in the pool: the ceiling),
 and the teacher's lm-score.
@@ -53,7 +54,8 @@ def choose(rule: str, model, ids: torch.Tensor, on_target: torch.Tensor, candida
     if rule == "loss":
         return best_of(model, ids, candidates).tolist()
     if rule == "classifier":
-        return (on_target.view(-1, candidates).argmax(1) + starts).tolist()
+        first = torch.ones(len(starts), dtype=torch.bool)
+        return best_of(model, ids, candidates, on_target, classifier_first=first).tolist()
     return best_of(model, ids, candidates, on_target).tolist()
 
 

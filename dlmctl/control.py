@@ -52,6 +52,10 @@ class Control(ABC):
     target_help: ClassVar[str] = ""
     #: λ: weight of the fluency term relative to this control's −log p (paper's per-task λ)
     default_weight: ClassVar[float] = 0.01
+    #: with ``--candidates``, rank this control's samples by its classifier alone (the model's loss
+    #: breaks ties) instead of by loss and classifier together: for a control whose guided samples
+    #: stay fluent and whose classifier judges better; a request ranks so if all its classifier controls ask
+    rank_by_classifier: ClassVar[bool] = False
     #: whether ``train`` must run (``dlmctl train-control NAME``) before the control can be used
     needs_classifier: ClassVar[bool] = False
 

@@ -101,7 +101,15 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
         return texts
     ids = model.vocab.encode_batch([tokenize(text) for text in texts], model.config.seq_len)
     scores = torch.cat(on_target) if any(s.any() for s in on_target) else None
-    return [texts[i] for i in best_of(model, ids, candidates, scores).tolist()]
+    first = torch.tensor([ranks_by_classifier(prepared.controls, row) for row in prepared.targets[::candidates]])
+    return [texts[i] for i in best_of(model, ids, candidates, scores, first).tolist()]
+
+
+def ranks_by_classifier(controls: Mapping[str, Control], row: Mapping[str, Any]) -> bool:
+    """Whether a request's candidates are ranked by its classifiers alone: all of its classifier
+    controls ask for it (``Control.rank_by_classifier``)."""
+    guided = [controls[name] for name in row if controls[name].needs_classifier]
+    return bool(guided) and all(c.rank_by_classifier for c in guided)
 
 
 @torch.no_grad()

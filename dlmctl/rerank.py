@@ -30,17 +30,22 @@ def denoising_loss(model: DiffusionLM, ids: torch.Tensor, points: int = 8, seed:
 
 
 def best_of(model: DiffusionLM, ids: torch.Tensor, candidates: int,
-            target_log_prob: torch.Tensor | None = None) -> torch.Tensor:
+            target_log_prob: torch.Tensor | None = None,
+            classifier_first: torch.Tensor | None = None) -> torch.Tensor:
     """(N,) row indices into ids (N·candidates, L), whose consecutive groups of ``candidates`` rows
     are samples for one output: in each group, the row with the lowest :func:`denoising_loss`.
 
     With ``target_log_prob`` (N·candidates,), how likely the controls' classifiers find each row
     meets its targets, the row with the best sum of its two ranks in the group (by loss, by target
-    log p) wins, ties to the lower loss: a candidate must be both fluent and on target."""
+    log p) wins, ties to the lower loss: a candidate must be both fluent and on target. Groups
+    marked in ``classifier_first`` (N,) bool are ranked by target log p alone, ties to the lower loss."""
     loss = denoising_loss(model, ids).view(-1, candidates)
     key = ranks(loss)
     if target_log_prob is not None:
-        key = (key + ranks(-target_log_prob.to(loss.device).view(-1, candidates))) * candidates + ranks(loss)
+        on_target = ranks(-target_log_prob.to(loss.device).view(-1, candidates))
+        if classifier_first is not None:
+            on_target = torch.where(classifier_first.to(loss.device)[:, None], on_target * candidates, on_target)
+        key = (key + on_target) * candidates + ranks(loss)
     return key.argmin(1) + torch.arange(0, len(ids), candidates, device=loss.device)
 
 

@@ -214,22 +214,26 @@ def test_crossing_spans_are_exactly_those_that_cannot_coexist_with_the_target():
             assert ((a, b) in crossing) == (not nested), (a, b)
 
 
-def test_candidates_are_chosen_by_loss_and_by_the_control_classifier(trained):
+@pytest.mark.parametrize("name, target", [("pos", "DET NOUN AUX ADJ PUNCT"), ("span", "1,2,NP")])
+def test_candidates_are_chosen_by_loss_and_by_the_control_classifier(trained, name, target):
+    """``generate`` keeps what :func:`best_of` picks from the same pool: by the rank sum for pos,
+    by the classifier first for span (``rank_by_classifier``)."""
     from dlmctl.generation import prepare_controls, target_log_prob
     from dlmctl.rerank import best_of, denoising_loss
     from dlmctl.sampling import WeightedGuidance
     model, _ = trained
     sampler = SamplerConfig(steps=20)
-    request = {"pos": "DET NOUN AUX ADJ PUNCT"}
+    request = {name: target}
     pool = generate(model, [request] * 24, sampler=sampler, seed=3, show_progress=False)
     chosen = generate(model, [request] * 6, sampler=sampler, seed=3, show_progress=False, candidates=4)
     prepared = prepare_controls(model, [request] * 24)
-    control = prepared.controls["pos"]
-    guidance = [WeightedGuidance(control.guidance(model, [row["pos"] for row in prepared.targets]),
-                                 prepared.weights["pos"])]
+    control = prepared.controls[name]
+    guidance = [WeightedGuidance(control.guidance(model, [row[name] for row in prepared.targets]),
+                                 prepared.weights[name])]
     ids = model.vocab.encode_batch([tokenize(t) for t in pool], model.config.seq_len)
     on_target = target_log_prob(model, guidance, ids)
-    picked = best_of(model, ids, 4, on_target)
+    first = torch.full((6,), control.rank_by_classifier)
+    picked = best_of(model, ids, 4, on_target, classifier_first=first)
     assert chosen == [pool[i] for i in picked.tolist()]
     by_loss = denoising_loss(model, ids).view(6, 4).argmin(1) + torch.arange(0, 24, 4)
     assert on_target[picked].mean() >= on_target[by_loss].mean()

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from dlmctl.errors import UsageError
-from dlmctl.generation import generate
+from dlmctl.generation import generate, ranks_by_classifier
+from dlmctl.plugins import PluginHost
 from dlmctl.rerank import best_of, denoising_loss
 from dlmctl.sampling import SamplerConfig
 from dlmctl.vocab import tokenize
@@ -57,3 +58,18 @@ def test_best_of_with_target_log_prob_wants_both_fluent_and_on_target(tiny_model
     assert best_of(tiny_model, ids, 3, on_target).tolist() == [by_loss[0]]
     on_target[:] = -2.0                                             # no preference: the loss decides
     assert best_of(tiny_model, ids, 3, on_target).tolist() == [by_loss[0]]
+    yes = torch.tensor([True])
+    on_target[by_loss] = torch.tensor([-9.0, -5.0, -1.0])          # the least fluent is the most on target
+    assert best_of(tiny_model, ids, 3, on_target).tolist() == [by_loss[0]]     # rank sums tie: loss decides
+    assert best_of(tiny_model, ids, 3, on_target, classifier_first=yes).tolist() == [by_loss[2]]
+    on_target[:] = -2.0                                             # classifier first, ties to the loss
+    assert best_of(tiny_model, ids, 3, on_target, classifier_first=yes).tolist() == [by_loss[0]]
+
+
+def test_a_request_ranks_by_classifier_only_if_all_its_classifier_controls_ask():
+    controls = PluginHost().controls()
+    assert controls["span"].rank_by_classifier and not controls["pos"].rank_by_classifier
+    assert ranks_by_classifier(controls, {"span": object()})
+    assert ranks_by_classifier(controls, {"span": object(), "length": 12})     # length has no classifier
+    assert not ranks_by_classifier(controls, {"span": object(), "pos": object()})
+    assert not ranks_by_classifier(controls, {"length": 12}) and not ranks_by_classifier(controls, {})

@@ -109,7 +109,8 @@ class SpanControl(_ChartControl):
     name = "span"
     description = "contain a labelled constituent over words i..j (span-chart classifier on x_t)"
     target_help = "i,j,LABEL with 0-based inclusive word indices, e.g. span='2,5,NP'"
-    default_weight = 1e-3   # 3e-4 gave 82 vs 85 % (20 targets x 5 samples, one sample each)
+    default_weight = 3e-3   # and ranked by its classifier: 95 % at lm-score 4.9 (benchmarks/results/selection_span.md)
+    rank_by_classifier = True
 
     def parse_target(self, text: str, model) -> SpanTarget:
         match = _SPAN.match(text)
