@@ -111,7 +111,9 @@ def main() -> None:
     parser.add_argument("--variants", default="pos,tree,span,semantic,semantic+pos")
     parser.add_argument("--annotator", default="spacy")
     parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="picks the targets (and seeds sampling)")
+    parser.add_argument("--sampling-seed", type=int, default=None,
+                        help="seed of sampling only (default: --seed): split one measurement over processes")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="benchmarks/results/controls")
     args = parser.parse_args()
@@ -124,12 +126,13 @@ def main() -> None:
         from dlmctl.teacher import load_teacher
         teacher = load_teacher(teacher_dir)
     targets = make_targets(args.valid, args.targets, model.config.seq_len - 2, args.annotator, args.seed)
+    sampling_seed = args.seed if args.sampling_seed is None else args.sampling_seed
     sampler = SamplerConfig(steps=args.steps, guide_steps=args.guide_steps, temperature=args.temperature)
     controls = PluginHost().controls()
 
     def sample(requests, host=None, weights=None):
         t0 = time.monotonic()
-        texts = generate(model, requests, weights=weights, sampler=sampler, seed=args.seed,
+        texts = generate(model, requests, weights=weights, sampler=sampler, seed=sampling_seed,
                          batch_size=args.batch_size, show_progress=True, host=host, candidates=args.candidates)
         return texts, time.monotonic() - t0
 
@@ -171,7 +174,8 @@ def main() -> None:
                    f"torch {torch.__version__}",
         "model": {"dir": args.model, "steps_done": model.meta.get("training", {}).get("steps_done")},
         "settings": {"targets": len(targets), "samples": args.samples, "steps": args.steps,
-                     "guide_steps": args.guide_steps, "temperature": args.temperature, "candidates": args.candidates, "annotator": args.annotator, "seed": args.seed},
+                     "guide_steps": args.guide_steps, "temperature": args.temperature, "candidates": args.candidates, "annotator": args.annotator, "seed": args.seed,
+                     "sampling_seed": sampling_seed},
         "human_lm_score": lm_score(teacher, [t["sentence"] for t in targets]),
         "seconds_total": round(time.monotonic() - started, 1),
         "results": results,
