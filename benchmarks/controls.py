@@ -105,9 +105,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--guide-steps", type=int, default=3)
     parser.add_argument("--temperature", type=float, default=SamplerConfig.temperature)
-    parser.add_argument("--candidates", type=int, default=1,
+    parser.add_argument("--candidates", type=int, default=None,
                         help="keep the best of N samples by the model's loss and the controls' classifiers "
-                             "(the CLI's --candidates; 4 there)")
+                             "(the CLI's --candidates; default: as the CLI, 4 or what a control asks for, span 8)")
     parser.add_argument("--variants", default="pos,tree,span,semantic,semantic+pos")
     parser.add_argument("--annotator", default="spacy")
     parser.add_argument("--batch-size", type=int, default=100)
@@ -192,7 +192,7 @@ def markdown(record: dict) -> str:
              f"`{record['command']}`", "",
              f"Machine: {record['machine']}. Model: {record['model']['dir']} "
              f"({record['model']['steps_done']} training steps). {s['targets']} targets × {s['samples']} "
-             f"samples, {s['steps']} sampling steps, {s['guide_steps']} guide steps, temperature {s.get('temperature', 1.0)}, best of {s.get('candidates', 1)} (model loss + classifier ranks), annotator {s['annotator']}. "
+             f"samples, {s['steps']} sampling steps, {s['guide_steps']} guide steps, temperature {s.get('temperature', 1.0)}, best of {s.get('candidates') or 'the default (4; span 8)'} (model loss + classifier ranks), annotator {s['annotator']}. "
              f"Total time {record['seconds_total'] / 60:.1f} min.", "",
              "| variant | control | λ | success guided % | success unguided % | paper % | lm-score | sentences/s |",
              "|---|---|---|---|---|---|---|---|"]

@@ -52,6 +52,9 @@ class Control(ABC):
     target_help: ClassVar[str] = ""
     #: λ: weight of the fluency term relative to this control's −log p (paper's per-task λ)
     default_weight: ClassVar[float] = 0.01
+    #: samples drawn per sentence when the user gives no ``--candidates``: a run gets the most any
+    #: control it uses asks for, and at least ``dlmctl.generation.DEFAULT_CANDIDATES`` (None: no wish)
+    default_candidates: ClassVar[int | None] = None
     #: with ``--candidates``, rank this control's samples by its classifier alone (the model's loss
     #: breaks ties) instead of by loss and classifier together: for a control whose guided samples
     #: stay fluent and whose classifier judges better; a request ranks so if all its classifier controls ask

@@ -6,7 +6,7 @@ A *request* is one row's controls, ``{"length": "12", "pos": "DET NOUN …"}``; 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import torch
 
@@ -18,6 +18,9 @@ from dlmctl.progress import progress_bar
 from dlmctl.rerank import best_of
 from dlmctl.sampling import Sampler, SamplerConfig, WeightedGuidance
 from dlmctl.vocab import detokenize, tokenize
+
+
+DEFAULT_CANDIDATES = 4   # samples per sentence unless told (or a control asks for more)
 
 
 def parse_assignment(text: str, flag: str) -> tuple[str, str]:
@@ -70,23 +73,24 @@ def prepare_controls(model: DiffusionLM, requests: Sequence[Mapping[str, str]],
 def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
              weights: Mapping[str, float] | None = None, sampler: SamplerConfig | None = None,
              seed: int = 0, batch_size: int = 64, show_progress: bool = True,
-             host: PluginHost | None = None, candidates: int = 1) -> list[str]:
+             host: PluginHost | None = None, candidates: int | None = 1) -> list[str]:
     """One sentence per request (rows may repeat a request to get several samples). With
     ``candidates`` > 1 each is the best of that many samples for its request: the most likely under
     the model's own denoising loss and, with classifier controls, under their classifiers too
-    (:func:`dlmctl.rerank.best_of`, :func:`target_log_prob`)."""
-    if candidates < 1:
+    (:func:`dlmctl.rerank.best_of`, :func:`target_log_prob`); None: :func:`default_candidates`."""
+    if candidates is not None and candidates < 1:
         raise UsageError(f"--candidates {candidates}: need at least 1 sample per sentence")
-    requests = [request for request in requests for _ in range(candidates)]
     prepared = prepare_controls(model, requests, weights, host)
+    candidates = candidates or default_candidates(prepared.controls.values())
+    targets = [row for row in prepared.targets for _ in range(candidates)]
     run = Sampler(model, sampler)
     generator = torch.Generator().manual_seed(seed)
     texts: list[str] = []
     on_target: list[torch.Tensor] = []
-    batches = range(0, len(requests), batch_size)
+    batches = range(0, len(targets), batch_size)
     with progress_bar("sampling", len(batches) * run.chain.num_steps, enabled=show_progress) as bar:
         for start in batches:
-            rows = prepared.targets[start:start + batch_size]
+            rows = targets[start:start + batch_size]
             guidance = []
             for name, control in prepared.controls.items():
                 column = [row.get(name) for row in rows]
@@ -101,8 +105,14 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
         return texts
     ids = model.vocab.encode_batch([tokenize(text) for text in texts], model.config.seq_len)
     scores = torch.cat(on_target) if any(s.any() for s in on_target) else None
-    first = torch.tensor([ranks_by_classifier(prepared.controls, row) for row in prepared.targets[::candidates]])
+    first = torch.tensor([ranks_by_classifier(prepared.controls, row) for row in prepared.targets])
     return [texts[i] for i in best_of(model, ids, candidates, scores, first).tolist()]
+
+
+def default_candidates(controls: Iterable[Control]) -> int:
+    """Samples per sentence when none is asked for: DEFAULT_CANDIDATES, or more where a control
+    asks for more (``Control.default_candidates``)."""
+    return max([DEFAULT_CANDIDATES, *(c.default_candidates for c in controls if c.default_candidates)])
 
 
 def ranks_by_classifier(controls: Mapping[str, Control], row: Mapping[str, Any]) -> bool:

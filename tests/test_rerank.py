@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from dlmctl.errors import UsageError
-from dlmctl.generation import generate, ranks_by_classifier
+from dlmctl.generation import DEFAULT_CANDIDATES, default_candidates, generate, ranks_by_classifier
 from dlmctl.plugins import PluginHost
 from dlmctl.rerank import best_of, denoising_loss
 from dlmctl.sampling import SamplerConfig
@@ -73,3 +73,17 @@ def test_a_request_ranks_by_classifier_only_if_all_its_classifier_controls_ask()
     assert ranks_by_classifier(controls, {"span": object(), "length": 12})     # length has no classifier
     assert not ranks_by_classifier(controls, {"span": object(), "pos": object()})
     assert not ranks_by_classifier(controls, {"length": 12}) and not ranks_by_classifier(controls, {})
+
+
+def test_unset_candidates_follow_the_controls_that_ask_for_more(tiny_model):
+    """``candidates=None`` (the CLI without --candidates) draws DEFAULT_CANDIDATES samples per
+    sentence, or as many as a used control asks for (span asks for 8)."""
+    controls = PluginHost().controls()
+    assert default_candidates([]) == DEFAULT_CANDIDATES == 4
+    assert default_candidates([controls["pos"], controls["length"]]) == 4
+    assert default_candidates([controls["pos"], controls["span"]]) == controls["span"].default_candidates == 8
+    sampler = SamplerConfig(steps=5)
+    requests = [{"length": "6"}] * 3
+    unset = generate(tiny_model, requests, sampler=sampler, candidates=None, show_progress=False)
+    assert unset == generate(tiny_model, requests, sampler=sampler, candidates=4, show_progress=False)
+    assert unset != generate(tiny_model, requests, sampler=sampler, candidates=1, show_progress=False)

@@ -60,9 +60,10 @@ def generate_command(
     guide_steps: Annotated[int, Opt(help="Gradient steps per denoising step for classifier controls.")] = 3,
     temperature: Annotated[float, Opt(help="Noise scale per sampling step: lower is more fluent and less "
                                       "varied, 1 is the exact sampler.")] = SamplerConfig.temperature,
-    candidates: Annotated[int, Opt(help="Samples drawn per sentence; the one the model finds most likely "
-                                   "(lowest denoising loss) is kept, with classifier controls the one best "
-                                   "ranked by that loss and by their classifiers together. 1 is fastest.")] = 4,
+    candidates: Annotated[Optional[int], Opt(help="Samples drawn per sentence; the one the model finds most likely "
+                                             "(lowest denoising loss) is kept, with classifier controls the one "
+                                             "best ranked by that loss and by their classifiers. Default 4, or "
+                                             "more where a control asks for more (span: 8). 1 is fastest.")] = None,
     seed: Annotated[int, Opt(help="Random seed.")] = 0,
     batch_size: Annotated[int, Opt(help="Sentences sampled together.")] = 64,
     targets: Annotated[Optional[Path], Opt(help="JSONL file of {\"controls\": {...}} lines (batch mode).")] = None,

@@ -109,8 +109,9 @@ class SpanControl(_ChartControl):
     name = "span"
     description = "contain a labelled constituent over words i..j (span-chart classifier on x_t)"
     target_help = "i,j,LABEL with 0-based inclusive word indices, e.g. span='2,5,NP'"
-    default_weight = 3e-3   # and ranked by its classifier: 95 % at lm-score 4.9 (benchmarks/results/selection_span.md)
+    default_weight = 3e-3   # ranked by its classifier (benchmarks/results/selection_span.md)
     rank_by_classifier = True
+    default_candidates = 8  # 94.0 % at lm-score 5.0 where 4 gave 92.5 % (benchmarks/results/controls_span8_s*.md, controls_span.md)
 
     def parse_target(self, text: str, model) -> SpanTarget:
         match = _SPAN.match(text)
