@@ -38,6 +38,7 @@ from dlmctl.vocab import detokenize, tokenize
 
 IGNORE = -100
 CONTROLS_DIR = "controls"
+DEFAULT_LR = 2e-3
 SAMPLING_STEPS = 200      # the chain the classifiers are trained for (the paper's control setting)
 CLEAN = -1                # noise-level key of clean inputs in the metrics
 
@@ -125,7 +126,7 @@ def model_times(t: torch.Tensor) -> torch.Tensor:
 class TrainOptions:
     steps: int = 3000
     batch_size: int = 64
-    lr: float = 2e-3
+    lr: float | None = None   # None: DEFAULT_LR
     clean_fraction: float = 0.1
     valid_fraction: float = 0.05
     seed: int = 0   # also picks the held-out sentences: keep it when warm-starting
@@ -196,8 +197,7 @@ def train_classifier(model: DiffusionLM, net: LatentClassifier, ids: torch.Tenso
         return loss, {"acc": correct / max(count, 1)}
 
     started = time.monotonic()
-    net.train().requires_grad_(True)
-    loop = LoopConfig(steps=options.steps, batch_size=options.batch_size, lr=options.lr, warmup=100,
+    loop = LoopConfig(steps=options.steps, batch_size=options.batch_size, lr=options.lr or DEFAULT_LR, warmup=100,
                       weight_decay=0.01, save_every=options.steps)
     run_loop(net, batch_loss, loop, model.device, label=label, show_progress=show_progress)
     report = {"accuracy": labels[valid]}

@@ -102,7 +102,7 @@ class PosControl(ClassifierControl):
         if net is None:
             cfg = encoder_config(model, hidden=hidden or HIDDEN, layers=layers or LAYERS)
             net = LatentClassifier(cfg, nn.Linear(cfg.hidden, len(TAGS))).to(model.device)
-        options = TrainOptions(steps=steps, batch_size=batch_size, seed=seed, **({"lr": lr} if lr else {}))
+        options = TrainOptions(steps=steps, batch_size=batch_size, seed=seed, lr=lr)
         metrics = train_classifier(model, net, ids.to(model.device), torch.tensor(rows).to(model.device),
                                    options, show_progress, label="training pos classifier")
         save_classifier(model, model_dir, self.classifier_name, net,

@@ -109,8 +109,7 @@ class SemanticControl(ClassifierControl):
         if net is None:
             cfg = encoder_config(model, hidden=hidden or HIDDEN, layers=layers or LAYERS)
             net = LatentClassifier(cfg, FieldHead(cfg.hidden, [len(values[f]) for f in FIELDS])).to(model.device)
-        options = TrainOptions(steps=steps, batch_size=batch_size, seed=seed, background=0,
-                               **({"lr": lr} if lr else {}))
+        options = TrainOptions(steps=steps, batch_size=batch_size, seed=seed, background=0, lr=lr)
         metrics = train_classifier(model, net, ids.to(model.device), labels.to(model.device), options,
                                    show_progress, label="training semantic classifier")
         save_classifier(model, model_dir, self.classifier_name, net,

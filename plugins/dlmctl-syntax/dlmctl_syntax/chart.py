@@ -96,7 +96,7 @@ def train_chart(model, model_dir: Path, *, data: str, annotator: str, steps: int
     else:
         cfg = encoder_config(model, hidden=hidden or HIDDEN, layers=layers or LAYERS)
         net = LatentClassifier(cfg, ChartHead(cfg.hidden, len(labels))).to(model.device)
-    options = TrainOptions(steps=steps, batch_size=batch_size, seed=seed, background=0, **({"lr": lr} if lr else {}))
+    options = TrainOptions(steps=steps, batch_size=batch_size, seed=seed, background=0, lr=lr)
     metrics = train_classifier(model, net, ids.to(model.device), charts.to(model.device), options,
                                show_progress, label="training syntax chart classifier")
     save_classifier(model, model_dir, CLASSIFIER, net,
