@@ -1,5 +1,8 @@
-"""Benchmark of the classifier-guided controls (DESIGN §3): success of guided vs unguided sampling on
-the same targets, fluency under the teacher LM, speed.
+"""Benchmark of the classifier-guided controls: success of guided vs unguided sampling on the same
+targets, fluency under the teacher LM (corpus lm-score and the share of fluent sentences,
+:mod:`dlmctl.fluency`), how alike the samples of one target are (same-target overlap, distinct-2),
+and speed. Grammaticality itself is read blind: ``--sheet DIR`` writes the outputs as JSONL files for
+a reading sheet.
 
 Targets come from held-out sentences, annotated by the same annotator the classifiers were trained
 with: each sentence gives a POS sequence, a parse (tree), one of its multi-word constituents (span)
@@ -30,6 +33,9 @@ import torch
 
 from dlmctl.annotators import get_annotator
 from dlmctl.checkpoint import atomic_write_text, load_model
+from dlmctl.diversity import distinct_n, same_target_overlap
+from dlmctl.evaluation import judge
+from dlmctl.fluency import DEFAULT_THRESHOLD
 from dlmctl.generation import generate
 from dlmctl.plugins import PluginHost
 from dlmctl.sampling import SamplerConfig
@@ -91,8 +97,19 @@ def cpu_name() -> str:
     return platform.machine()
 
 
-def lm_score(teacher, texts: list[str]) -> float | None:
-    return round(teacher.lm_score(texts), 3) if teacher is not None and texts else None
+def teacher_view(teacher, texts: list[str]) -> dict:
+    """lm-score and fluent % of texts (None without a teacher)."""
+    if teacher is None or not texts:
+        return {"lm_score": None, "fluent": None}
+    judged = judge(teacher, texts)
+    return {"lm_score": round(judged.lm_score, 3), "fluent": round(100 * judged.fluent, 1)}
+
+
+def diversity(texts: list[str], samples: int) -> dict:
+    """Same-target overlap (groups of ``samples`` consecutive texts) and distinct-2."""
+    groups = [texts[k:k + samples] for k in range(0, len(texts), samples)]
+    overlap = same_target_overlap(groups)
+    return {"overlap": None if overlap is None else round(overlap, 3), "distinct_2": round(distinct_n(texts), 3)}
 
 
 def main() -> None:
@@ -116,6 +133,7 @@ def main() -> None:
                         help="seed of sampling only (default: --seed): split one measurement over processes")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="benchmarks/results/controls")
+    parser.add_argument("--sheet", help="also write each variant's outputs to SHEET/NAME.jsonl for a blind reading")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     started = time.monotonic()
@@ -149,9 +167,17 @@ def main() -> None:
         return round(100 * sum(scores) / len(scores), 1)
 
     n = len(targets) * args.samples
+
+    def write_for_reading(name, texts, requests):
+        """``--sheet DIR``: the outputs as DIR/NAME.jsonl, for ``read_sheet.py make``."""
+        if args.sheet:
+            lines = [json.dumps({"target": k // args.samples, "controls": r, "text": t}, ensure_ascii=False) + "\n"
+                     for k, (t, r) in enumerate(zip(texts, requests))]
+            atomic_write_text(Path(args.sheet) / f"{name.replace('+', '_')}.jsonl", "".join(lines))
     plain, plain_seconds = sample([{}] * n)
-    results = {"unguided": {"seconds": round(plain_seconds, 1), "lm_score": lm_score(teacher, plain),
-                            "examples": plain[:: args.samples][:5]}}
+    results = {"unguided": {"seconds": round(plain_seconds, 1), **teacher_view(teacher, plain),
+                            "distinct_2": round(distinct_n(plain), 3), "examples": plain[:: args.samples][:5]}}
+    write_for_reading("unguided", plain, [{}] * n)
     for spec in args.variants.split(","):
         host, names, weights = variant_host(spec, controls)
         requests = [{name: t[name] for name in names} for t in targets for _ in range(args.samples)]
@@ -160,13 +186,14 @@ def main() -> None:
             "controls": names, "weights": {m: weights.get(m, controls[m].default_weight) for m in names},
             "success": {m: success(m, texts) for m in names},
             "unguided_success": {m: success(m, plain) for m in names},
-            "lm_score": lm_score(teacher, texts), "seconds": round(seconds, 1),
+            **teacher_view(teacher, texts), **diversity(texts, args.samples), "seconds": round(seconds, 1),
             "sentences_per_s": round(n / seconds, 2),
             "examples": [{"target": {m: targets[k][m] for m in names}, "text": texts[k * args.samples]}
                          for k in range(min(3, len(targets)))],
         }
-        print(spec, json.dumps({k: results[spec][k] for k in ("success", "unguided_success", "lm_score",
-                                                               "sentences_per_s")}), flush=True)
+        write_for_reading(spec, texts, requests)
+        print(spec, json.dumps({k: results[spec][k] for k in ("success", "unguided_success", "lm_score", "fluent",
+                                                               "overlap", "sentences_per_s")}), flush=True)
     record = {
         "command": "python " + shlex.join(sys.argv),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -176,7 +203,7 @@ def main() -> None:
         "settings": {"targets": len(targets), "samples": args.samples, "steps": args.steps,
                      "guide_steps": args.guide_steps, "temperature": args.temperature, "candidates": args.candidates, "annotator": args.annotator, "seed": args.seed,
                      "sampling_seed": sampling_seed},
-        "human_lm_score": lm_score(teacher, [t["sentence"] for t in targets]),
+        "humans": teacher_view(teacher, [t["sentence"] for t in targets]),
         "seconds_total": round(time.monotonic() - started, 1),
         "results": results,
     }
@@ -194,18 +221,22 @@ def markdown(record: dict) -> str:
              f"({record['model']['steps_done']} training steps). {s['targets']} targets × {s['samples']} "
              f"samples, {s['steps']} sampling steps, {s['guide_steps']} guide steps, temperature {s.get('temperature', 1.0)}, best of {s.get('candidates') or 'the default (4; span 8)'} (model loss + classifier ranks), annotator {s['annotator']}. "
              f"Total time {record['seconds_total'] / 60:.1f} min.", "",
-             "| variant | control | λ | success guided % | success unguided % | paper % | lm-score | sentences/s |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| variant | control | λ | success guided % | success unguided % | paper % | fluent % | overlap | "
+             "distinct-2 | lm-score | sentences/s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for spec, r in record["results"].items():
         if spec == "unguided":
             continue
         for name in r["controls"]:
             lines.append(f"| {spec} | {name} | {r['weights'][name]:g} | {r['success'][name]} | "
-                         f"{r['unguided_success'][name]} | {PAPER.get(name, '–')} | {r['lm_score']} | "
-                         f"{r['sentences_per_s']} |")
-    unguided = record["results"]["unguided"]
-    lines += ["", f"Unguided lm-score {unguided['lm_score']}, human references {record['human_lm_score']} "
-                  "(teacher LM; lower is better; None: no teacher found).", ""]
+                         f"{r['unguided_success'][name]} | {PAPER.get(name, '–')} | {r.get('fluent')} | "
+                         f"{r.get('overlap')} | {r.get('distinct_2')} | {r['lm_score']} | {r['sentences_per_s']} |")
+    unguided, humans = record["results"]["unguided"], record.get("humans", {})
+    lines += ["", f"Unguided: fluent {unguided.get('fluent')} %, distinct-2 {unguided.get('distinct_2')}, lm-score "
+                  f"{unguided['lm_score']}. Human references: fluent {humans.get('fluent')} %, lm-score "
+                  f"{humans.get('lm_score', record.get('human_lm_score'))} (teacher LM; fluent: worst-token NLL ≤ "
+                  f"{DEFAULT_THRESHOLD:g} nats; lm-score lower is better; None: no teacher found). Fluency is "
+                  "a proxy: grammaticality is read blind (`--sheet`).", ""]
     return "\n".join(lines)
 
 

@@ -1,22 +1,23 @@
-"""How to choose one of N guided samples: the model's loss, the control's classifier, or both.
+"""How to choose among guided samples: the model's loss, the control's classifier, the teacher's
+per-sentence fluency, and keeping the samples of one target apart.
 
 For each control and λ, one pool of ``--candidates`` samples per output (the benchmark targets of
 ``controls.py``: valid.csv sentences, spaCy annotations); every rule then chooses from the same pool,
 so rows differ only in the rule:
 
-- ``first``: the pool's first sample (no choice, ``--candidates 1``);
+- ``first``: each output's first candidate (no choice, ``--candidates 1``);
 - ``loss``: the lowest denoising loss (:func:`dlmctl.rerank.denoising_loss`);
-- ``classifier``: the highest Σ log p(target | EMB(w), t = 0) / λ of the control's own classifier
-  (:func:`dlmctl.generation.target_log_prob`), ties to the lower loss (what ``dlmctl generate`` does
-  for controls with ``rank_by_classifier``: span);
-- ``rank sum``: the best sum of the two ranks, ties to the lower loss (what ``dlmctl generate``
-  does for the others, :func:`dlmctl.rerank.best_of`).
+- ``loss+classifier``: the best sum of the ranks by loss and by the control's classifier
+  (``rank_by_classifier`` controls: the classifier first), each output from its own candidates;
+- ``+fluency``: the teacher's per-sentence fluency (:mod:`dlmctl.fluency`) ranks too;
+- ``+fluency, distinct``: as ``+fluency``, but the outputs of one target choose from their pooled
+  candidates and skip one that repeats a kept sample (what ``dlmctl generate`` does).
 
-Reported: oracle success of the chosen samples (and of the best sample in the pool: the ceiling),
-and the teacher's lm-score.
+Reported per rule: oracle success, share of fluent samples (teacher worst-token NLL ≤ threshold),
+same-target overlap (mean pairwise word-bigram Jaccard) and the teacher's lm-score.
 
     OMP_NUM_THREADS=1 python benchmarks/selection.py --model plugins/dlmctl-e2e/dlmctl_e2e/model \\
-        --valid ../shared/data/e2e/valid.csv --variants span,tree,tree@2e-3
+        --valid ../shared/data/e2e/valid.csv --variants pos,semantic
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ from pathlib import Path
 import torch
 
 from dlmctl.checkpoint import atomic_write_text, load_model
-from dlmctl.generation import generate, prepare_controls, target_log_prob
+from dlmctl.diversity import same_target_overlap
+from dlmctl.fluency import fluent, sentence_scores
+from dlmctl.generation import MAX_OVERLAP, generate, prepare_controls, target_log_prob
 from dlmctl.plugins import PluginHost
-from dlmctl.rerank import best_of
+from dlmctl.rerank import denoising_loss, pick_distinct, selection_keys
 from dlmctl.sampling import SamplerConfig, WeightedGuidance
 from dlmctl.teacher import load_teacher
 from dlmctl.vocab import tokenize
@@ -43,20 +46,29 @@ from dlmctl.vocab import tokenize
 sys.path.insert(0, str(Path(__file__).parent))
 from controls import cpu_name, make_targets  # noqa: E402
 
-RULES = ("first", "loss", "classifier", "rank sum")
+RULES = ("first", "loss", "loss+classifier", "+fluency", "+fluency, distinct")
 
 
-def choose(rule: str, model, ids: torch.Tensor, on_target: torch.Tensor, candidates: int) -> list[int]:
-    """Row indices (one per group of ``candidates`` consecutive rows) that ``rule`` keeps."""
-    starts = torch.arange(0, len(ids), candidates)
-    if rule == "first":
-        return starts.tolist()
-    if rule == "loss":
-        return best_of(model, ids, candidates).tolist()
-    if rule == "classifier":
-        first = torch.ones(len(starts), dtype=torch.bool)
-        return best_of(model, ids, candidates, on_target, classifier_first=first).tolist()
-    return best_of(model, ids, candidates, on_target).tolist()
+def choose(rule: str, texts: list[str], loss: torch.Tensor, on_target: torch.Tensor, fluency: torch.Tensor,
+           classifier_first: bool, samples: int, candidates: int) -> list[int]:
+    """Indices of the kept texts, ``samples`` per target; target k's candidates are the rows
+    k·samples·candidates … (k+1)·samples·candidates − 1, ``candidates`` consecutive rows per output."""
+    kept = []
+    for start in range(0, len(texts), samples * candidates):
+        outputs = [torch.arange(start + o * candidates, start + (o + 1) * candidates) for o in range(samples)]
+        if rule == "+fluency, distinct":
+            pool = torch.cat(outputs)
+            order = pool[selection_keys(loss[pool], on_target[pool], classifier_first, fluency[pool]).argsort(stable=True)]
+            kept += pick_distinct(order.tolist(), texts, samples, MAX_OVERLAP)
+            continue
+        for group in outputs:
+            if rule == "first":
+                kept.append(int(group[0]))
+                continue
+            keys = selection_keys(loss[group], None if rule == "loss" else on_target[group], classifier_first,
+                                  fluency[group] if rule == "+fluency" else None)
+            kept.append(int(group[keys.argmin()]))
+    return kept
 
 
 def main() -> None:
@@ -93,11 +105,17 @@ def main() -> None:
             controls[name].guidance(model, parsed[s:s + 200]), prepared.weights[name])], ids[s:s + 200])
             for s in range(0, len(ids), 200)])
         success = torch.tensor([controls[name].score(text, target) for text, target in zip(texts, parsed)])
+        loss = denoising_loss(model, ids).cpu()
+        fluency = sentence_scores(teacher, texts)
         nll, count = teacher.nll(texts)
         rows = {}
         for rule in RULES:
-            kept = choose(rule, model, ids, on_target, args.candidates)
+            kept = choose(rule, texts, loss, on_target, fluency, controls[name].rank_by_classifier,
+                          args.samples, args.candidates)
+            groups = [[texts[i] for i in kept[k:k + args.samples]] for k in range(0, len(kept), args.samples)]
             rows[rule] = {"success": round(100 * success[kept].mean().item(), 1),
+                          "fluent": round(100 * fluent(fluency[kept]).float().mean().item(), 1),
+                          "overlap": round(same_target_overlap(groups), 3),
                           "lm_score": round(math.exp(nll[kept].sum().item() / count[kept].sum().item()), 2)}
         ceiling = success.view(-1, args.candidates).max(1).values.mean().item()
         results[spec] = {"weight": prepared.weights[name], "rules": rows,
@@ -119,11 +137,13 @@ def markdown(record: dict) -> str:
     lines = [f"# Choosing among guided samples ({record['date']})", "", f"`{record['command']}`", "",
              f"Machine: {record['machine']}. {s['targets']} targets × {s['samples']} outputs, each chosen "
              f"from a pool of {s['candidates']}; {s['steps']} sampling steps. Total "
-             f"{record['seconds_total'] / 60:.1f} min. Success % (lm-score; lower is more fluent).", "",
+             f"{record['seconds_total'] / 60:.1f} min. Per rule: success % / fluent % / same-target overlap "
+             "(lm-score; lower is more fluent).", "",
              "| variant | λ | " + " | ".join(RULES) + " | best in pool |",
              "|---|---|" + "---|" * (len(RULES) + 1)]
     for spec, r in record["results"].items():
-        cells = [f"{r['rules'][rule]['success']} ({r['rules'][rule]['lm_score']})" for rule in RULES]
+        cells = [f"{c['success']} / {c['fluent']} / {c['overlap']} ({c['lm_score']})"
+                 for c in (r['rules'][rule] for rule in RULES)]
         lines.append(f"| {spec} | {r['weight']:g} | " + " | ".join(cells) + f" | {r['best_in_pool']} |")
     return "\n".join(lines) + "\n"
 

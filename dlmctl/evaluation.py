@@ -1,16 +1,22 @@
-"""Scoring generated samples (DESIGN §3): every control's oracle success, averaged per target then over
-targets, its extra measures (``Control.metrics``), and the teacher's lm-score of the texts."""
+"""Scoring generated samples: every control's oracle success, averaged per target then over targets,
+its extra measures (``Control.metrics``), how alike the samples of one target are, and the teacher's
+judgement of the texts: the corpus lm-score and the share of fluent sentences (:mod:`dlmctl.fluency`)."""
 
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import fmean
 from typing import Any, Sequence
 
+import torch
+
+from dlmctl.diversity import same_target_overlap
 from dlmctl.errors import TargetError, UsageError
+from dlmctl.fluency import DEFAULT_THRESHOLD, fluent
 from dlmctl.model import DiffusionLM
 from dlmctl.plugins import PluginHost, get_host
 from dlmctl.progress import progress_bar
@@ -37,7 +43,9 @@ class ControlResult:
     samples: int
     success: float
     metrics: dict[str, float] = field(default_factory=dict)
+    overlap: float | None = None      # same-target overlap (:mod:`dlmctl.diversity`); None: one sample per target
     lm_score: float | None = None
+    fluent: float | None = None       # share of samples the teacher finds fluent
 
 
 def read_samples(path: Path) -> list[Sample]:
@@ -85,37 +93,65 @@ def score_controls(samples: Sequence[Sample], model: DiffusionLM, host: PluginHo
                         parsed[key] = control.parse_target(target_text, model)
                     except TargetError as exc:
                         raise TargetError(f"{source}:{sample.line}: control '{name}': {exc}") from None
-                success[name][sample.target].append(float(control.score(sample.text, parsed[key])))
+                target = _hashable(sample.target)
+                success[name][target].append(float(control.score(sample.text, parsed[key])))
                 for metric, value in control.metrics(sample.text, parsed[key]).items():
-                    extra[name][metric][sample.target].append(float(value))
+                    extra[name][metric][target].append(float(value))
             bar.advance(1)
+    texts = by_target(samples)
     return {name: ControlResult(targets=len(groups), samples=sum(len(v) for v in groups.values()),
                                 success=_mean_of_means(groups),
-                                metrics={m: _mean_of_means(g) for m, g in extra[name].items()})
+                                metrics={m: _mean_of_means(g) for m, g in extra[name].items()},
+                                overlap=same_target_overlap(texts[t] for t in groups))
             for name, groups in sorted(success.items())}
 
 
-def add_lm_scores(results: dict[str, ControlResult], samples: Sequence[Sample], teacher: Teacher) -> float:
-    """Fill each control's lm-score (texts of the samples using it); returns that of all texts."""
-    texts = [s.text for s in samples]
-    total, count = teacher.nll(texts)
+def by_target(samples: Sequence[Sample]) -> dict[Any, list[str]]:
+    """The texts of each target, in input order."""
+    groups: dict[Any, list[str]] = defaultdict(list)
+    for sample in samples:
+        groups[_hashable(sample.target)].append(sample.text)
+    return groups
 
-    def score(rows: list[int]) -> float:
-        return float((total[rows].sum() / count[rows].sum()).exp())
 
+def _hashable(target: Any) -> Any:
+    return json.dumps(target, sort_keys=True) if isinstance(target, (dict, list)) else target
+
+
+@dataclass
+class Judgement:
+    """The teacher's view of a set of texts: lm-score and share of fluent sentences."""
+
+    lm_score: float
+    fluent: float | None      # None where only a recorded lm-score is known
+
+
+def judge(teacher: Teacher, texts: Sequence[str], threshold: float = DEFAULT_THRESHOLD) -> Judgement:
+    """lm-score (exp of the mean token NLL) and the fluent share (worst-token NLL ≤ ``threshold``)."""
+    rows = teacher.token_nlls(texts)
+    total = sum(float(r.sum()) for r in rows) / sum(len(r) for r in rows)
+    worst = torch.stack([r.max() for r in rows])
+    return Judgement(math.exp(total), fluent(worst, threshold).float().mean().item())
+
+
+def add_teacher_scores(results: dict[str, ControlResult], samples: Sequence[Sample], teacher: Teacher,
+                       threshold: float = DEFAULT_THRESHOLD) -> Judgement:
+    """Fill each control's lm-score and fluent share (samples using it); returns those of all samples."""
     for name, result in results.items():
-        result.lm_score = score([i for i, s in enumerate(samples) if name in s.controls])
-    return score(list(range(len(samples))))
+        own = judge(teacher, [s.text for s in samples if name in s.controls], threshold)
+        result.lm_score, result.fluent = own.lm_score, own.fluent
+    return judge(teacher, [s.text for s in samples], threshold)
 
 
-def reference_lm_score(teacher: Teacher, references: Sequence[str] = (),
-                       source: str = "") -> tuple[float | None, str]:
-    """lm-score of human references and where they come from: ``references`` (named ``source``)
-    when given, else the held-out score recorded when the teacher was trained (None if there is none)."""
+def reference_scores(teacher: Teacher, references: Sequence[str] = (), source: str = "",
+                     threshold: float = DEFAULT_THRESHOLD) -> tuple[Judgement | None, str]:
+    """The teacher's judgement of human references and where they come from: ``references`` (named
+    ``source``) when given, else the held-out lm-score recorded when the teacher was trained (its
+    fluent share unknown), else None."""
     if references:
-        return teacher.lm_score(references), source
+        return judge(teacher, references, threshold), source
     recorded = teacher.meta.get("training", {}).get("valid_lm_score")
     if recorded is None:
         return None, "none recorded (pass --references VALID.csv)"
     valid = teacher.meta.get("data", {}).get("valid", "held-out split")
-    return float(recorded), f"{valid} (recorded with the teacher)"
+    return Judgement(float(recorded), None), f"{valid} (recorded with the teacher)"

@@ -5,6 +5,8 @@ A *request* is one row's controls, ``{"length": "12", "pos": "DET NOUN …"}``; 
 
 from __future__ import annotations
 
+import json
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -15,12 +17,15 @@ from dlmctl.errors import TargetError, UsageError
 from dlmctl.model import DiffusionLM
 from dlmctl.plugins import PluginHost, get_host
 from dlmctl.progress import progress_bar
-from dlmctl.rerank import best_of
+from dlmctl.fluency import sentence_scores
+from dlmctl.rerank import denoising_loss, pick_distinct, selection_keys
 from dlmctl.sampling import Sampler, SamplerConfig, WeightedGuidance
+from dlmctl.teacher import model_teacher
 from dlmctl.vocab import detokenize, tokenize
 
 
 DEFAULT_CANDIDATES = 4   # samples per sentence unless told (or a control asks for more)
+MAX_OVERLAP = 0.5        # word-bigram overlap above which two samples of one request count as repeats
 
 
 def parse_assignment(text: str, flag: str) -> tuple[str, str]:
@@ -73,11 +78,15 @@ def prepare_controls(model: DiffusionLM, requests: Sequence[Mapping[str, str]],
 def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
              weights: Mapping[str, float] | None = None, sampler: SamplerConfig | None = None,
              seed: int = 0, batch_size: int = 64, show_progress: bool = True,
-             host: PluginHost | None = None, candidates: int | None = 1) -> list[str]:
-    """One sentence per request (rows may repeat a request to get several samples). With
-    ``candidates`` > 1 each is the best of that many samples for its request: the most likely under
-    the model's own denoising loss and, with classifier controls, under their classifiers too
-    (:func:`dlmctl.rerank.best_of`, :func:`target_log_prob`); None: :func:`default_candidates`."""
+             host: PluginHost | None = None, candidates: int | None = 1,
+             max_overlap: float = MAX_OVERLAP) -> list[str]:
+    """One sentence per request (rows may repeat a request to get several samples).
+
+    With ``candidates`` > 1, that many samples are drawn per row and the rows of one request share
+    the pool: each keeps, best first, a candidate ranked high by the model's denoising loss, by the
+    classifiers of its controls and by the teacher's per-sentence fluency (:func:`choose`), skipping
+    one that repeats a kept sample of the same request (word-bigram overlap above ``max_overlap``)
+    while others remain. None: :func:`default_candidates`."""
     if candidates is not None and candidates < 1:
         raise UsageError(f"--candidates {candidates}: need at least 1 sample per sentence")
     prepared = prepare_controls(model, requests, weights, host)
@@ -103,10 +112,31 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
                 on_target.append(target_log_prob(model, guidance, step.tokens))
     if candidates == 1:
         return texts
-    ids = model.vocab.encode_batch([tokenize(text) for text in texts], model.config.seq_len)
     scores = torch.cat(on_target) if any(s.any() for s in on_target) else None
-    first = torch.tensor([ranks_by_classifier(prepared.controls, row) for row in prepared.targets])
-    return [texts[i] for i in best_of(model, ids, candidates, scores, first).tolist()]
+    return [texts[i] for i in choose(model, requests, prepared, texts, candidates, scores, max_overlap)]
+
+
+def choose(model: DiffusionLM, requests: Sequence[Mapping[str, str]], prepared: PreparedControls,
+           texts: list[str], candidates: int, on_target: torch.Tensor | None, max_overlap: float) -> list[int]:
+    """For each request row, the index into ``texts`` (``candidates`` consecutive candidates per
+    row) of the sample it keeps; rows with equal requests choose from their pooled candidates."""
+    ids = model.vocab.encode_batch([tokenize(text) for text in texts], model.config.seq_len)
+    loss = denoising_loss(model, ids).cpu()
+    teacher = model_teacher(model)
+    fluency = sentence_scores(teacher, texts) if teacher is not None else None
+    pools: dict[str, list[int]] = defaultdict(list)
+    for row, request in enumerate(requests):
+        pools[json.dumps(dict(request), sort_keys=True)].append(row)
+    chosen = [0] * len(requests)
+    for rows in pools.values():
+        pool = torch.tensor([row * candidates + k for row in rows for k in range(candidates)])
+        keys = selection_keys(loss[pool], None if on_target is None else on_target[pool],
+                              ranks_by_classifier(prepared.controls, prepared.targets[rows[0]]),
+                              None if fluency is None else fluency[pool])
+        order = pool[keys.argsort(stable=True)].tolist()
+        for row, index in zip(rows, pick_distinct(order, texts, len(rows), max_overlap)):
+            chosen[row] = index
+    return chosen
 
 
 def default_candidates(controls: Iterable[Control]) -> int:

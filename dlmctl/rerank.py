@@ -1,11 +1,12 @@
-"""The model's own judgement of finished sentences: a denoising loss that ranks samples, used to
-keep the best of several candidates (``dlmctl generate --candidates``, ``dlmctl infill
---candidates``)."""
+"""Choosing among finished candidates: the model's own denoising loss, ranks that combine it with
+the controls' classifiers and the teacher's fluency, and a pick that keeps samples of one target
+apart (``dlmctl generate --candidates``, ``dlmctl infill --candidates``)."""
 
 from __future__ import annotations
 
 import torch
 
+from dlmctl.diversity import bigram_jaccard
 from dlmctl.model import DiffusionLM
 
 
@@ -29,26 +30,37 @@ def denoising_loss(model: DiffusionLM, ids: torch.Tensor, points: int = 8, seed:
     return (total * words).sum(1) / (points * words.sum(1).clamp(min=1))
 
 
-def best_of(model: DiffusionLM, ids: torch.Tensor, candidates: int,
-            target_log_prob: torch.Tensor | None = None,
-            classifier_first: torch.Tensor | None = None) -> torch.Tensor:
-    """(N,) row indices into ids (N·candidates, L), whose consecutive groups of ``candidates`` rows
-    are samples for one output: in each group, the row with the lowest :func:`denoising_loss`.
+def selection_keys(loss: torch.Tensor, on_target: torch.Tensor | None = None, classifier_first: bool = False,
+                   fluency: torch.Tensor | None = None) -> torch.Tensor:
+    """(P,) ranking keys of one pool of P candidates, lower is better.
 
-    With ``target_log_prob`` (N·candidates,), how likely the controls' classifiers find each row
-    meets its targets, the row with the best sum of its two ranks in the group (by loss, by target
-    log p) wins, ties to the lower loss: a candidate must be both fluent and on target. Groups
-    marked in ``classifier_first`` (N,) bool are ranked by target log p alone, ties to the lower loss."""
-    loss = denoising_loss(model, ids).view(-1, candidates)
-    key = ranks(loss)
-    if target_log_prob is not None:
-        on_target = ranks(-target_log_prob.to(loss.device).view(-1, candidates))
-        if classifier_first is not None:
-            on_target = torch.where(classifier_first.to(loss.device)[:, None], on_target * candidates, on_target)
-        key = (key + on_target) * candidates + ranks(loss)
-    return key.argmin(1) + torch.arange(0, len(ids), candidates, device=loss.device)
+    Each measure ranks the pool: ``loss`` (P,) the model's :func:`denoising_loss`; ``on_target``
+    (P,) how likely the controls' classifiers find each candidate meets its targets (higher is
+    better); ``fluency`` (P,) the teacher's per-sentence score (:func:`dlmctl.fluency.sentence_scores`,
+    higher is worse). The key is the sum of the ranks, with the classifier's rank counting P times
+    over when ``classifier_first``; ties go to the lower loss."""
+    size = len(loss)
+    total = rank(loss)
+    if on_target is not None:
+        total = total + rank(-on_target) * (size if classifier_first else 1)
+    if fluency is not None:
+        total = total + rank(fluency)
+    return total * size + rank(loss)
 
 
-def ranks(values: torch.Tensor) -> torch.Tensor:
-    """(G, C) → (G, C): how many entries of the same row are smaller (0 = best; ties share a rank)."""
-    return (values[:, None, :] < values[:, :, None]).sum(-1)
+def pick_distinct(order: list[int], texts: list[str], keep: int, max_overlap: float) -> list[int]:
+    """``keep`` entries of ``order`` (candidate indices, best first): in turn, each candidate whose
+    word-bigram overlap (:func:`dlmctl.diversity.bigram_jaccard`) with every one already kept is at
+    most ``max_overlap``; when too few are left, the ones least like those kept."""
+    kept: list[int] = []
+    rest = list(order)
+    while len(kept) < keep and rest:
+        closeness = [max((bigram_jaccard(texts[c], texts[k]) for k in kept), default=0.0) for c in rest]
+        fresh = [i for i, near in enumerate(closeness) if near <= max_overlap]
+        kept.append(rest.pop(fresh[0] if fresh else min(range(len(rest)), key=closeness.__getitem__)))
+    return kept
+
+
+def rank(values: torch.Tensor) -> torch.Tensor:
+    """(P,) → (P,): how many entries are smaller (0 = best; ties share a rank)."""
+    return (values[None, :] < values[:, None]).sum(-1)

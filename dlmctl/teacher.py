@@ -14,8 +14,9 @@ import json
 import math
 import time
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
 from safetensors import SafetensorError
@@ -28,6 +29,9 @@ from dlmctl.errors import ModelError
 from dlmctl.progress import progress_bar
 from dlmctl.training import global_batch
 from dlmctl.vocab import Vocabulary, tokenize
+
+if TYPE_CHECKING:
+    from dlmctl.model import DiffusionLM
 
 CONFIG, VOCAB, WEIGHTS = "teacher.json", "vocab.json", "teacher.safetensors"
 TEACHER_SUBDIR = "teacher"
@@ -92,11 +96,16 @@ def encode(vocab: Vocabulary, texts_words: Sequence[Sequence[str]], seq_len: int
 
 def token_nll(net: TeacherLM, ids: torch.Tensor, pad: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Summed next-token NLL (B,) and number of scored tokens (B,) for ids (B, T)."""
+    nll, keep = per_token_nll(net, ids, pad)
+    return nll.sum(1), keep.sum(1)
+
+
+def per_token_nll(net: TeacherLM, ids: torch.Tensor, pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Next-token NLL (B, T−1) of ids (B, T), 0 at padding, and the mask (B, T−1) of scored tokens."""
     logits = net(ids[:, :-1])
     target = ids[:, 1:]
-    nll = nn.functional.cross_entropy(logits.transpose(1, 2), target, reduction="none")
     keep = (target != pad).float()
-    return (nll * keep).sum(1), keep.sum(1)
+    return nn.functional.cross_entropy(logits.transpose(1, 2), target, reduction="none") * keep, keep
 
 
 class Teacher:
@@ -108,18 +117,25 @@ class Teacher:
         self.meta = meta or {}
 
     @torch.no_grad()
-    def nll(self, texts: Sequence[str], batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per text: summed token NLL (N,) and scored tokens (N,) (words + END)."""
+    def token_nlls(self, texts: Sequence[str], batch_size: int = 256) -> list[torch.Tensor]:
+        """Per text, the NLL of each scored token (words, then END), shape (n_words + 1,)."""
         words = [tokenize(t) for t in texts]
         order = sorted(range(len(words)), key=lambda i: len(words[i]))
-        total, count = torch.zeros(len(words)), torch.zeros(len(words))
+        out: list[torch.Tensor] = [torch.zeros(0)] * len(words)
         device = self.net.embed.weight.device
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
             ids = encode(self.vocab, [words[i] for i in idx], self.net.cfg.seq_len).to(device)
-            s, c = token_nll(self.net, ids, self.vocab.pad)
-            total[idx], count[idx] = s.cpu(), c.cpu()
-        return total, count
+            nll, keep = per_token_nll(self.net, ids, self.vocab.pad)
+            for row, i in enumerate(idx):
+                out[i] = nll[row, keep[row].bool()].cpu()
+        return out
+
+    def nll(self, texts: Sequence[str], batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per text: summed token NLL (N,) and scored tokens (N,) (words + END)."""
+        rows = self.token_nlls(texts, batch_size)
+        return (torch.stack([r.sum() for r in rows]) if rows else torch.zeros(0),
+                torch.tensor([float(len(r)) for r in rows]))
 
     def lm_score(self, texts: Sequence[str]) -> float:
         """exp(mean token NLL) over all tokens of ``texts``; lower is more fluent."""
@@ -151,6 +167,18 @@ def load_teacher(directory: str | Path, device: str | torch.device = "cpu") -> T
     except (json.JSONDecodeError, KeyError, TypeError, ValueError, RuntimeError, SafetensorError) as exc:
         raise ModelError(f"teacher in {directory} is corrupt ({str(exc)[:200]}); {how}") from None
     return Teacher(net.to(device), vocab, {k: v for k, v in config.items() if k != "model"})
+
+
+@lru_cache(maxsize=4)
+def _cached_teacher(directory: str, device: str) -> Teacher:
+    return load_teacher(directory, device)
+
+
+def model_teacher(model: "DiffusionLM") -> Teacher | None:
+    """The teacher a model directory carries in ``teacher/`` (loaded once per process), or None."""
+    if model.model_dir is None or not (Path(model.model_dir) / TEACHER_SUBDIR / CONFIG).is_file():
+        return None
+    return _cached_teacher(str(Path(model.model_dir) / TEACHER_SUBDIR), str(model.device))
 
 
 def train_teacher(sentences: Sequence[Sequence[str]], vocab: Vocabulary, out: Path, cfg: TeacherConfig,

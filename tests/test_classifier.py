@@ -216,10 +216,10 @@ def test_crossing_spans_are_exactly_those_that_cannot_coexist_with_the_target():
 
 @pytest.mark.parametrize("name, target", [("pos", "DET NOUN AUX ADJ PUNCT"), ("span", "1,2,NP")])
 def test_candidates_are_chosen_by_loss_and_by_the_control_classifier(trained, name, target):
-    """``generate`` keeps what :func:`best_of` picks from the same pool: by the rank sum for pos,
-    by the classifier first for span (``rank_by_classifier``)."""
-    from dlmctl.generation import prepare_controls, target_log_prob
-    from dlmctl.rerank import best_of, denoising_loss
+    """``generate`` keeps what the selection keys pick from the same pool: by the rank sum for pos,
+    by the classifier first for span (``rank_by_classifier``), without repeats."""
+    from dlmctl.generation import MAX_OVERLAP, prepare_controls, target_log_prob
+    from dlmctl.rerank import denoising_loss, pick_distinct, selection_keys
     from dlmctl.sampling import WeightedGuidance
     model, _ = trained
     sampler = SamplerConfig(steps=20)
@@ -232,11 +232,11 @@ def test_candidates_are_chosen_by_loss_and_by_the_control_classifier(trained, na
                                  prepared.weights[name])]
     ids = model.vocab.encode_batch([tokenize(t) for t in pool], model.config.seq_len)
     on_target = target_log_prob(model, guidance, ids)
-    first = torch.full((6,), control.rank_by_classifier)
-    picked = best_of(model, ids, 4, on_target, classifier_first=first)
-    assert chosen == [pool[i] for i in picked.tolist()]
-    by_loss = denoising_loss(model, ids).view(6, 4).argmin(1) + torch.arange(0, 24, 4)
-    assert on_target[picked].mean() >= on_target[by_loss].mean()
+    loss = denoising_loss(model, ids)
+    order = selection_keys(loss, on_target, control.rank_by_classifier).argsort(stable=True).tolist()
+    picked = pick_distinct(order, pool, 6, MAX_OVERLAP)
+    assert chosen == [pool[i] for i in picked]
+    assert on_target[picked].mean() >= on_target.mean()
 
 
 def test_warm_start_goes_on_from_the_saved_classifier(trained, controls, small_corpus, tmp_path):

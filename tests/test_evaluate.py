@@ -9,7 +9,7 @@ import torch
 
 from dlmctl.control import Control, Guidance
 from dlmctl.errors import TargetError, UsageError
-from dlmctl.evaluation import Sample, add_lm_scores, read_samples, score_controls
+from dlmctl.evaluation import Sample, add_teacher_scores, read_samples, score_controls
 from dlmctl.hookspecs import hookimpl
 from dlmctl.plugins import PluginHost
 from dlmctl.teacher import TeacherConfig, TeacherTrainConfig, load_teacher, train_teacher
@@ -111,10 +111,10 @@ def test_lm_scores_per_control_and_overall(tmp_path, host, tiny_model, quick_tea
     samples = [Sample(r["target"], r["controls"], r["text"], i) for i, r in enumerate(RECORDS, 1)]
     results = score_controls(samples, tiny_model, host, show_progress=False)
     teacher = load_teacher(quick_teacher)
-    overall = add_lm_scores(results, samples, teacher)
-    assert overall == pytest.approx(teacher.lm_score([r["text"] for r in RECORDS]), rel=1e-5)
+    overall = add_teacher_scores(results, samples, teacher)
+    assert overall.lm_score == pytest.approx(teacher.lm_score([r["text"] for r in RECORDS]), rel=1e-5)
     assert results["words"].lm_score == pytest.approx(teacher.lm_score([r["text"] for r in RECORDS[:3]]), rel=1e-5)
-    assert not math.isclose(overall, results["words"].lm_score)
+    assert not math.isclose(overall.lm_score, results["words"].lm_score)
 
 
 def test_evaluate_command_json(tmp_path, tiny_model_dir, quick_teacher, small_corpus):
@@ -135,4 +135,30 @@ def test_evaluate_command_json(tmp_path, tiny_model_dir, quick_teacher, small_co
     assert report["samples"] == 2
     assert report["controls"]["length"]["success"] == 1.0
     assert report["lm_score"] > 1.0 and report["references"]["lm_score"] > 1.0
+    assert 0.0 <= report["fluent"] <= 1.0 and 0.0 <= report["references"]["fluent"] <= 1.0
+    assert report["overlap"] is None                                      # one sample per target
+    assert report["distinct_2"] == pytest.approx(6 / 9)                  # "is a", "a pub", "pub ." twice
     assert report["references"]["source"] == small_corpus.name
+
+
+def test_teacher_scores_count_fluent_sentences_by_their_worst_token(tmp_path, host, tiny_model, quick_teacher):
+    from dlmctl.evaluation import judge
+
+    samples = [Sample(r["target"], r["controls"], r["text"], i) for i, r in enumerate(RECORDS, 1)]
+    teacher = load_teacher(quick_teacher)
+    worst = [float(row.max()) for row in teacher.token_nlls([r["text"] for r in RECORDS])]
+    threshold = sorted(worst)[1]                                  # the two least surprising pass
+    results = score_controls(samples, tiny_model, host, show_progress=False)
+    overall = add_teacher_scores(results, samples, teacher, threshold)
+    assert overall.fluent == pytest.approx(2 / 4)
+    assert results["words"].fluent == pytest.approx(sum(w <= threshold for w in worst[:3]) / 3)
+    assert judge(teacher, ["The Eagle is a pub ."], 1e-6).fluent == 0.0
+    assert judge(teacher, ["The Eagle is a pub ."], 1e6).fluent == 1.0
+
+
+def test_overlap_compares_the_samples_of_each_target(tmp_path, host, tiny_model):
+    from dlmctl.diversity import bigram_jaccard
+
+    results = score_controls(read_samples(write(tmp_path / "out.jsonl", RECORDS)), tiny_model, host,
+                             show_progress=False)
+    assert results["words"].overlap == pytest.approx(bigram_jaccard(RECORDS[0]["text"], RECORDS[1]["text"]))

@@ -1,4 +1,5 @@
-"""The model's own ranking of finished sentences and best-of-N generation."""
+"""Choosing among candidates: the model's own ranking of finished sentences, ranks with the
+classifiers and the teacher, and no repeats among the samples of one request."""
 
 import csv
 import random
@@ -6,10 +7,12 @@ import random
 import pytest
 import torch
 
+from dlmctl.diversity import bigram_jaccard
 from dlmctl.errors import UsageError
-from dlmctl.generation import DEFAULT_CANDIDATES, default_candidates, generate, ranks_by_classifier
+from dlmctl.generation import (DEFAULT_CANDIDATES, MAX_OVERLAP, default_candidates, generate,
+                               ranks_by_classifier)
 from dlmctl.plugins import PluginHost
-from dlmctl.rerank import best_of, denoising_loss
+from dlmctl.rerank import denoising_loss, pick_distinct, selection_keys
 from dlmctl.sampling import SamplerConfig
 from dlmctl.vocab import tokenize
 
@@ -25,45 +28,38 @@ def test_denoising_loss_prefers_real_sentences_over_shuffled_ones(tiny_model, sm
     assert (loss[0] < loss[1]).sum() >= 14
 
 
-def test_best_of_picks_the_lowest_loss_in_each_group(tiny_model, small_corpus):
-    with open(small_corpus, newline="") as f:
-        rows = [tokenize(r["human_reference"]) for r in csv.DictReader(f)][:6]
-    ids = tiny_model.vocab.encode_batch(rows, tiny_model.config.seq_len)
-    loss = denoising_loss(tiny_model, ids)
-    chosen = best_of(tiny_model, ids, 3).tolist()
-    assert chosen == [int(loss[:3].argmin()), 3 + int(loss[3:].argmin())]
-
-
-def test_generate_keeps_the_best_of_its_candidates(tiny_model):
+def test_generate_keeps_the_best_of_its_candidates_and_no_repeats(tiny_model):
+    """Rows with one request share their candidates: the best by loss first, then the best that
+    does not repeat it (the tiny model has no teacher, so the loss alone ranks)."""
     sampler = SamplerConfig(steps=10)
     pool = generate(tiny_model, [{}] * 8, sampler=sampler, seed=5, show_progress=False)
     best = generate(tiny_model, [{}] * 2, sampler=sampler, seed=5, show_progress=False, candidates=4)
     ids = tiny_model.vocab.encode_batch([tokenize(t) for t in pool], tiny_model.config.seq_len)
-    loss = denoising_loss(tiny_model, ids).view(2, 4)
-    assert best == [pool[int(loss[0].argmin())], pool[4 + int(loss[1].argmin())]]
+    order = denoising_loss(tiny_model, ids).argsort(stable=True).tolist()
+    assert best == [pool[i] for i in pick_distinct(order, pool, 2, MAX_OVERLAP)]
+    assert best[0] == pool[order[0]] and bigram_jaccard(*best) <= MAX_OVERLAP
     assert generate(tiny_model, [{}] * 2, sampler=sampler, seed=5, show_progress=False, candidates=4) == best
     with pytest.raises(UsageError, match="--candidates 0"):
         generate(tiny_model, [{}], sampler=sampler, show_progress=False, candidates=0)
 
 
-def test_best_of_with_target_log_prob_wants_both_fluent_and_on_target(tiny_model, small_corpus):
-    with open(small_corpus, newline="") as f:
-        rows = [tokenize(r["human_reference"]) for r in csv.DictReader(f)][:3]
-    ids = tiny_model.vocab.encode_batch(rows, tiny_model.config.seq_len)
-    by_loss = denoising_loss(tiny_model, ids).argsort().tolist()     # best, second, worst
-    on_target = torch.zeros(3)
-    on_target[by_loss] = torch.tensor([-9.0, -1.0, -5.0])          # the most fluent is off target
-    assert best_of(tiny_model, ids, 3, on_target).tolist() == [by_loss[1]]
-    on_target[by_loss] = torch.tensor([-1.0, -5.0, -9.0])          # the most fluent is also on target
-    assert best_of(tiny_model, ids, 3, on_target).tolist() == [by_loss[0]]
-    on_target[:] = -2.0                                             # no preference: the loss decides
-    assert best_of(tiny_model, ids, 3, on_target).tolist() == [by_loss[0]]
-    yes = torch.tensor([True])
-    on_target[by_loss] = torch.tensor([-9.0, -5.0, -1.0])          # the least fluent is the most on target
-    assert best_of(tiny_model, ids, 3, on_target).tolist() == [by_loss[0]]     # rank sums tie: loss decides
-    assert best_of(tiny_model, ids, 3, on_target, classifier_first=yes).tolist() == [by_loss[2]]
-    on_target[:] = -2.0                                             # classifier first, ties to the loss
-    assert best_of(tiny_model, ids, 3, on_target, classifier_first=yes).tolist() == [by_loss[0]]
+def test_selection_keys_want_fluent_and_on_target_candidates():
+    loss = torch.tensor([1.0, 2.0, 3.0])
+    assert selection_keys(loss).argmin() == 0
+    assert selection_keys(loss, on_target=torch.tensor([-9.0, -1.0, -5.0])).argmin() == 1   # best is off target
+    assert selection_keys(loss, on_target=torch.tensor([-1.0, -5.0, -9.0])).argmin() == 0
+    assert selection_keys(loss, on_target=torch.full((3,), -2.0)).argmin() == 0              # no preference
+    least_fluent_most_on = torch.tensor([-9.0, -5.0, -1.0])
+    assert selection_keys(loss, least_fluent_most_on).argmin() == 0                          # ranks tie: loss
+    assert selection_keys(loss, least_fluent_most_on, classifier_first=True).argmin() == 2
+    assert selection_keys(loss, least_fluent_most_on, fluency=torch.tensor([9.0, 2.0, 3.0])).argmin() == 1
+
+
+def test_pick_distinct_skips_repeats_while_others_remain():
+    texts = ["the pub is cheap .", "the pub is cheap .", "a cheap pub by the river .", "the pub is cheap !"]
+    assert pick_distinct([0, 1, 2, 3], texts, 2, 0.5) == [0, 2]
+    assert pick_distinct([0, 1, 2, 3], texts, 3, 0.5) == [0, 2, 3]     # 3 is the least like those kept
+    assert pick_distinct([1, 0], texts, 2, 0.5) == [1, 0]               # nothing else: a repeat
 
 
 def test_a_request_ranks_by_classifier_only_if_all_its_classifier_controls_ask():

@@ -76,11 +76,13 @@ def test_missing_or_corrupt_teacher_is_a_model_error(tmp_path, teacher_dir):
 
 
 def test_reference_score_falls_back_to_the_recorded_held_out_score(teacher_dir, e2e_dir):
-    from dlmctl.evaluation import reference_lm_score
+    from dlmctl.evaluation import reference_scores
 
     teacher = load_teacher(teacher_dir)
-    score, source = reference_lm_score(teacher)
-    assert score == teacher.meta["training"]["valid_lm_score"]
+    recorded, source = reference_scores(teacher)
+    assert (recorded.lm_score, recorded.fluent) == (teacher.meta["training"]["valid_lm_score"], None)
     assert source == "valid.csv (recorded with the teacher)"
     texts = held_out(e2e_dir, 10)
-    assert reference_lm_score(teacher, texts, "mine.csv") == (pytest.approx(teacher.lm_score(texts)), "mine.csv")
+    judged, source = reference_scores(teacher, texts, "mine.csv")
+    assert source == "mine.csv" and judged.lm_score == pytest.approx(teacher.lm_score(texts))
+    assert 0.0 <= judged.fluent <= 1.0

@@ -1,4 +1,5 @@
-"""``dlmctl evaluate``: oracle success of every control and lm-score of generated samples."""
+"""``dlmctl evaluate``: oracle success of every control, sample overlap, and the teacher's lm-score and
+fluent share of generated samples."""
 
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ from dlmctl.cli.common import print_json, resolve_model_dir, show_plugin_warning
 from dlmctl.checkpoint import load_model
 from dlmctl.data import load_texts
 from dlmctl.device import resolve_device
-from dlmctl.evaluation import add_lm_scores, read_samples, reference_lm_score, score_controls
+from dlmctl.diversity import distinct_n, same_target_overlap
+from dlmctl.errors import UsageError
+from dlmctl.evaluation import add_teacher_scores, by_target, read_samples, reference_scores, score_controls
+from dlmctl.fluency import DEFAULT_THRESHOLD
 from dlmctl.teacher import TEACHER_SUBDIR, load_teacher
 
 Opt = typer.Option
@@ -25,8 +29,12 @@ def _percent(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
-def _lm(value: float | None) -> str:
+def _number(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
+
+
+def _share(value: float | None) -> str:
+    return "–" if value is None else _percent(value)
 
 
 @app.command("evaluate")
@@ -34,41 +42,55 @@ def evaluate_command(
     input_path: Annotated[Path, Opt("--input", "-i", help="JSONL written by `dlmctl generate --targets … --output`.")],
     model: Annotated[Optional[str], Opt(help="Model the samples came from (parses targets; default: the bundled model).")] = None,
     teacher: Annotated[Optional[Path], Opt(help="Teacher LM directory (default: the model's teacher/).")] = None,
-    references: Annotated[Optional[str], Opt(help="Human references to lm-score beside the outputs (e.g. valid.csv).")] = None,
+    references: Annotated[Optional[str], Opt(help="Human references to judge beside the outputs (e.g. valid.csv).")] = None,
     text_column: Annotated[str, Opt(help="Column of --references holding the text.")] = "human_reference",
+    fluency_threshold: Annotated[float, Opt(help="A sentence is fluent when the teacher's NLL of its least likely "
+                                            "token is at most this (nats).")] = DEFAULT_THRESHOLD,
     device: Annotated[Optional[str], Opt(help="auto, cpu, cuda or cuda:N.")] = None,
     as_json: Annotated[bool, Opt("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Score samples with each control's oracle; lm-score them (and human references) with the teacher."""
+    """Score samples with each control's oracle, how alike the samples of a target are, and the
+    teacher's lm-score and fluent share (human references beside them)."""
+    if not fluency_threshold > 0:
+        raise UsageError(f"--fluency-threshold must be a positive number of nats, got {fluency_threshold}")
     samples = read_samples(input_path)
     model_dir = resolve_model_dir(model)
     lm = load_model(model_dir, resolve_device(device))
     show_plugin_warnings()
     results = score_controls(samples, lm, source=str(input_path), show_progress=not as_json)
+    texts = [s.text for s in samples]
+    overlap, distinct = same_target_overlap(by_target(samples).values()), distinct_n(texts)
     teacher_dir = teacher or model_dir / TEACHER_SUBDIR
-    overall = ref_score = None
+    overall = reference = None
     ref_source = ""
     if teacher is not None or teacher_dir.is_dir():
         judge = load_teacher(teacher_dir, lm.device)
-        overall = add_lm_scores(results, samples, judge)
+        overall = add_teacher_scores(results, samples, judge, fluency_threshold)
         ref_texts = load_texts(references, text_column) if references else []
-        ref_score, ref_source = reference_lm_score(judge, ref_texts, Path(references or "").name)
+        reference, ref_source = reference_scores(judge, ref_texts, Path(references or "").name, fluency_threshold)
     else:
-        print(f"note: no teacher LM in {teacher_dir}: lm-score not computed (pass --teacher DIR; "
+        print(f"note: no teacher LM in {teacher_dir}: lm-score and fluency not computed (pass --teacher DIR; "
               "make one with `dlmctl train-teacher`)", file=sys.stderr)
     if as_json:
         print_json({"input": str(input_path), "model": str(model_dir), "samples": len(samples),
                     "teacher": str(teacher_dir) if overall is not None else None,
+                    "fluency_threshold": fluency_threshold,
                     "controls": {name: vars(r) for name, r in results.items()},
-                    "lm_score": overall, "references": {"source": ref_source, "lm_score": ref_score}})
+                    "overlap": overlap, "distinct_2": distinct,
+                    "lm_score": overall and overall.lm_score, "fluent": overall and overall.fluent,
+                    "references": {"source": ref_source, "lm_score": reference and reference.lm_score,
+                                   "fluent": reference and reference.fluent}})
         return
-    table = Table("control", "targets", "samples", "success", "other", "lm-score",
+    table = Table("control", "targets", "samples", "success", "other", "overlap", "lm-score", "fluent",
                   title=f"{input_path} — {len(samples)} samples")
     for name, r in results.items():
         other = "  ".join(f"{metric} {_percent(v)}" for metric, v in r.metrics.items())
-        table.add_row(name, str(r.targets), str(r.samples), _percent(r.success), other, _lm(r.lm_score))
+        table.add_row(name, str(r.targets), str(r.samples), _percent(r.success), other, _number(r.overlap),
+                      _number(r.lm_score), _share(r.fluent))
     table.add_section()
-    table.add_row("all samples", "", str(len(samples)), "", "", _lm(overall))
+    table.add_row("all samples", "", str(len(samples)), "", f"distinct-2 {distinct:.2f}", _number(overlap),
+                  _number(overall and overall.lm_score), _share(overall and overall.fluent))
     if overall is not None:
-        table.add_row(f"human references: {ref_source}", "", "", "", "", _lm(ref_score))
+        table.add_row(f"human references: {ref_source}", "", "", "", "", "", _number(reference and reference.lm_score),
+                      _share(reference and reference.fluent))
     Console().print(table)

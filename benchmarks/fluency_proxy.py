@@ -1,0 +1,98 @@
+"""How well the automatic per-sentence fluency score agrees with a blind reading.
+
+Reads a reading sheet (``id<TAB>text`` lines, generated outputs shuffled with human sentences), its
+key (``id → source``) and a reader's labels (``id<TAB>G|U``), scores every line with the teacher
+(:func:`dlmctl.fluency.sentence_scores`: NLL of the least likely token) and reports the ranking
+agreement (AUC: the chance that a line read as ungrammatical scores worse than one read as
+grammatical), the agreement of the fluent/not-fluent call with the reading at each threshold, and
+per source the share read grammatical beside the share the teacher calls fluent.
+
+    python benchmarks/fluency_proxy.py benchmarks/results/reading/calibration \\
+        [--teacher plugins/dlmctl-e2e/dlmctl_e2e/model/teacher] [--out benchmarks/results/fluency_proxy]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from dlmctl.checkpoint import atomic_write_text
+from dlmctl.fluency import DEFAULT_THRESHOLD, sentence_scores
+from dlmctl.teacher import load_teacher
+
+THRESHOLDS = (5.0, 6.0, 6.5, DEFAULT_THRESHOLD, 7.5, 8.0, 9.0)
+
+
+def read_reading(folder: Path) -> tuple[list[str], list[str], list[bool]]:
+    """Texts, sources and grammatical-or-not of every labelled line of a reading folder."""
+    sheet = dict(line.rstrip("\n").split("\t", 1) for line in (folder / "sheet.txt").open(encoding="utf-8"))
+    key = json.loads((folder / "key.json").read_text())
+    texts, sources, good = [], [], []
+    for line in (folder / "labels.tsv").open(encoding="utf-8"):
+        parts = line.strip().split("\t")
+        if len(parts) == 2 and parts[0] in sheet:
+            texts.append(sheet[parts[0]])
+            sources.append(key[parts[0]])
+            good.append(parts[1].upper() == "G")
+    return texts, sources, good
+
+
+def auc(scores: torch.Tensor, bad: torch.Tensor) -> float:
+    """P(score of a bad line > score of a good line), ties counting half."""
+    worse, better = scores[bad], scores[~bad]
+    wins = (worse[:, None] > better[None, :]).float() + 0.5 * (worse[:, None] == better[None, :]).float()
+    return wins.mean().item()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("reading", type=Path, help="folder with sheet.txt, key.json and labels.tsv")
+    parser.add_argument("--teacher", default="plugins/dlmctl-e2e/dlmctl_e2e/model/teacher")
+    parser.add_argument("--out", default="benchmarks/results/fluency_proxy")
+    args = parser.parse_args()
+    texts, sources, good = read_reading(args.reading)
+    scores = sentence_scores(load_teacher(args.teacher), texts)
+    bad = ~torch.tensor(good)
+    generated = torch.tensor([s != "human" for s in sources])
+    record = {
+        "command": "python " + shlex.join(sys.argv),
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "lines": len(texts), "read_grammatical": round(100 * (~bad).float().mean().item(), 1),
+        "auc": round(auc(scores, bad), 3), "auc_generated_only": round(auc(scores[generated], bad[generated]), 3),
+        "agreement": {str(t): round(100 * ((scores <= t) == ~bad).float().mean().item(), 1) for t in THRESHOLDS},
+        "sources": {},
+    }
+    for source in sorted(set(sources)):
+        rows = torch.tensor([s == source for s in sources])
+        record["sources"][source] = {"lines": int(rows.sum()),
+                                     "read_grammatical": round(100 * (~bad[rows]).float().mean().item(), 1),
+                                     "fluent": round(100 * (scores[rows] <= DEFAULT_THRESHOLD).float().mean().item(), 1)}
+    out = Path(args.out)
+    atomic_write_text(out.with_suffix(".json"), json.dumps(record, indent=2) + "\n")
+    atomic_write_text(out.with_suffix(".md"), markdown(record))
+    print(markdown(record))
+
+
+def markdown(record: dict) -> str:
+    lines = [f"# Per-sentence fluency vs a blind reading ({record['date']})", "",
+             f"`{record['command']}`", "",
+             f"{record['lines']} lines, {record['read_grammatical']} % read as grammatical. Ranking agreement "
+             f"(AUC) of the teacher's worst-token NLL with the reading: {record['auc']} over all lines, "
+             f"{record['auc_generated_only']} over generated lines.", "",
+             "| threshold (nats) | " + " | ".join(record["agreement"]) + " |",
+             "|---|" + "---|" * len(record["agreement"]),
+             "| agreement % | " + " | ".join(str(v) for v in record["agreement"].values()) + " |", "",
+             f"| source | lines | read grammatical % | fluent % (≤ {DEFAULT_THRESHOLD:g} nats) |", "|---|---|---|---|"]
+    for source, r in record["sources"].items():
+        lines.append(f"| {source} | {r['lines']} | {r['read_grammatical']} | {r['fluent']} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""A per-sentence fluency score that sees single words: the teacher LM's surprisal at the least likely
+token of a sentence.
+
+A corpus-mean lm-score hides a broken sentence among fluent ones; one word the teacher finds very
+unlikely ("It is is", "a English", a name cut off before its end) does not hide. A sentence counts as
+*fluent* when its worst token's NLL is at most a threshold (nats); ``dlmctl evaluate`` reports the
+share of fluent samples beside that of human references.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from dlmctl.teacher import Teacher
+
+#: Worst-token NLL (nats) at or below which a sentence counts as fluent: a token the teacher gives
+#: a probability of at least e^-7 ≈ 1/1100 (chosen against a blind reading, docs/evaluation.md)
+DEFAULT_THRESHOLD = 7.0
+
+
+def sentence_scores(teacher: Teacher, texts: Sequence[str]) -> torch.Tensor:
+    """(N,) NLL of each text's least likely token under ``teacher`` (words and END); higher is worse."""
+    return torch.stack([row.max() for row in teacher.token_nlls(texts)]) if texts else torch.zeros(0)
+
+
+def fluent(scores: torch.Tensor, threshold: float = DEFAULT_THRESHOLD) -> torch.Tensor:
+    """(N,) bool: which :func:`sentence_scores` count as fluent."""
+    return scores <= threshold
