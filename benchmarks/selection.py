@@ -81,6 +81,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=5, help="outputs per target")
     parser.add_argument("--candidates", type=int, default=4, help="pool size per output")
     parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--guide-steps", type=int, default=SamplerConfig.guide_steps)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="benchmarks/results/selection")
@@ -97,7 +98,7 @@ def main() -> None:
         weights = {name: float(weight)} if weight else None
         requests = [{name: t[name]} for t in targets for _ in range(args.samples * args.candidates)]
         texts = generate(model, requests, weights=weights, seed=args.seed, batch_size=200,
-                         sampler=SamplerConfig(steps=args.steps), show_progress=True)
+                         sampler=SamplerConfig(steps=args.steps, guide_steps=args.guide_steps), show_progress=True)
         prepared = prepare_controls(model, requests, weights)
         parsed = [row[name] for row in prepared.targets]
         ids = model.vocab.encode_batch([tokenize(text) for text in texts], model.config.seq_len)
@@ -124,7 +125,7 @@ def main() -> None:
     record = {"command": "python " + shlex.join(sys.argv),
               "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
               "machine": f"{cpu_name()}, {torch.get_num_threads()} thread(s), torch {torch.__version__}",
-              "settings": {k: getattr(args, k) for k in ("targets", "samples", "candidates", "steps", "seed")},
+              "settings": {k: getattr(args, k) for k in ("targets", "samples", "candidates", "steps", "guide_steps", "seed")},
               "seconds_total": round(time.monotonic() - started, 1), "results": results}
     out = Path(args.out)
     atomic_write_text(out.with_suffix(".json"), json.dumps(record, indent=2) + "\n")
@@ -136,7 +137,7 @@ def markdown(record: dict) -> str:
     s = record["settings"]
     lines = [f"# Choosing among guided samples ({record['date']})", "", f"`{record['command']}`", "",
              f"Machine: {record['machine']}. {s['targets']} targets × {s['samples']} outputs, each chosen "
-             f"from a pool of {s['candidates']}; {s['steps']} sampling steps. Total "
+             f"from a pool of {s['candidates']}; {s['steps']} sampling steps, {s.get('guide_steps', 3)} guide steps. Total "
              f"{record['seconds_total'] / 60:.1f} min. Per rule: success % / fluent % / same-target overlap "
              "(lm-score; lower is more fluent).", "",
              "| variant | λ | " + " | ".join(RULES) + " | best in pool |",

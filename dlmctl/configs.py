@@ -1,8 +1,9 @@
-"""Reading settings dataclasses back from JSON files."""
+"""Settings dataclasses that commands need before anything heavy is imported, and reading settings
+back from JSON files."""
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -13,3 +14,27 @@ def from_known_fields(cls: type[T], data: dict[str, Any]) -> T:
     (metrics, newer versions) still load."""
     names = {f.name for f in fields(cls)}
     return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass
+class TeacherConfig:
+    vocab_size: int
+    seq_len: int = 96  # START + words + END; longer texts are scored on their first seq_len - 1 tokens
+    hidden: int = 96
+    layers: int = 3
+    heads: int = 4
+    dropout: float = 0.1
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TeacherConfig":
+        return from_known_fields(cls, data)
+
+
+@dataclass
+class TeacherTrainConfig:
+    steps: int = 1500
+    batch_size: int = 64
+    lr: float = 2e-3
+    warmup: int = 200
+    eval_every: int = 250
+    seed: int = 0

@@ -13,11 +13,12 @@ from typing import Sequence
 
 import torch
 
+from dlmctl import defaults
 from dlmctl.teacher import Teacher
 
-#: Worst-token NLL (nats) at or below which a sentence counts as fluent: a token the teacher gives
-#: a probability of at least e^-7 ≈ 1/1100 (chosen against a blind reading, docs/evaluation.md)
-DEFAULT_THRESHOLD = 7.0
+#: Worst-token NLL (nats) at or below which a sentence counts as fluent: 7 means every token has a
+#: probability of at least e^-7 ≈ 1/1100 (chosen against a blind reading, docs/evaluation.md)
+DEFAULT_THRESHOLD = defaults.FLUENCY_THRESHOLD
 
 
 def sentence_scores(teacher: Teacher, texts: Sequence[str]) -> torch.Tensor:

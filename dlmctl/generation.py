@@ -12,6 +12,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import torch
 
+from dlmctl import defaults
 from dlmctl.control import Control
 from dlmctl.errors import TargetError, UsageError
 from dlmctl.model import DiffusionLM
@@ -24,16 +25,8 @@ from dlmctl.teacher import model_teacher
 from dlmctl.vocab import detokenize, tokenize
 
 
-DEFAULT_CANDIDATES = 4   # samples per sentence unless told (or a control asks for more)
-MAX_OVERLAP = 0.5        # word-bigram overlap above which two samples of one request count as repeats
-
-
-def parse_assignment(text: str, flag: str) -> tuple[str, str]:
-    """``NAME=VALUE`` → (name, value), or a usage error naming the flag."""
-    name, sep, value = text.partition("=")
-    if not sep or not name.strip():
-        raise UsageError(f"{flag} expects NAME=VALUE, got '{text}' (e.g. {flag} length=12)")
-    return name.strip(), value.strip()
+DEFAULT_CANDIDATES = defaults.CANDIDATES   # samples per sentence unless told (or a control asks for more)
+MAX_OVERLAP = defaults.MAX_OVERLAP         # word-bigram overlap above which two samples of one request repeat
 
 
 @dataclass

@@ -8,6 +8,7 @@ from typing import Iterator, Sequence
 
 import torch
 
+from dlmctl import defaults
 from dlmctl.control import Guidance
 from dlmctl.model import DiffusionLM
 
@@ -32,11 +33,13 @@ class Step:
 
 @dataclass
 class SamplerConfig:
-    steps: int = 200            # sampling chain length (respaced from the model's T)
-    guide_steps: int = 3        # K gradient steps per denoising step
-    guide_lr: float = 0.1       # Adagrad learning rate, optimiser re-created every step
-    unguided_tail: int = 10     # no guidance in the last steps of the chain
-    temperature: float = 0.7    # scale of the noise added per step (1: the exact ancestral sampler)
+    """Sampling settings; the defaults are :mod:`dlmctl.defaults`."""
+
+    steps: int = defaults.STEPS                  # sampling chain length (respaced from the model's T)
+    guide_steps: int = defaults.GUIDE_STEPS      # K gradient steps per denoising step
+    guide_lr: float = defaults.GUIDE_LR          # Adagrad learning rate, optimiser re-created every step
+    unguided_tail: int = defaults.UNGUIDED_TAIL  # no guidance in the last steps of the chain
+    temperature: float = defaults.TEMPERATURE    # noise scale per step (1: the exact ancestral sampler)
 
 
 class Sampler:

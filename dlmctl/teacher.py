@@ -23,7 +23,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
-from dlmctl.configs import from_known_fields
+from dlmctl.configs import TeacherConfig, TeacherTrainConfig
 from dlmctl.checkpoint import atomic_write_text, save_tensors
 from dlmctl.errors import ModelError
 from dlmctl.progress import progress_bar
@@ -35,30 +35,6 @@ if TYPE_CHECKING:
 
 CONFIG, VOCAB, WEIGHTS = "teacher.json", "vocab.json", "teacher.safetensors"
 TEACHER_SUBDIR = "teacher"
-
-
-@dataclass
-class TeacherConfig:
-    vocab_size: int
-    seq_len: int = 96  # START + words + END; longer texts are scored on their first seq_len - 1 tokens
-    hidden: int = 96
-    layers: int = 3
-    heads: int = 4
-    dropout: float = 0.1
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TeacherConfig":
-        return from_known_fields(cls, data)
-
-
-@dataclass
-class TeacherTrainConfig:
-    steps: int = 1500
-    batch_size: int = 64
-    lr: float = 2e-3
-    warmup: int = 200
-    eval_every: int = 250
-    seed: int = 0
 
 
 class TeacherLM(nn.Module):

@@ -97,6 +97,26 @@ def test_bad_warm_starts_are_usage_errors(monkeypatch, capsys, tiny_model_dir, s
     assert not (tmp_path / "new").exists()
 
 
+def test_a_new_denoiser_on_a_trained_models_frozen_embeddings(monkeypatch, capsys, tiny_model_dir, small_corpus,
+                                                             tmp_path):
+    """``--embeddings-from`` trains a denoiser of another shape on the same vocabulary and frozen
+    word embeddings, so that model's control classifiers stay valid for the new one."""
+    from dlmctl.checkpoint import load_model
+
+    out = tmp_path / "wider"
+    code, _, err = run(monkeypatch, capsys, "train", "--data", str(small_corpus), "--out", str(out),
+                       "--embeddings-from", str(tiny_model_dir), "--hidden", "32", "--layers", "1", "--heads", "2",
+                       "--steps", "3", "--batch-size", "8", "--save-every", "3")
+    assert code == 0, err
+    old, new = load_model(tiny_model_dir), load_model(out)
+    assert new.config.hidden == 32 and new.vocab.words == old.vocab.words
+    assert torch.equal(new.embeddings, old.embeddings)
+    assert json.loads((out / "config.json").read_text())["embeddings_from"]["model"] == str(tiny_model_dir)
+    code, _, err = run(monkeypatch, capsys, "train", "--data", str(small_corpus), "--out", str(tmp_path / "x"),
+                       "--embeddings-from", str(tiny_model_dir), "--embed-dim", "8")
+    assert code == 2 and "--embeddings-from keeps that model's vocabulary and embedding size" in err
+
+
 def test_export_ships_fp16_weights_without_training_state(monkeypatch, capsys, tiny_model_dir, tmp_path):
     from safetensors.torch import load_file
 
@@ -113,3 +133,24 @@ def test_export_ships_fp16_weights_without_training_state(monkeypatch, capsys, t
     assert (original.embeddings - shipped.embeddings).abs().max() < 1e-2
     code, _, err = run(monkeypatch, capsys, "export", "--model", str(tiny_model_dir), "--out", str(tiny_model_dir))
     assert code == 2 and "--out must differ" in err
+
+
+def test_ctrl_c_says_interrupted_exits_130_and_leaves_no_output(tiny_model_dir, tmp_path):
+    """A real SIGINT to a running ``dlmctl generate``: "interrupted" on stderr, status 130, no
+    traceback, and no --output file (it is written atomically at the end)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    output = tmp_path / "out.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from dlmctl.cli import main; main()", "generate", "--model", str(tiny_model_dir),
+         "-n", "2000", "--steps", "200", "--output", str(output)],
+        stderr=subprocess.PIPE, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(4)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "interrupted" and "Traceback" not in err
+    assert not output.exists() and not list(tmp_path.glob(".out.jsonl.*"))

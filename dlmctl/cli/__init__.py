@@ -11,12 +11,21 @@ import typer
 from dlmctl.errors import DlmctlError
 
 app = typer.Typer(help="Controllable text generation with Diffusion-LM.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
+                  pretty_exceptions_enable=False)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from dlmctl import __version__
+
+        print(f"dlmctl {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
-def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors.",
-                                     envvar="DLMCTL_DEBUG")) -> None:
+def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors.", envvar="DLMCTL_DEBUG"),
+          version: bool = typer.Option(False, "--version", help="Print dlmctl's version and exit.",
+                                       callback=_print_version, is_eager=True)) -> None:
     if debug:
         os.environ["DLMCTL_DEBUG"] = "1"
 
@@ -37,9 +46,9 @@ def _register_commands() -> None:
 
 
 def main() -> None:
-    _register_commands()
     try:
-        app(standalone_mode=False)
+        _register_commands()
+        code = app(standalone_mode=False)   # an interrupt in a command comes back as the code 130
     except DlmctlError as exc:
         if os.environ.get("DLMCTL_DEBUG"):
             raise
@@ -56,4 +65,8 @@ def main() -> None:
             raise
         if hasattr(exc, "show"):
             exc.show()
+        sys.exit(code)
+    if code == 130:
+        print("interrupted", file=sys.stderr)
+    if isinstance(code, int) and code:
         sys.exit(code)

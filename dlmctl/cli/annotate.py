@@ -15,7 +15,6 @@ from dlmctl.cli import app
 from dlmctl.cli.common import print_json, show_plugin_warnings
 from dlmctl.errors import UsageError
 from dlmctl.plugins import get_host
-from dlmctl.vocab import detokenize, tokenize
 
 annotators_app = typer.Typer(help="Annotator backends (POS taggers, constituency parsers).",
                              no_args_is_help=True)
@@ -36,6 +35,8 @@ def annotate_command(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Annotate TEXT with the oracle a control uses, printing a ready-made target."""
+    from dlmctl.vocab import detokenize, tokenize
+
     words = tokenize(text)
     if not words:
         raise UsageError("TEXT is empty: give a sentence, e.g. dlmctl annotate 'The Eagle is a pub .' --as tree")

@@ -1,21 +1,23 @@
-"""Helpers shared by commands: model lookup, JSON output."""
+"""Helpers shared by commands: model lookup, NAME=VALUE flags, JSON output. Heavy modules (torch)
+are imported inside the functions that need them, so that help and light commands start fast."""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dlmctl.checkpoint import load_model
-from dlmctl.device import resolve_device
 from dlmctl.errors import ModelError, UsageError
-from dlmctl.model import DiffusionLM
 from dlmctl.plugins import get_host
-from dlmctl.progress import stderr
+
+if TYPE_CHECKING:
+    from dlmctl.model import DiffusionLM
 
 
 def show_plugin_warnings() -> None:
+    from dlmctl.progress import stderr
+
     for warning in get_host().warnings:
         stderr.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
@@ -34,7 +36,10 @@ def resolve_model_dir(model: str | None) -> Path:
     return Path(model)
 
 
-def open_model(model: str | None, device: str | None) -> DiffusionLM:
+def open_model(model: str | None, device: str | None) -> "DiffusionLM":
+    from dlmctl.checkpoint import load_model
+    from dlmctl.device import resolve_device
+
     return load_model(resolve_model_dir(model), resolve_device(device))
 
 
@@ -43,7 +48,27 @@ def print_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
-def check_sampling(model: DiffusionLM, steps: int, temperature: float) -> None:
+def parse_assignment(text: str, flag: str) -> tuple[str, str]:
+    """``NAME=VALUE`` → (name, value), or a usage error naming the flag."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise UsageError(f"{flag} expects NAME=VALUE, got '{text}' (e.g. {flag} length=12)")
+    return name.strip(), value.strip()
+
+
+def parse_weights(items: list[str]) -> dict[str, float]:
+    """``--weight NAME=λ`` flags → {name: λ}."""
+    weights = {}
+    for item in items:
+        name, value = parse_assignment(item, "--weight")
+        try:
+            weights[name] = float(value)
+        except ValueError:
+            raise UsageError(f"--weight {item}: λ must be a number") from None
+    return weights
+
+
+def check_sampling(model: "DiffusionLM", steps: int, temperature: float) -> None:
     """Usage errors for sampling settings the model cannot run."""
     if not 1 <= steps <= model.config.diffusion_steps:
         raise UsageError(f"--steps must be between 1 and the model's {model.config.diffusion_steps} diffusion steps")

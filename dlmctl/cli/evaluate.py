@@ -11,16 +11,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dlmctl import defaults
 from dlmctl.cli import app
 from dlmctl.cli.common import print_json, resolve_model_dir, show_plugin_warnings
-from dlmctl.checkpoint import load_model
 from dlmctl.data import load_texts
-from dlmctl.device import resolve_device
 from dlmctl.diversity import distinct_n, same_target_overlap
 from dlmctl.errors import UsageError
-from dlmctl.evaluation import add_teacher_scores, by_target, read_samples, reference_scores, score_controls
-from dlmctl.fluency import DEFAULT_THRESHOLD
-from dlmctl.teacher import TEACHER_SUBDIR, load_teacher
 
 Opt = typer.Option
 
@@ -45,14 +41,20 @@ def evaluate_command(
     references: Annotated[Optional[str], Opt(help="Human references to judge beside the outputs (e.g. valid.csv).")] = None,
     text_column: Annotated[str, Opt(help="Column of --references holding the text.")] = "human_reference",
     fluency_threshold: Annotated[float, Opt(help="A sentence is fluent when the teacher's NLL of its least likely "
-                                            "token is at most this (nats).")] = DEFAULT_THRESHOLD,
+                                            "token is at most this (nats).")] = defaults.FLUENCY_THRESHOLD,
     device: Annotated[Optional[str], Opt(help="auto, cpu, cuda or cuda:N.")] = None,
     as_json: Annotated[bool, Opt("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Score samples with each control's oracle, how alike the samples of a target are, and the
-    teacher's lm-score and fluent share (human references beside them)."""
+    """Score samples: each control's oracle, overlap, the teacher's lm-score and fluent share.
+
+    Human references are judged beside them (--references, or the teacher's recorded score)."""
     if not fluency_threshold > 0:
         raise UsageError(f"--fluency-threshold must be a positive number of nats, got {fluency_threshold}")
+    from dlmctl.checkpoint import load_model
+    from dlmctl.device import resolve_device
+    from dlmctl.evaluation import add_teacher_scores, by_target, read_samples, reference_scores, score_controls
+    from dlmctl.teacher import TEACHER_SUBDIR, load_teacher
+
     samples = read_samples(input_path)
     model_dir = resolve_model_dir(model)
     lm = load_model(model_dir, resolve_device(device))

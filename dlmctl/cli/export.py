@@ -10,9 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from safetensors.torch import load_file
 
-from dlmctl.checkpoint import CONFIG, TRAIN_STATE, WEIGHTS, atomic_write_text, load_model, save_tensors
 from dlmctl.cli import app
 from dlmctl.errors import UsageError
 
@@ -24,6 +22,10 @@ def export_command(
     fp16: Annotated[bool, typer.Option("--fp16/--fp32", help="Store weights in float16.")] = True,
 ) -> None:
     """Copy a model directory without its training state, optionally as float16 weights."""
+    from safetensors.torch import load_file
+
+    from dlmctl.checkpoint import CONFIG, TRAIN_STATE, WEIGHTS, atomic_write_text, load_model, save_tensors
+
     load_model(model)  # validates every file before anything is written
     if out.resolve() == model.resolve():
         raise UsageError("--out must differ from --model")

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from dlmctl.checkpoint import atomic_write_text
+from dlmctl import defaults
 from dlmctl.cli import app
-from dlmctl.cli.common import check_sampling, open_model, print_json, show_plugin_warnings
+from dlmctl.cli.common import (check_sampling, open_model, parse_assignment, parse_weights, print_json,
+                               show_plugin_warnings)
 from dlmctl.errors import UsageError
-from dlmctl.generation import generate, parse_assignment
-from dlmctl.sampling import SamplerConfig
 
 Opt = typer.Option
 
@@ -39,31 +39,21 @@ def _read_targets(path: Path) -> list[dict[str, str]]:
     return targets
 
 
-def _parse_weights(items: list[str]) -> dict[str, float]:
-    weights = {}
-    for item in items:
-        name, value = parse_assignment(item, "--weight")
-        try:
-            weights[name] = float(value)
-        except ValueError:
-            raise UsageError(f"--weight {item}: λ must be a number") from None
-    return weights
-
-
 @app.command("generate")
 def generate_command(
     model: Annotated[Optional[str], Opt(help="Model directory or installed model name (default: the bundled model).")] = None,
     n: Annotated[int, Opt("-n", "--num", help="Samples (per target with --targets: see --samples-per-target).")] = 5,
     control: Annotated[Optional[list[str]], Opt("--control", "-c", help="NAME=TARGET; repeat to compose.")] = None,
     weight: Annotated[Optional[list[str]], Opt("--weight", help="NAME=λ: fluency weight of a control.")] = None,
-    steps: Annotated[int, Opt(help="Sampling steps (respaced from the model's diffusion steps).")] = 200,
-    guide_steps: Annotated[int, Opt(help="Gradient steps per denoising step for classifier controls.")] = 3,
+    steps: Annotated[int, Opt(help="Sampling steps (respaced from the model's diffusion steps).")] = defaults.STEPS,
+    guide_steps: Annotated[int, Opt(help="Gradient steps per denoising step for classifier controls.")] = defaults.GUIDE_STEPS,
     temperature: Annotated[float, Opt(help="Noise scale per sampling step: lower is more fluent and less "
-                                      "varied, 1 is the exact sampler.")] = SamplerConfig.temperature,
-    candidates: Annotated[Optional[int], Opt(help="Samples drawn per sentence; the one the model finds most likely "
-                                             "(lowest denoising loss) is kept, with classifier controls the one "
-                                             "best ranked by that loss and by their classifiers. Default 4, or "
-                                             "more where a control asks for more (span: 8). 1 is fastest.")] = None,
+                                      "varied, 1 is the exact sampler.")] = defaults.TEMPERATURE,
+    candidates: Annotated[Optional[int], Opt(help="Samples drawn per sentence, to choose from: the samples of one "
+                                             "target share them, each keeping one ranked high by the model's loss, "
+                                             "the controls' classifiers and the teacher's fluency that does not "
+                                             f"repeat another. Default {defaults.CANDIDATES}, or more where a control "
+                                             "asks for more (span: 8). 1 is fastest.")] = None,
     seed: Annotated[int, Opt(help="Random seed.")] = 0,
     batch_size: Annotated[int, Opt(help="Sentences sampled together.")] = 64,
     targets: Annotated[Optional[Path], Opt(help="JSONL file of {\"controls\": {...}} lines (batch mode).")] = None,
@@ -83,7 +73,11 @@ def generate_command(
     else:
         requests = [dict(parse_assignment(c, "--control") for c in control or [])]
         per_target = n
-    weights = _parse_weights(weight or [])
+    weights = parse_weights(weight or [])
+    from dlmctl.checkpoint import atomic_write_text
+    from dlmctl.generation import generate
+    from dlmctl.sampling import SamplerConfig
+
     lm = open_model(model, device)
     check_sampling(lm, steps, temperature)
     show_plugin_warnings()
@@ -94,7 +88,7 @@ def generate_command(
     records = [{"target": i, "sample": k, "controls": r, "text": t} for (i, k, r), t in zip(rows, texts)]
     if output is not None:
         atomic_write_text(output, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-        print(f"wrote {len(records)} samples to {output}")
+        print(f"wrote {len(records)} samples to {output}", file=sys.stderr)
     elif as_json:
         for record in records:
             print_json(record)

@@ -6,13 +6,12 @@ from typing import Annotated, Optional
 
 import typer
 
+from dlmctl import defaults
 from dlmctl.cli import app
-from dlmctl.cli.common import check_sampling, open_model, print_json, show_plugin_warnings
-from dlmctl.cli.generate import _parse_weights
+from dlmctl.cli.common import (check_sampling, open_model, parse_assignment, parse_weights, print_json,
+                               show_plugin_warnings)
 from dlmctl.errors import PluginError, UsageError
-from dlmctl.generation import parse_assignment
 from dlmctl.plugins import get_host
-from dlmctl.sampling import SamplerConfig
 
 Opt = typer.Option
 
@@ -26,9 +25,9 @@ def infill_command(
     candidates: Annotated[Optional[int], Opt(help="Instead of --mbr: keep the one of N samples the model finds most likely (lowest denoising loss). --candidates 1 is fastest.")] = None,
     control: Annotated[Optional[list[str]], Opt("--control", "-c", help="NAME=TARGET: another control to compose with; repeatable.")] = None,
     weight: Annotated[Optional[list[str]], Opt("--weight", help="NAME=λ: fluency weight of a control.")] = None,
-    steps: Annotated[int, Opt(help="Sampling steps (respaced from the model's diffusion steps).")] = 200,
+    steps: Annotated[int, Opt(help="Sampling steps (respaced from the model's diffusion steps).")] = defaults.STEPS,
     temperature: Annotated[float, Opt(help="Noise scale per sampling step: lower is more fluent and less "
-                                      "varied, 1 is the exact sampler.")] = SamplerConfig.temperature,
+                                      "varied, 1 is the exact sampler.")] = defaults.TEMPERATURE,
     seed: Annotated[int, Opt(help="Random seed.")] = 0,
     batch_size: Annotated[int, Opt(help="Sentences sampled together.")] = 64,
     device: Annotated[Optional[str], Opt(help="auto, cpu, cuda or cuda:N.")] = None,
@@ -41,7 +40,9 @@ def infill_command(
         raise PluginError("infilling needs the dlmctl-infill plugin: dlmctl install dlmctl-infill") from None
     mbr, candidates = _selection(mbr, candidates)
     controls = dict(parse_assignment(c, "--control") for c in control or [])
-    weights = _parse_weights(weight or [])
+    weights = parse_weights(weight or [])
+    from dlmctl.sampling import SamplerConfig
+
     lm = open_model(model, device)
     check_sampling(lm, steps, temperature)
     show_plugin_warnings()

@@ -11,12 +11,9 @@ import typer
 
 from dlmctl.cli import app
 from dlmctl.cli.common import print_json
-from dlmctl.corpus import tokenized
+from dlmctl.configs import TeacherConfig, TeacherTrainConfig
 from dlmctl.data import file_sha256, load_texts
-from dlmctl.device import resolve_device
 from dlmctl.errors import UsageError
-from dlmctl.teacher import TeacherConfig, TeacherTrainConfig, train_teacher
-from dlmctl.vocab import Vocabulary
 
 Opt = typer.Option
 _NET, _RUN = TeacherConfig(vocab_size=0), TeacherTrainConfig()
@@ -50,6 +47,11 @@ def train_teacher_command(
         raise UsageError(f"--hidden {hidden} must be divisible by --heads {heads}")
     if not 0 <= dropout < 1:
         raise UsageError("--dropout must be in [0, 1)")
+    from dlmctl.corpus import tokenized
+    from dlmctl.device import resolve_device
+    from dlmctl.teacher import train_teacher
+    from dlmctl.vocab import Vocabulary
+
     sentences = tokenized(data, text_column)
     vocab = Vocabulary.build(sentences, min_count)
     valid_texts = load_texts(valid, text_column) if valid else []

@@ -9,18 +9,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from dlmctl.checkpoint import load_model, read_config
 from dlmctl.cli import app
 from dlmctl.cli.common import print_json
 from dlmctl.configs import from_known_fields
-from dlmctl.corpus import prepare
 from dlmctl.data import file_sha256
-from dlmctl.device import resolve_device
 from dlmctl.errors import UsageError
-from dlmctl.model import ModelConfig
 from dlmctl.presets import PRESETS
-from dlmctl.training import TrainConfig, train
-from dlmctl.vocab import Vocabulary
 
 Opt = typer.Option
 
@@ -47,6 +41,9 @@ def train_command(
                                         "estimate of x0 (more fluent samples, ~1.5x time per step).")] = False,
     init_from: Annotated[Optional[Path], Opt(help="Start from this trained model's weights and vocabulary "
                                              "(e.g. to add --self-condition to it).")] = None,
+    embeddings_from: Annotated[Optional[Path], Opt(help="Take this trained model's vocabulary and word embeddings, "
+                                                   "frozen, and train a new denoiser of any shape on them: the "
+                                                   "model's control classifiers stay valid for the new one.")] = None,
     min_count: Annotated[Optional[int], Opt(help="Minimum word count for the vocabulary.")] = None,
     seed: Annotated[int, Opt(help="Seed of initialisation, data order and noise.")] = 0,
     save_every: Annotated[int, Opt(help="Checkpoint every N steps (atomic).")] = 1000,
@@ -58,6 +55,13 @@ def train_command(
     as_json: Annotated[bool, Opt("--json", help="Print the final metrics as JSON.")] = False,
 ) -> None:
     """Train a Diffusion-LM; progress on stderr, final metrics on stdout."""
+    from dlmctl.checkpoint import load_model, read_config
+    from dlmctl.corpus import prepare
+    from dlmctl.device import resolve_device
+    from dlmctl.model import ModelConfig
+    from dlmctl.training import TrainConfig, train
+    from dlmctl.vocab import Vocabulary
+
     if preset is not None and preset not in PRESETS:
         raise UsageError(f"unknown preset '{preset}' (available: {', '.join(PRESETS)})")
     base = PRESETS.get(preset, {"model": {}, "train": {}, "min_count": 3})
@@ -70,8 +74,13 @@ def train_command(
                   if v is not None}
     dev = resolve_device(device)
     init_state = None
-    if resume and init_from is not None:
-        raise UsageError("--resume continues OUT's own run; --init-from starts a new one: pass only one")
+    starts = [flag for flag, value in (("--resume", resume), ("--init-from", init_from),
+                                       ("--embeddings-from", embeddings_from)) if value]
+    if len(starts) > 1:
+        raise UsageError(f"{' and '.join(starts)} each say where training starts: pass only one")
+    if embeddings_from is not None and (embed_dim is not None or min_count is not None):
+        raise UsageError("--embeddings-from keeps that model's vocabulary and embedding size: drop "
+                         "--embed-dim and --min-count")
     if resume:
         saved = read_config(out)
         model_cfg = ModelConfig.from_dict(saved["model"])
@@ -97,6 +106,13 @@ def train_command(
             vocab, init_state = start.vocab, start.denoiser.state_dict()
             model_cfg = ModelConfig(**{**start.config.to_dict(), **model_over})
             train_ids, _ = prepare(data, text_column, model_cfg.seq_len, 0, vocab)
+        elif embeddings_from is not None:
+            start = load_model(embeddings_from)
+            vocab, init_state = start.vocab, {"embed.weight": start.embeddings.detach().float()}
+            settings = {**ModelConfig(vocab_size=0).to_dict(), **base["model"], **model_over}
+            model_cfg = ModelConfig(**{**settings, "vocab_size": len(vocab), "embed_dim": start.config.embed_dim})
+            train_ids, _ = prepare(data, text_column, model_cfg.seq_len, 0, vocab)
+            freeze_embeddings = True
         else:
             settings = {**ModelConfig(vocab_size=0).to_dict(), **base["model"], **model_over}
             train_ids, vocab = prepare(data, text_column, settings["seq_len"], min_count or base["min_count"])
@@ -110,6 +126,8 @@ def train_command(
         if init_from is not None:
             meta["init_from"] = {"model": str(init_from), "training": start.meta.get("training", {}),
                                  "command": start.meta.get("command")}
+        if embeddings_from is not None:
+            meta["embeddings_from"] = {"model": str(embeddings_from), "command": start.meta.get("command")}
     valid_ids = prepare(valid, text_column, model_cfg.seq_len, 0, vocab)[0] if valid else None
     if model_cfg.hidden % model_cfg.heads:
         raise UsageError(f"--hidden {model_cfg.hidden} must be divisible by --heads {model_cfg.heads}")

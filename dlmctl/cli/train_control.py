@@ -9,7 +9,6 @@ import typer
 from dlmctl.cli import app
 from dlmctl.cli.common import open_model, print_json, resolve_model_dir, show_plugin_warnings
 from dlmctl.errors import UsageError
-from dlmctl.loop import is_main_process
 from dlmctl.plugins import get_host
 
 Opt = typer.Option
@@ -46,6 +45,8 @@ def train_control_command(
     if not control.needs_classifier:
         raise UsageError(f"control '{name}' has no classifier to train: use it directly with "
                          f"`dlmctl generate --control {name}=TARGET`")
+    from dlmctl.loop import is_main_process
+
     model_dir = resolve_model_dir(model)
     lm = open_model(str(model_dir), device)
     metrics = control.train(lm, model_dir, data=data, steps=steps, batch_size=batch_size, hidden=hidden,

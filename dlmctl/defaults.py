@@ -1,0 +1,19 @@
+"""Default generation settings, defined once for the command line, the Python API and the sampler.
+This module imports nothing heavy, so that ``dlmctl --help`` can show them without loading torch."""
+
+#: sampling chain length, respaced from the model's diffusion steps
+STEPS = 200
+#: gradient steps on the latents per denoising step, for controls with a classifier
+GUIDE_STEPS = 3
+#: Adagrad learning rate of those steps (the optimiser is re-created every denoising step)
+GUIDE_LR = 0.1
+#: last denoising steps left unguided
+UNGUIDED_TAIL = 10
+#: scale of the noise added per denoising step (1: the exact ancestral sampler)
+TEMPERATURE = 0.7
+#: samples drawn per returned sentence, unless a control asks for more
+CANDIDATES = 4
+#: word-bigram overlap above which two samples of one request count as repeats
+MAX_OVERLAP = 0.5
+#: teacher NLL (nats) of a sentence's least likely token at or below which it counts as fluent
+FLUENCY_THRESHOLD = 7.0
