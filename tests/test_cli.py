@@ -86,6 +86,34 @@ def test_train_refuses_to_overwrite_a_run_without_resume(monkeypatch, capsys, ti
 
 
 @pytest.mark.parametrize("args, message", [
+    (["--steps", "0"], "--steps must be at least 1, got 0"),
+    (["--batch-size", "0"], "--batch-size must be at least 1"),
+    (["--lr", "-1"], "--lr must be a positive number, got -1"),
+    (["--dropout", "5"], "--dropout must be in [0, 1), got 5"),
+    (["--seq-len", "1"], "--seq-len must be at least 3"),
+    (["--save-every", "0"], "--save-every must be at least 1"),
+])
+def test_bad_training_settings_are_refused_before_any_work(monkeypatch, capsys, small_corpus, tmp_path, args, message):
+    code, out, err = run(monkeypatch, capsys, "train", "--data", str(small_corpus), "--out", str(tmp_path / "m"), *args)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1 and out == ""
+    assert not (tmp_path / "m").exists()
+
+
+def test_train_never_writes_over_an_exported_model_or_a_file(monkeypatch, capsys, tiny_model_dir, small_corpus,
+                                                             tmp_path):
+    exported = tmp_path / "shipped"
+    shutil.copytree(tiny_model_dir, exported, ignore=shutil.ignore_patterns("train_state.pt"))
+    before = (exported / "model.safetensors").read_bytes()
+    code, _, err = run(monkeypatch, capsys, "train", "--data", str(small_corpus), "--out", str(exported))
+    assert code == 2 and "already holds a model: pass --overwrite" in err
+    assert (exported / "model.safetensors").read_bytes() == before
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    code, _, err = run(monkeypatch, capsys, "train", "--data", str(small_corpus), "--out", str(a_file))
+    assert code == 2 and "is a file" in err and a_file.read_text() == "mine"
+
+
+@pytest.mark.parametrize("args, message", [
     (["--hidden", "32"], "--init-from keeps the trained model's shape: drop --hidden"),
     (["--preset", "e2e-small"], "--init-from keeps the trained model's shape: drop --preset"),
     (["--resume"], "pass only one"),
@@ -133,6 +161,18 @@ def test_export_ships_fp16_weights_without_training_state(monkeypatch, capsys, t
     assert (original.embeddings - shipped.embeddings).abs().max() < 1e-2
     code, _, err = run(monkeypatch, capsys, "export", "--model", str(tiny_model_dir), "--out", str(tiny_model_dir))
     assert code == 2 and "--out must differ" in err
+
+
+@pytest.mark.parametrize("where, message", [
+    ("missing/out.jsonl", "does not exist"), ("a_file/out.jsonl", "is a file"), (".", "is a directory"),
+])
+def test_an_output_that_cannot_be_written_is_refused_before_sampling(monkeypatch, capsys, tiny_model_dir, tmp_path,
+                                                                     where, message):
+    (tmp_path / "a_file").write_text("mine")
+    code, out, err = run(monkeypatch, capsys, "generate", "--model", str(tiny_model_dir), "--steps", "2000",
+                         "--output", str(tmp_path / where))
+    assert code == 2 and message in err and out == "" and "sampling" not in err
+    assert (tmp_path / "a_file").read_text() == "mine"
 
 
 def test_ctrl_c_says_interrupted_exits_130_and_leaves_no_output(tiny_model_dir, tmp_path):

@@ -4,6 +4,7 @@ are imported inside the functions that need them, so that help and light command
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,18 @@ def open_model(model: str | None, device: str | None) -> "DiffusionLM":
 def print_json(data: Any) -> None:
     json.dump(data, sys.stdout, ensure_ascii=False)
     sys.stdout.write("\n")
+
+
+def check_output(path: Path, flag: str) -> None:
+    """A usage error, before any work is done, when a result file cannot be written at ``path``."""
+    folder = path.parent
+    if path.is_dir():
+        raise UsageError(f"{flag} {path} is a directory; expected a file name")
+    if not folder.is_dir():
+        what = "is a file" if folder.exists() else "does not exist"
+        raise UsageError(f"{flag} {path}: the folder {folder} {what}; expected an existing folder")
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"{flag} {path}: the folder {folder} is not writable")
 
 
 def parse_assignment(text: str, flag: str) -> tuple[str, str]:

@@ -11,8 +11,8 @@ import typer
 
 from dlmctl import defaults
 from dlmctl.cli import app
-from dlmctl.cli.common import (check_sampling, open_model, parse_assignment, parse_weights, print_json,
-                               show_plugin_warnings)
+from dlmctl.cli.common import (check_output, check_sampling, open_model, parse_assignment, parse_weights,
+                               print_json, show_plugin_warnings)
 from dlmctl.errors import UsageError
 
 Opt = typer.Option
@@ -67,6 +67,8 @@ def generate_command(
         raise UsageError("-n, --samples-per-target and --batch-size must be at least 1")
     if targets is not None and control:
         raise UsageError("use either --targets FILE or --control flags, not both")
+    if output is not None:
+        check_output(output, "--output")
     if targets is not None:
         requests = _read_targets(targets)
         per_target = samples_per_target

@@ -19,6 +19,32 @@ from dlmctl.presets import PRESETS
 Opt = typer.Option
 
 
+#: option → (test, what is expected), for the numbers ``dlmctl train`` takes
+_VALID_NUMBERS = {
+    "steps": (lambda v: v >= 1, "at least 1"), "batch_size": (lambda v: v >= 1, "at least 1"),
+    "lr": (lambda v: v > 0, "a positive number"), "warmup": (lambda v: v >= 0, "0 or more"),
+    "ema": (lambda v: 0 <= v < 1, "in [0, 1)"), "seq_len": (lambda v: v >= 3, "at least 3 (START, a word, END)"),
+    "embed_dim": (lambda v: v >= 1, "at least 1"), "hidden": (lambda v: v >= 1, "at least 1"),
+    "layers": (lambda v: v >= 1, "at least 1"), "heads": (lambda v: v >= 1, "at least 1"),
+    "dropout": (lambda v: 0 <= v < 1, "in [0, 1)"), "min_count": (lambda v: v >= 1, "at least 1"),
+    "save_every": (lambda v: v >= 1, "at least 1"),
+}
+
+
+def check_settings(out: Path, *, resume: bool, overwrite: bool, **numbers: float | None) -> None:
+    """Usage errors for impossible numbers and for an OUT that training must not write over, before
+    anything is loaded."""
+    for name, value in numbers.items():
+        test, expected = _VALID_NUMBERS[name]
+        if value is not None and not test(value):
+            raise UsageError(f"--{name.replace('_', '-')} must be {expected}, got {value:g}")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; expected a directory for the model")
+    holds_model = (out / "config.json").exists() or (out / "model.safetensors").exists()
+    if not resume and not overwrite and holds_model and not (out / "train_state.pt").exists():
+        raise UsageError(f"{out} already holds a model: pass --overwrite to replace it, or choose another --out")
+
+
 @app.command("train")
 def train_command(
     data: Annotated[str, Opt(help="Training corpus: .csv/.tsv/.json/.jsonl/.txt file or a hub dataset name.")],
@@ -48,6 +74,8 @@ def train_command(
     seed: Annotated[int, Opt(help="Seed of initialisation, data order and noise.")] = 0,
     save_every: Annotated[int, Opt(help="Checkpoint every N steps (atomic).")] = 1000,
     resume: Annotated[bool, Opt(help="Continue from OUT's last checkpoint.")] = False,
+    overwrite: Annotated[bool, Opt("--overwrite", help="Replace a model already in OUT (without it, training "
+                                   "refuses to write over one).")] = False,
     device: Annotated[Optional[str], Opt(help="auto, cpu, cuda or cuda:N.")] = None,
     compile: Annotated[bool, Opt("--compile", help="torch.compile the denoiser.")] = False,
     freeze_embeddings: Annotated[bool, Opt("--freeze-embeddings", help="Keep the word embeddings fixed "
@@ -64,6 +92,9 @@ def train_command(
 
     if preset is not None and preset not in PRESETS:
         raise UsageError(f"unknown preset '{preset}' (available: {', '.join(PRESETS)})")
+    check_settings(out, resume=resume, overwrite=overwrite, steps=steps, batch_size=batch_size, lr=lr,
+                   warmup=warmup, ema=ema, seq_len=seq_len, embed_dim=embed_dim, hidden=hidden, layers=layers,
+                   heads=heads, dropout=dropout, min_count=min_count, save_every=save_every)
     base = PRESETS.get(preset, {"model": {}, "train": {}, "min_count": 3})
     model_over = {k: v for k, v in dict(seq_len=seq_len, embed_dim=embed_dim, hidden=hidden,
                                         layers=layers, heads=heads, dropout=dropout).items() if v is not None}
