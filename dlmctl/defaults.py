@@ -2,7 +2,7 @@
 This module imports nothing heavy, so that ``dlmctl --help`` can show them without loading torch."""
 
 #: sampling chain length, respaced from the model's diffusion steps
-STEPS = 200
+STEPS = 100
 #: gradient steps on the latents per denoising step, for controls with a classifier
 GUIDE_STEPS = 3
 #: Adagrad learning rate of those steps (the optimiser is re-created every denoising step)
