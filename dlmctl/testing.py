@@ -1,8 +1,9 @@
 """Pytest fixtures for dlmctl and its plugins: ``pytest_plugins = ["dlmctl.testing"]`` in a
 conftest.py gives ``e2e_dir``, ``small_corpus``, ``tiny_model_dir`` and ``tiny_model``.
 
-The corpus is E2E from ``$DLMCTL_E2E_DIR`` (default ``../shared/data/e2e`` beside the checkout);
-tests that need it are skipped with the reason when it is absent."""
+The corpus is the E2E sample shipped in the checkout's ``tests/data/e2e/`` (600 training and 100
+held-out rows, CC BY-SA 4.0), or ``$DLMCTL_E2E_DIR``; tests that need it are skipped with the reason
+when neither is there (e.g. an installed dlmctl without its repository)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from dlmctl.corpus import prepare
 from dlmctl.model import ModelConfig
 from dlmctl.training import TrainConfig, train
 
-E2E_DIR = Path(os.environ.get("DLMCTL_E2E_DIR", Path.cwd().parent / "shared" / "data" / "e2e"))
+E2E_SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "e2e"
+E2E_DIR = Path(os.environ.get("DLMCTL_E2E_DIR", E2E_SAMPLE))
 TINY_MODEL = dict(seq_len=32, embed_dim=16, hidden=64, layers=2, heads=4, dropout=0.0)
 
 
@@ -30,7 +32,7 @@ def e2e_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def small_corpus(e2e_dir, tmp_path_factory) -> Path:
-    """The first 600 training sentences as a CSV of our own (never committed)."""
+    """The first 600 training sentences as a CSV of their own."""
     import csv
 
     out = tmp_path_factory.mktemp("corpus") / "small.csv"
