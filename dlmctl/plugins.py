@@ -168,6 +168,12 @@ class PluginHost:
         known = ", ".join(controls) or "none installed"
         raise PluginError(f"unknown control '{name}'{hint} (available: {known})")
 
+    def control_origin(self, name: str) -> tuple[str, str]:
+        """(plugin, distribution) that registered control ``name``."""
+        self.control(name)
+        registered = self._controls[name]
+        return registered.plugin, registered.distribution
+
     def annotators(self) -> dict[str, Any]:
         self._collect()
         return {name: r.obj for name, r in sorted(self._annotators.items())}

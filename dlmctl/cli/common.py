@@ -79,11 +79,3 @@ def parse_weights(items: list[str]) -> dict[str, float]:
         except ValueError:
             raise UsageError(f"--weight {item}: λ must be a number") from None
     return weights
-
-
-def check_sampling(model: "DiffusionLM", steps: int, temperature: float) -> None:
-    """Usage errors for sampling settings the model cannot run."""
-    if not 1 <= steps <= model.config.diffusion_steps:
-        raise UsageError(f"--steps must be between 1 and the model's {model.config.diffusion_steps} diffusion steps")
-    if not 0 < temperature <= 2:
-        raise UsageError(f"--temperature must be in (0, 2], got {temperature} (1 is the exact sampler)")

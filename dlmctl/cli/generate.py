@@ -11,8 +11,8 @@ import typer
 
 from dlmctl import defaults
 from dlmctl.cli import app
-from dlmctl.cli.common import (check_output, check_sampling, open_model, parse_assignment, parse_weights,
-                               print_json, show_plugin_warnings)
+from dlmctl.cli.common import (check_output, open_model, parse_assignment, parse_weights, print_json,
+                               show_plugin_warnings)
 from dlmctl.errors import UsageError
 
 Opt = typer.Option
@@ -76,18 +76,17 @@ def generate_command(
         requests = [dict(parse_assignment(c, "--control") for c in control or [])]
         per_target = n
     weights = parse_weights(weight or [])
+    from dlmctl.api import Model
     from dlmctl.checkpoint import atomic_write_text
-    from dlmctl.generation import generate
-    from dlmctl.sampling import SamplerConfig
 
     lm = open_model(model, device)
-    check_sampling(lm, steps, temperature)
     show_plugin_warnings()
-    rows = [(i, k, r) for i, r in enumerate(requests) for k in range(per_target)]
-    texts = generate(lm, [r for _, _, r in rows], weights=weights, seed=seed, batch_size=batch_size,
-                     sampler=SamplerConfig(steps=steps, guide_steps=guide_steps, temperature=temperature),
-                     show_progress=not as_json or output is not None, candidates=candidates)
-    records = [{"target": i, "sample": k, "controls": r, "text": t} for (i, k, r), t in zip(rows, texts)]
+    samples = Model(lm).generate_batch(requests, samples_per_target=per_target, seed=seed, steps=steps,
+                                       guide_steps=guide_steps, temperature=temperature, candidates=candidates,
+                                       weights=weights, batch_size=batch_size,
+                                       show_progress=not as_json or output is not None)
+    records = [{"target": s.target_index, "sample": s.sample_index, "controls": s.controls, "text": s.text}
+               for s in samples]
     if output is not None:
         atomic_write_text(output, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
         print(f"wrote {len(records)} samples to {output}", file=sys.stderr)
@@ -95,5 +94,5 @@ def generate_command(
         for record in records:
             print_json(record)
     else:
-        for text in texts:
-            print(text)
+        for sample in samples:
+            print(sample.text)

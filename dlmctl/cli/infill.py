@@ -8,8 +8,7 @@ import typer
 
 from dlmctl import defaults
 from dlmctl.cli import app
-from dlmctl.cli.common import (check_sampling, open_model, parse_assignment, parse_weights, print_json,
-                               show_plugin_warnings)
+from dlmctl.cli.common import open_model, parse_assignment, parse_weights, print_json, show_plugin_warnings
 from dlmctl.errors import PluginError, UsageError
 from dlmctl.plugins import get_host
 
@@ -41,6 +40,7 @@ def infill_command(
     mbr, candidates = _selection(mbr, candidates)
     controls = dict(parse_assignment(c, "--control") for c in control or [])
     weights = parse_weights(weight or [])
+    from dlmctl.api import check_sampling
     from dlmctl.sampling import SamplerConfig
 
     lm = open_model(model, device)
