@@ -175,6 +175,42 @@ def test_an_output_that_cannot_be_written_is_refused_before_sampling(monkeypatch
     assert (tmp_path / "a_file").read_text() == "mine"
 
 
+def test_every_bad_target_line_is_named_before_sampling_or_skipped(monkeypatch, capsys, tiny_model_dir, tmp_path):
+    targets = tmp_path / "targets.jsonl"
+    targets.write_text('{"controls": {"length": "5"}}\nnot json\n{"controls": {"length": "many"}}\n'
+                       '{"controls": {"lenght": "5"}}\n{"controls": {"length": "7"}}\n')
+    output = tmp_path / "out.jsonl"
+    args = ["generate", "--model", str(tiny_model_dir), "--targets", str(targets), "--steps", "5", "--output",
+            str(output)]
+    code, out, err = run(monkeypatch, capsys, *args)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and not output.exists()
+    assert "3 bad target line(s)" in err and "sampling" not in err
+    assert ":2: expected a JSON object" in err and ":3: length: 'many'" in err and ":4: unknown control 'lenght'" in err
+    code, _, err = run(monkeypatch, capsys, *args, "--on-error", "skip")
+    assert code == 0 and "skipping 3 bad target line(s)" in err
+    records = [json.loads(line) for line in output.read_text().splitlines()]
+    assert [(r["target"], r["line"], len(r["text"].split())) for r in records] == [(0, 1, 5), (1, 5, 7)]
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"\xff\xfe{}", "is not UTF-8 text"), (b"", "has no targets"), (b"\n\n", "has no targets"),
+])
+def test_unreadable_target_files_are_one_line(monkeypatch, capsys, tiny_model_dir, tmp_path, content, message):
+    targets = tmp_path / "targets.jsonl"
+    targets.write_bytes(content)
+    code, out, err = run(monkeypatch, capsys, "generate", "--model", str(tiny_model_dir), "--targets", str(targets))
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1 and out == ""
+
+
+def test_targets_from_standard_input(monkeypatch, capsys, tiny_model_dir):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b'{"controls": {"length": "4"}}\n')))
+    code, out, _ = run(monkeypatch, capsys, "generate", "--model", str(tiny_model_dir), "--targets", "-",
+                       "--steps", "5", "--json")
+    assert code == 0 and [len(json.loads(line)["text"].split()) for line in out.splitlines()] == [4]
+
+
 def test_ctrl_c_says_interrupted_exits_130_and_leaves_no_output(tiny_model_dir, tmp_path):
     """A real SIGINT to a running ``dlmctl generate``: "interrupted" on stderr, status 130, no
     traceback, and no --output file (it is written atomically at the end)."""

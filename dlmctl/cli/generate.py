@@ -13,30 +13,71 @@ from dlmctl import defaults
 from dlmctl.cli import app
 from dlmctl.cli.common import (check_output, open_model, parse_assignment, parse_weights, print_json,
                                show_plugin_warnings)
-from dlmctl.errors import UsageError
+from dlmctl.errors import DlmctlError, TargetError, UsageError
 
 Opt = typer.Option
 
 
-def _read_targets(path: Path) -> list[dict[str, str]]:
-    if not path.is_file():
+TARGET_FORM = '{"controls": {"length": "12"}}'
+
+
+Problems = list[tuple[int, str]]   # (line number, "FILE:LINE: what is wrong")
+
+
+def read_target_lines(path: Path) -> tuple[list[tuple[int, dict[str, str]]], Problems]:
+    """The (line number, controls) of every well-formed line of a batch file (``-``: standard input),
+    and a problem for every malformed one."""
+    name = "<stdin>" if str(path) == "-" else str(path)
+    if name != "<stdin>" and not path.is_file():
         raise UsageError(f"--targets file not found: {path}")
-    targets = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
+    raw = sys.stdin.buffer.read() if name == "<stdin>" else path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"--targets {name} is not UTF-8 text (byte {exc.start}); expected JSON lines like "
+                         f"{TARGET_FORM}") from None
+    lines, problems = [], []
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-            controls = record["controls"]
+            controls = json.loads(line)["controls"]
             if not isinstance(controls, dict):
                 raise TypeError
         except (json.JSONDecodeError, KeyError, TypeError):
-            raise UsageError(f"{path}:{number}: expected a JSON object like "
-                             '{"controls": {"length": "12"}}') from None
-        targets.append({str(k): str(v) for k, v in controls.items()})
-    if not targets:
-        raise UsageError(f"{path} has no targets")
-    return targets
+            problems.append((number, f"{name}:{number}: expected a JSON object like {TARGET_FORM}"))
+            continue
+        lines.append((number, {str(k): str(v) for k, v in controls.items()}))
+    if not lines and not problems:
+        raise UsageError(f"{name} has no targets; expected JSON lines like {TARGET_FORM}")
+    return lines, problems
+
+
+def target_problems(lines: list[tuple[int, dict[str, str]]], model, name: str) -> Problems:
+    """A problem for every line with a target its control cannot parse, or an unknown control."""
+    from dlmctl.plugins import get_host
+
+    host, problems = get_host(), []
+    for number, controls in lines:
+        try:
+            for control, target in controls.items():
+                try:
+                    host.control(control).parse_target(target, model)
+                except TargetError as exc:
+                    raise TargetError(f"{control}: {exc}") from None
+        except DlmctlError as exc:
+            problems.append((number, f"{name}:{number}: {exc}"))
+    return problems
+
+
+def report_problems(problems: Problems, on_error: str) -> None:
+    """Fail naming the bad lines (in one line of text), or say how many are skipped."""
+    messages = [message for _, message in sorted(problems)]
+    shown = "; ".join(messages[:3]) + (f"; and {len(messages) - 3} more" if len(messages) > 3 else "")
+    if on_error == "fail":
+        raise UsageError(f"{len(problems)} bad target line(s), nothing generated: {shown} "
+                         "(--on-error skip generates the others)")
+    print(f"warning: skipping {len(problems)} bad target line(s): {shown}", file=sys.stderr)
 
 
 @app.command("generate")
@@ -56,7 +97,10 @@ def generate_command(
                                              "asks for more (span: 8). 1 is fastest.")] = None,
     seed: Annotated[int, Opt(help="Random seed.")] = 0,
     batch_size: Annotated[int, Opt(help="Sentences sampled together.")] = 64,
-    targets: Annotated[Optional[Path], Opt(help="JSONL file of {\"controls\": {...}} lines (batch mode).")] = None,
+    targets: Annotated[Optional[Path], Opt(help="JSONL file of {\"controls\": {...}} lines (batch mode); - reads "
+                                           "standard input.")] = None,
+    on_error: Annotated[str, Opt(help="What a bad --targets line does: fail (nothing is generated; every bad "
+                                 "line is named) or skip (the others are generated).")] = "fail",
     samples_per_target: Annotated[int, Opt(help="Samples for each line of --targets.")] = 1,
     output: Annotated[Optional[Path], Opt(help="Write JSONL results here (atomically) instead of stdout.")] = None,
     device: Annotated[Optional[str], Opt(help="auto, cpu, cuda or cuda:N.")] = None,
@@ -69,11 +113,13 @@ def generate_command(
         raise UsageError("use either --targets FILE or --control flags, not both")
     if output is not None:
         check_output(output, "--output")
+    if on_error not in ("fail", "skip"):
+        raise UsageError(f"--on-error must be fail or skip, got '{on_error}'")
     if targets is not None:
-        requests = _read_targets(targets)
+        lines, problems = read_target_lines(targets)
         per_target = samples_per_target
     else:
-        requests = [dict(parse_assignment(c, "--control") for c in control or [])]
+        lines, problems = [(0, dict(parse_assignment(c, "--control") for c in control or []))], []
         per_target = n
     weights = parse_weights(weight or [])
     from dlmctl.api import Model
@@ -81,12 +127,21 @@ def generate_command(
 
     lm = open_model(model, device)
     show_plugin_warnings()
+    if targets is not None:
+        problems += target_problems(lines, lm, "<stdin>" if str(targets) == "-" else str(targets))
+        if problems:
+            report_problems(problems, on_error)
+            bad = {number for number, _ in problems}
+            lines = [(number, controls) for number, controls in lines if number not in bad]
+    requests = [controls for _, controls in lines]
     samples = Model(lm).generate_batch(requests, samples_per_target=per_target, seed=seed, steps=steps,
                                        guide_steps=guide_steps, temperature=temperature, candidates=candidates,
                                        weights=weights, batch_size=batch_size,
                                        show_progress=not as_json or output is not None)
     records = [{"target": s.target_index, "sample": s.sample_index, "controls": s.controls, "text": s.text}
                for s in samples]
+    if targets is not None:       # the input line each sample answers
+        records = [{**r, "line": lines[r["target"]][0]} for r in records]
     if output is not None:
         atomic_write_text(output, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
         print(f"wrote {len(records)} samples to {output}", file=sys.stderr)
