@@ -53,8 +53,12 @@ def read_samples(path: Path) -> list[Sample]:
     if not path.is_file():
         raise UsageError(f"--input file not found: {path} (make one with `dlmctl generate --targets "
                          "TARGETS.jsonl --output OUT.jsonl`)")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path} is not UTF-8 text (byte {exc.start}); expected JSON lines like {SAMPLE_FORM}") from None
     samples = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:

@@ -86,10 +86,11 @@ def test_bad_target_names_the_line(tmp_path, host, tiny_model):
     ('{"controls": {"words": "3"}}\n', ":1: expected a JSON object like"),
     ('{"text": "ok"}\nnot json\n', ":2: expected a JSON object like"),
     ('{"text": "ok", "controls": ["words"]}\n', ":1: expected a JSON object like"),
+    (b'{"text": "caf\xe9"}\n', r"is not UTF-8 text \(byte 13\)"),
 ])
 def test_malformed_input_is_a_usage_error(tmp_path, content, message):
     path = tmp_path / "bad.jsonl"
-    path.write_text(content)
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
     with pytest.raises(UsageError, match=message):
         read_samples(path)
     with pytest.raises(UsageError, match="not found"):
