@@ -101,7 +101,14 @@ def main() -> None:
     model = load_model(resolve_model_dir(args.model))
     teacher = load_teacher(model.model_dir / "teacher")
     targets = make_targets(args.valid, args.targets, model.config.seq_len - 2, "spacy", args.seed)
-    rows = {}
+    rows: dict[str, dict] = {}
+    record = {"command": "python " + shlex.join(sys.argv),
+              "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+              "machine": f"{cpu_name()}, {os.cpu_count()} cores, {args.threads} thread(s), torch {torch.__version__}",
+              "ref": args.ref, "head": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                                      capture_output=True, text=True).stdout.strip(),
+              "settings": {"targets": args.targets, "samples": args.samples, "seed": args.seed},
+              "humans": vars(judge(teacher, [t["sentence"] for t in targets])), "results": rows}
     with tempfile.TemporaryDirectory(prefix="dlmctl-ref-") as scratch:
         ref_tree = Path(scratch) / "tree"
         subprocess.run(["git", "worktree", "add", "--detach", str(ref_tree), args.ref], cwd=ROOT, check=True,
@@ -123,18 +130,10 @@ def main() -> None:
                 row["speed_ratio"] = round(row[args.ref]["seconds"] / row["working tree"]["seconds"], 2)
                 rows[control] = row
                 print(control, json.dumps(row), flush=True)
+                atomic_write_text(out / "versions.json", json.dumps(record, indent=2) + "\n")   # a row at a time
+                atomic_write_text(out / "versions.md", markdown(record))
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(ref_tree)], cwd=ROOT, capture_output=True)
-    record = {"command": "python " + shlex.join(sys.argv),
-              "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-              "machine": f"{cpu_name()}, {os.cpu_count()} cores, {args.threads} thread(s), torch {torch.__version__}",
-              "ref": args.ref, "head": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                                                      capture_output=True, text=True).stdout.strip(),
-              "settings": {"targets": args.targets, "samples": args.samples, "seed": args.seed},
-              "humans": {k: v for k, v in vars(judge(teacher, [t["sentence"] for t in targets])).items()},
-              "results": rows}
-    atomic_write_text(out / "versions.json", json.dumps(record, indent=2) + "\n")
-    atomic_write_text(out / "versions.md", markdown(record))
     print(markdown(record))
 
 
