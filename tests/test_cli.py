@@ -125,6 +125,16 @@ def test_bad_warm_starts_are_usage_errors(monkeypatch, capsys, tiny_model_dir, s
     assert not (tmp_path / "new").exists()
 
 
+def test_export_refuses_symbolic_links_out_of_the_model(monkeypatch, capsys, tiny_model_dir, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not part of the model")
+    (model / "notes.txt").symlink_to(secret)
+    code, _, err = run(monkeypatch, capsys, "export", "--model", str(model), "--out", str(tmp_path / "shipped"))
+    assert code == 2 and "is a symbolic link" in err and not (tmp_path / "shipped").exists()
+
+
 def test_a_new_denoiser_on_a_trained_models_frozen_embeddings(monkeypatch, capsys, tiny_model_dir, small_corpus,
                                                              tmp_path):
     """``--embeddings-from`` trains a denoiser of another shape on the same vocabulary and frozen

@@ -117,9 +117,21 @@ def test_install_of_a_missing_directory_is_a_usage_error(monkeypatch, capsys, tm
     assert code == 2 and "-e needs a directory" in err
 
 
-def test_uninstall_refuses_dlmctl_itself(monkeypatch, capsys):
-    code, _, err = run_main(monkeypatch, capsys, "uninstall", "dlmctl")
+@pytest.mark.parametrize("name", ["dlmctl", "DLMCTL", "Dlmctl", "DLMctl"])
+def test_uninstall_refuses_dlmctl_itself_however_spelt(monkeypatch, capsys, name):
+    code, _, err = run_main(monkeypatch, capsys, "uninstall", name)
     assert code == 2 and "refusing to uninstall dlmctl itself" in err
+
+
+@pytest.mark.parametrize("name", ["dlmctl==0.1.0", "./", "/work/main", "--yes", "dlmctl>=0"])
+def test_uninstall_takes_only_distribution_names(monkeypatch, capsys, name):
+    code, _, err = run_main(monkeypatch, capsys, "uninstall", "--", name)
+    assert code == 2 and "not a distribution name" in err and len(err.strip().splitlines()) == 1
+
+
+def test_install_refuses_installer_options(monkeypatch, capsys):
+    code, _, err = run_main(monkeypatch, capsys, "install", "--", "--index-url=https://example.org/simple", "x")
+    assert code == 2 and "is an installer option" in err
 
 
 def test_plugins_hides_builtins_unless_all(monkeypatch, capsys):

@@ -29,6 +29,9 @@ def export_command(
     load_model(model)  # validates every file before anything is written
     if out.resolve() == model.resolve():
         raise UsageError("--out must differ from --model")
+    links = [path for path in model.rglob("*") if path.is_symlink()]
+    if links:
+        raise UsageError(f"{links[0]} is a symbolic link; export copies only files that are inside {model}")
     if (out / CONFIG).exists() and not (out / WEIGHTS).exists():
         raise UsageError(f"{out} holds something that is not a dlmctl model; choose another --out")
     out.mkdir(parents=True, exist_ok=True)
@@ -37,7 +40,7 @@ def export_command(
             continue
         target = out / item.name
         if item.is_dir():
-            shutil.copytree(item, target, dirs_exist_ok=True)
+            shutil.copytree(item, target, dirs_exist_ok=True, symlinks=True)
         else:
             shutil.copy2(item, target)
     tensors = load_file(str(model / WEIGHTS))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -105,6 +106,9 @@ def install_command(
 ) -> None:
     """Install plugins into dlmctl's own environment (pip, or uv where uv installed dlmctl)."""
     for target in targets:
+        if target.startswith("-"):
+            raise UsageError(f"'{target}' is an installer option; expected plugin names from the package index "
+                             "or plugin source directories (dlmctl install takes only -e and -U)")
         looks_like_path = os.sep in target or target.startswith(".")
         if (looks_like_path or editable) and not os.path.isdir(target):
             raise UsageError(f"no such directory: {target} (expected a plugin name from the package "
@@ -124,7 +128,10 @@ def uninstall_command(
 ) -> None:
     """Uninstall plugin distributions from dlmctl's environment."""
     for name in names:
-        if name.lower().replace("_", "-") == "dlmctl":
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+            raise UsageError(f"'{name}' is not a distribution name; expected plugin distribution names as "
+                             "`dlmctl plugins` lists them (no versions, paths or options)")
+        if re.sub(r"[-_.]+", "-", name).lower() == "dlmctl":
             raise UsageError("refusing to uninstall dlmctl itself; expected plugin distribution names "
                              "as `dlmctl plugins` lists them")
     before = controls_now()
