@@ -13,7 +13,8 @@ and from the shell.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -109,17 +110,23 @@ def load(model: str | Path | None = "default", device: str | None = None) -> Mod
     from dlmctl.checkpoint import load_model
     from dlmctl.device import resolve_device
 
-    host = get_host()
-    registered = host.models()
+    return Model(load_model(model_path(model), resolve_device(device)), get_host())
+
+
+def model_path(model: str | Path | None = "default") -> Path:
+    """The directory of a model given by path or by the name an installed plugin gives it."""
+    registered = get_host().models()
     name = "default" if model is None else str(model)
     if name in registered and not Path(name).exists():
-        path = Path(registered[name])
-    elif name == "default":
-        raise ModelError("no default model is installed: install one (pip install ./plugins/dlmctl-e2e) "
-                         "or pass the path of a trained model")
-    else:
-        path = Path(name)
-    return Model(load_model(path, resolve_device(device)), host)
+        return Path(registered[name])
+    if name != "default":
+        return Path(name)
+    only = os.environ.get("DLMCTL_PLUGINS")
+    if only is not None:
+        raise ModelError(f"no default model among the plugins DLMCTL_PLUGINS={only!r} loads: unset it, add the "
+                         "model's plugin (the bundled one is 'e2e'), or pass the path of a trained model")
+    raise ModelError("no default model is installed: install one (pip install ./plugins/dlmctl-e2e), or train "
+                     "one with `dlmctl train --data CORPUS.csv --out DIR` and pass its path")
 
 
 def controls() -> dict[str, ControlInfo]:

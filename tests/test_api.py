@@ -52,3 +52,16 @@ def test_the_module_example_runs_on_the_bundled_model():
         pytest.skip("the bundled model (dlmctl-e2e) is not installed")
     result = doctest.testmod(dlmctl.api, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 3 and result.failed == 0
+
+
+def test_a_plugin_filter_that_hides_the_default_model_says_so(monkeypatch):
+    from dlmctl.plugins import reset_host
+
+    monkeypatch.setenv("DLMCTL_PLUGINS", "length")
+    reset_host()
+    try:
+        with pytest.raises(ModelError, match="DLMCTL_PLUGINS='length'"):
+            dlmctl.load()
+    finally:
+        monkeypatch.delenv("DLMCTL_PLUGINS")
+        reset_host()

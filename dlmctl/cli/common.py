@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dlmctl.errors import ModelError, UsageError
+from dlmctl.errors import UsageError
 from dlmctl.plugins import get_host
 
 if TYPE_CHECKING:
@@ -25,16 +25,9 @@ def show_plugin_warnings() -> None:
 
 def resolve_model_dir(model: str | None) -> Path:
     """A path, or the name of a model a plugin registered; None means the registered default."""
-    registered = get_host().models()
-    if model is None:
-        if "default" not in registered:
-            raise ModelError("no --model given and no default model is installed: install one "
-                             "(pip install ./plugins/dlmctl-e2e) or train one with "
-                             "`dlmctl train --data CORPUS.csv --out DIR` and pass --model DIR")
-        return Path(registered["default"])
-    if model in registered and not Path(model).exists():
-        return Path(registered[model])
-    return Path(model)
+    from dlmctl.api import model_path
+
+    return model_path(model)
 
 
 def open_model(model: str | None, device: str | None) -> "DiffusionLM":
