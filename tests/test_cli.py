@@ -148,11 +148,12 @@ def test_a_new_denoiser_on_a_trained_models_frozen_embeddings(monkeypatch, capsy
     assert code == 0, err
     old, new = load_model(tiny_model_dir), load_model(out)
     assert new.config.hidden == 32 and new.vocab.words == old.vocab.words
+    assert (new.config.seq_len, new.config.diffusion_steps) == (old.config.seq_len, old.config.diffusion_steps)
     assert torch.equal(new.embeddings, old.embeddings)
     assert json.loads((out / "config.json").read_text())["embeddings_from"]["model"] == str(tiny_model_dir)
     code, _, err = run(monkeypatch, capsys, "train", "--data", str(small_corpus), "--out", str(tmp_path / "x"),
                        "--embeddings-from", str(tiny_model_dir), "--embed-dim", "8")
-    assert code == 2 and "--embeddings-from keeps that model's vocabulary and embedding size" in err
+    assert code == 2 and "--embeddings-from keeps that model's vocabulary, embedding size and sequence length" in err
 
 
 def test_export_ships_fp16_weights_without_training_state(monkeypatch, capsys, tiny_model_dir, tmp_path):

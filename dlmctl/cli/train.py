@@ -67,9 +67,10 @@ def train_command(
                                         "estimate of x0 (more fluent samples, ~1.5x time per step).")] = False,
     init_from: Annotated[Optional[Path], Opt(help="Start from this trained model's weights and vocabulary "
                                              "(e.g. to add --self-condition to it).")] = None,
-    embeddings_from: Annotated[Optional[Path], Opt(help="Take this trained model's vocabulary and word embeddings, "
-                                                   "frozen, and train a new denoiser of any shape on them: the "
-                                                   "model's control classifiers stay valid for the new one.")] = None,
+    embeddings_from: Annotated[Optional[Path], Opt(help="Take this trained model's vocabulary, frozen word embeddings "
+                                                   "and sequence length, and train a new denoiser of any width and "
+                                                   "depth on them: its control classifiers stay valid for the new "
+                                                   "one.")] = None,
     min_count: Annotated[Optional[int], Opt(help="Minimum word count for the vocabulary.")] = None,
     seed: Annotated[int, Opt(help="Seed of initialisation, data order and noise.")] = 0,
     save_every: Annotated[int, Opt(help="Checkpoint every N steps (atomic).")] = 1000,
@@ -109,9 +110,9 @@ def train_command(
                                        ("--embeddings-from", embeddings_from)) if value]
     if len(starts) > 1:
         raise UsageError(f"{' and '.join(starts)} each say where training starts: pass only one")
-    if embeddings_from is not None and (embed_dim is not None or min_count is not None):
-        raise UsageError("--embeddings-from keeps that model's vocabulary and embedding size: drop "
-                         "--embed-dim and --min-count")
+    if embeddings_from is not None and (embed_dim is not None or min_count is not None or seq_len is not None):
+        raise UsageError("--embeddings-from keeps that model's vocabulary, embedding size and sequence length "
+                         "(its classifiers need them): drop --embed-dim, --min-count and --seq-len")
     if resume:
         saved = read_config(out)
         model_cfg = ModelConfig.from_dict(saved["model"])
@@ -141,7 +142,8 @@ def train_command(
             start = load_model(embeddings_from)
             vocab, init_state = start.vocab, {"embed.weight": start.embeddings.detach().float()}
             settings = {**ModelConfig(vocab_size=0).to_dict(), **base["model"], **model_over}
-            model_cfg = ModelConfig(**{**settings, "vocab_size": len(vocab), "embed_dim": start.config.embed_dim})
+            kept = {k: getattr(start.config, k) for k in ("embed_dim", "seq_len", "diffusion_steps")}
+            model_cfg = ModelConfig(**{**settings, "vocab_size": len(vocab), **kept})
             train_ids, _ = prepare(data, text_column, model_cfg.seq_len, 0, vocab)
             freeze_embeddings = True
         else:
