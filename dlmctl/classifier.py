@@ -1,4 +1,4 @@
-"""Classifiers on noisy latents, shared by the classifier-guided controls (DESIGN §1–§2).
+"""Classifiers on noisy latents, shared by the classifier-guided controls (docs/method.md).
 
 A :class:`LatentClassifier` is a small Transformer encoder that reads latents x_t (B, L, d) in the
 model's *frozen* embedding space and the step t, followed by a task head that each control supplies

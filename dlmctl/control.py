@@ -4,7 +4,7 @@ A control turns a target string into a target object (``parse_target``), turns a
 into a :class:`Guidance` for the sampler (``guidance``), and judges generated text with an oracle
 (``score``). Controls that need a classifier on noisy latents also implement ``train``.
 
-Guided sampling minimises, for every sample, after each denoising step (DESIGN §1)::
+Guided sampling minimises, for every sample, after each denoising step (docs/method.md)::
 
     loss(x) = Σ_c −log p_c(target_c | x, t) / λ_c  +  Σ (μ − x)² / σ
 

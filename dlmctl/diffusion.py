@@ -1,5 +1,5 @@
 """Gaussian diffusion over word embeddings: the sqrt schedule, q(x_t | x0), the posterior and
-respacing to fewer sampling steps (DESIGN §1). All tensors are float64 tables indexed by step."""
+respacing to fewer sampling steps (docs/method.md). All tensors are float64 tables indexed by step."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The Diffusion-LM network: word embeddings, a Transformer denoiser that predicts x0, and the
-rounding head tied to the embeddings (DESIGN §1)."""
+rounding head tied to the embeddings (docs/method.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Ancestral sampling with the clamping trick, as a generator that yields every step, with one seam
-where guidance runs (DESIGN §1 "Sampling" and "Guided sampling")."""
+where guidance runs (docs/method.md, "Sampling" and "Guided sampling")."""
 
 from __future__ import annotations
 

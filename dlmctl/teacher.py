@@ -1,5 +1,5 @@
 """The teacher LM: a small causal Transformer trained on the same corpus, with the same tokenisation
-and vocabulary handling as the diffusion model, that measures fluency (DESIGN §3):
+and vocabulary handling as the diffusion model, that measures fluency (docs/evaluation.md):
 
     lm-score(texts) = exp(mean token NLL)   (over all words and the END of every text; OOV → UNK)
 

@@ -1,4 +1,4 @@
-"""Training the Diffusion-LM (DESIGN §1): the three-term loss with optional self-conditioning,
+"""Training the Diffusion-LM (docs/method.md): the three-term loss with optional self-conditioning,
 warm starts, held-out evaluation, on the shared loop of :mod:`dlmctl.loop` (AdamW, EMA, DDP under
 ``torchrun``, atomic checkpoints, exact resume).
 

@@ -1,4 +1,4 @@
-"""Infilling control: known words stay verbatim, blanks are generated (DESIGN §2, infilling row).
+"""Infilling control: known words stay verbatim, blanks are generated.
 
 No classifier: the template becomes a token bias, so every time the sampler snaps x̂0 to words
 (clamping, and the final rounding) the known positions hold their words, the blanks take any

@@ -1,6 +1,6 @@
 """Length control: the sentence has exactly N words.
 
-No classifier (DESIGN §2): the diffusion model's own x0-prediction is constrained, through the
+No classifier: the diffusion model's own x0-prediction is constrained, through the
 sampler's token bias, to hold START at position 0, vocabulary words (not UNK) at 1..N, END at N+1 and
 PAD after. Every denoising step clamps x̂0 under that constraint, so the model writes a fluent
 sentence of that size.

@@ -1,6 +1,6 @@
 """Part-of-speech control: the sentence follows a UPOS tag sequence (``PROPN AUX DET ADJ NOUN``).
 
-Classifier (DESIGN §2): a per-position tagger on noisy latents x_t over START, END, PAD and the 17
+Classifier: a per-position tagger on noisy latents x_t over START, END, PAD and the 17
 UPOS tags; labels come from an annotator run over the training corpus, and the same annotator is
 the oracle. A target fixes the sentence length, so the guidance also holds END after the last word
 through the length control's token bias (``length_bias``).

@@ -1,6 +1,6 @@
 """Semantic-content control: the sentence mentions a value of an E2E field (``food=Italian``).
 
-Classifier (DESIGN §2): for each of the 8 E2E fields, the value the sentence expresses ("none" when
+Classifier: for each of the 8 E2E fields, the value the sentence expresses ("none" when
 absent), read from noisy latents x_t; labels are the training corpus' meaning representations.
 Several pairs compose inside one target: ``food=Italian; area=riverside``.
 """
