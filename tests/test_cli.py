@@ -125,6 +125,18 @@ def test_bad_warm_starts_are_usage_errors(monkeypatch, capsys, tiny_model_dir, s
     assert not (tmp_path / "new").exists()
 
 
+def test_a_model_trained_in_chunks_records_every_chunk(monkeypatch, capsys, tiny_model_dir, small_corpus, tmp_path):
+    common = ["--data", str(small_corpus), "--steps", "2", "--batch-size", "8", "--save-every", "2"]
+    for previous, out in ((tiny_model_dir, tmp_path / "chunk2"), (tmp_path / "chunk2", tmp_path / "chunk3")):
+        code, _, err = run(monkeypatch, capsys, "train", "--out", str(out), "--init-from", str(previous), *common)
+        assert code == 0, err
+    record = json.loads((tmp_path / "chunk3" / "config.json").read_text())
+    assert record["init_from"]["model"] == str(tmp_path / "chunk2")
+    assert record["init_from"]["training"]["steps_done"] == 2
+    assert record["init_from"]["init_from"]["model"] == str(tiny_model_dir)
+    assert record["init_from"]["init_from"]["training"]["steps_done"] == 400
+
+
 def test_export_refuses_symbolic_links_out_of_the_model(monkeypatch, capsys, tiny_model_dir, tmp_path):
     model = tmp_path / "model"
     shutil.copytree(tiny_model_dir, model)

@@ -157,8 +157,8 @@ def train_command(
                                            "min_count": min_count or base["min_count"]},
                 "command": "dlmctl " + shlex.join(sys.argv[1:])}
         if init_from is not None:
-            meta["init_from"] = {"model": str(init_from), "training": start.meta.get("training", {}),
-                                 "command": start.meta.get("command")}
+            # the whole record of the run it starts from, so a model trained in chunks keeps every chunk
+            meta["init_from"] = {"model": str(init_from), **{k: v for k, v in start.meta.items() if k != "data"}}
         if embeddings_from is not None:
             meta["embeddings_from"] = {"model": str(embeddings_from), "command": start.meta.get("command")}
     valid_ids = prepare(valid, text_column, model_cfg.seq_len, 0, vocab)[0] if valid else None
