@@ -132,7 +132,11 @@ class Judgement:
 
 def judge(teacher: Teacher, texts: Sequence[str], threshold: float = DEFAULT_THRESHOLD) -> Judgement:
     """lm-score (exp of the mean token NLL) and the fluent share (worst-token NLL ≤ ``threshold``)."""
-    rows = teacher.token_nlls(texts)
+    return _judgement(teacher.token_nlls(texts), threshold)
+
+
+def _judgement(rows: Sequence[torch.Tensor], threshold: float) -> Judgement:
+    """:func:`judge` from the per-token NLLs of each text."""
     total = sum(float(r.sum()) for r in rows) / sum(len(r) for r in rows)
     worst = torch.stack([r.max() for r in rows])
     return Judgement(math.exp(total), fluent(worst, threshold).float().mean().item())
@@ -141,10 +145,11 @@ def judge(teacher: Teacher, texts: Sequence[str], threshold: float = DEFAULT_THR
 def add_teacher_scores(results: dict[str, ControlResult], samples: Sequence[Sample], teacher: Teacher,
                        threshold: float = DEFAULT_THRESHOLD) -> Judgement:
     """Fill each control's lm-score and fluent share (samples using it); returns those of all samples."""
+    rows = teacher.token_nlls([s.text for s in samples])
     for name, result in results.items():
-        own = judge(teacher, [s.text for s in samples if name in s.controls], threshold)
+        own = _judgement([r for r, s in zip(rows, samples) if name in s.controls], threshold)
         result.lm_score, result.fluent = own.lm_score, own.fluent
-    return judge(teacher, [s.text for s in samples], threshold)
+    return _judgement(rows, threshold)
 
 
 def reference_scores(teacher: Teacher, references: Sequence[str] = (), source: str = "",

@@ -15,10 +15,10 @@ import torch
 from dlmctl import defaults
 from dlmctl.control import Control
 from dlmctl.errors import TargetError, UsageError
+from dlmctl.fluency import sentence_scores
 from dlmctl.model import DiffusionLM
 from dlmctl.plugins import PluginHost, get_host
 from dlmctl.progress import progress_bar
-from dlmctl.fluency import sentence_scores
 from dlmctl.rerank import denoising_loss, pick_distinct, selection_keys
 from dlmctl.sampling import Sampler, SamplerConfig, WeightedGuidance
 from dlmctl.teacher import model_teacher
