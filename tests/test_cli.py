@@ -213,6 +213,9 @@ def test_every_bad_target_line_is_named_before_sampling_or_skipped(monkeypatch, 
     assert code == 0 and "skipping 3 bad target line(s)" in err
     records = [json.loads(line) for line in output.read_text().splitlines()]
     assert [(r["target"], r["line"], len(r["text"].split())) for r in records] == [(0, 1, 5), (1, 5, 7)]
+    targets.write_text('not json\n')
+    code, _, err = run(monkeypatch, capsys, *args, "--on-error", "skip")
+    assert code == 2 and "nothing generated" in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("content, message", [

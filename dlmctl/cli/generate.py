@@ -130,9 +130,9 @@ def generate_command(
     if targets is not None:
         problems += target_problems(lines, lm, "<stdin>" if str(targets) == "-" else str(targets))
         if problems:
-            report_problems(problems, on_error)
             bad = {number for number, _ in problems}
             lines = [(number, controls) for number, controls in lines if number not in bad]
+            report_problems(problems, on_error if lines else "fail")     # skipping every line fails
     requests = [controls for _, controls in lines]
     samples = Model(lm).generate_batch(requests, samples_per_target=per_target, seed=seed, steps=steps,
                                        guide_steps=guide_steps, temperature=temperature, candidates=candidates,
