@@ -25,7 +25,7 @@ from dlmctl.plugins import get_host
 #: keyword options of :meth:`Model.generate` and :meth:`Model.generate_batch`, with their defaults
 GENERATE_OPTIONS: dict[str, Any] = {
     "steps": defaults.STEPS, "guide_steps": defaults.GUIDE_STEPS, "temperature": defaults.TEMPERATURE,
-    "candidates": None, "weights": None, "batch_size": 64, "show_progress": False,
+    "candidates": None, "weights": None, "batch_size": defaults.BATCH_SIZE, "show_progress": False,
 }
 
 

@@ -11,6 +11,8 @@ GUIDE_LR = 0.1
 UNGUIDED_TAIL = 10
 #: scale of the noise added per denoising step (1: the exact ancestral sampler)
 TEMPERATURE = 0.7
+#: sentences sampled together in one batch
+BATCH_SIZE = 64
 #: samples drawn per returned sentence, unless a control asks for more
 CANDIDATES = 4
 #: word-bigram overlap above which two samples of one request count as repeats

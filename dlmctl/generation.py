@@ -70,7 +70,7 @@ def prepare_controls(model: DiffusionLM, requests: Sequence[Mapping[str, str]],
 
 def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
              weights: Mapping[str, float] | None = None, sampler: SamplerConfig | None = None,
-             seed: int = 0, batch_size: int = 64, show_progress: bool = True,
+             seed: int = 0, batch_size: int = defaults.BATCH_SIZE, show_progress: bool = True,
              host: PluginHost | None = None, candidates: int | None = 1,
              max_overlap: float = MAX_OVERLAP) -> list[str]:
     """One sentence per request (rows may repeat a request to get several samples).

@@ -96,7 +96,7 @@ def generate_command(
                                              f"repeat another. Default {defaults.CANDIDATES}, or more where a control "
                                              "asks for more (span: 8). 1 is fastest.")] = None,
     seed: Annotated[int, Opt(help="Random seed.")] = 0,
-    batch_size: Annotated[int, Opt(help="Sentences sampled together.")] = 64,
+    batch_size: Annotated[int, Opt(help="Sentences sampled together.")] = defaults.BATCH_SIZE,
     targets: Annotated[Optional[Path], Opt(help="JSONL file of {\"controls\": {...}} lines (batch mode); - reads "
                                            "standard input.")] = None,
     on_error: Annotated[str, Opt(help="What a bad --targets line does: fail (nothing is generated; every bad "

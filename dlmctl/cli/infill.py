@@ -28,7 +28,7 @@ def infill_command(
     temperature: Annotated[float, Opt(help="Noise scale per sampling step: lower is more fluent and less "
                                       "varied, 1 is the exact sampler.")] = defaults.TEMPERATURE,
     seed: Annotated[int, Opt(help="Random seed.")] = 0,
-    batch_size: Annotated[int, Opt(help="Sentences sampled together.")] = 64,
+    batch_size: Annotated[int, Opt(help="Sentences sampled together.")] = defaults.BATCH_SIZE,
     device: Annotated[Optional[str], Opt(help="auto, cpu, cuda or cuda:N.")] = None,
     as_json: Annotated[bool, Opt("--json", help="One JSON object per line: text, the words of each blank, the sizes used.")] = False,
 ) -> None:
