@@ -152,7 +152,7 @@ def main() -> None:
         t0 = time.monotonic()
         texts = generate(model, requests, weights=weights, sampler=sampler, seed=sampling_seed,
                          batch_size=args.batch_size, show_progress=True, host=host, candidates=args.candidates)
-        return texts, time.monotonic() - t0
+        return [t.text for t in texts], time.monotonic() - t0
 
     def success(name, texts):
         """Mean oracle success (%) of texts[k] against target k // samples."""

@@ -88,8 +88,9 @@ def measure(model_arg: str | None, args, references: list[str], train_sentences:
     def unguided(temperature: float, candidates: int) -> dict:
         """Figures of ``args.samples`` unguided samples at one sampling temperature, each chosen from
         ``candidates`` as ``dlmctl generate`` chooses."""
-        texts = generate(model, [{}] * args.samples, seed=0, batch_size=args.batch_size, candidates=candidates,
-                         sampler=SamplerConfig(steps=args.steps, temperature=temperature))
+        texts = [g.text for g in generate(model, [{}] * args.samples, seed=0, batch_size=args.batch_size,
+                                          candidates=candidates,
+                                          sampler=SamplerConfig(steps=args.steps, temperature=temperature))]
         if args.sheet:
             name = f"{Path(str(model_dir)).name}_{temperature:g}_{candidates}.jsonl"
             atomic_write_text(Path(args.sheet) / name, "".join(json.dumps({"text": t}) + "\n" for t in texts))

@@ -292,7 +292,7 @@ def main() -> None:
 
 
 def to_markdown(report: dict) -> str:
-    lines = [f"# Infilling benchmark", "",
+    lines = ["# Infilling benchmark", "",
              f"- command: `{report['command']}`", f"- date: {report['date']}",
              f"- machine: {report['machine']}, {report['threads']} thread(s)",
              f"- model: {report['model']} (training step {report['model_steps']}); teacher: {report['teacher']}",

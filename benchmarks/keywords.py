@@ -140,7 +140,7 @@ def run_variant(model, control: KeywordsControl | None, weight: float, targets, 
     weights = {"keywords": weight} if control else None
     start = time.perf_counter()
     texts = generate(model, rows, weights=weights, sampler=sampler, seed=seed, host=host)
-    return texts, time.perf_counter() - start
+    return [t.text for t in texts], time.perf_counter() - start
 
 
 def main() -> None:

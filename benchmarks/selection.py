@@ -97,8 +97,9 @@ def main() -> None:
         name, _, weight = spec.partition("@")
         weights = {name: float(weight)} if weight else None
         requests = [{name: t[name]} for t in targets for _ in range(args.samples * args.candidates)]
-        texts = generate(model, requests, weights=weights, seed=args.seed, batch_size=200,
-                         sampler=SamplerConfig(steps=args.steps, guide_steps=args.guide_steps), show_progress=True)
+        texts = [g.text for g in generate(model, requests, weights=weights, seed=args.seed, batch_size=200,
+                                          sampler=SamplerConfig(steps=args.steps, guide_steps=args.guide_steps),
+                                          show_progress=True)]
         prepared = prepare_controls(model, requests, weights)
         parsed = [row[name] for row in prepared.targets]
         ids = model.vocab.encode_batch([tokenize(text) for text in texts], model.config.seq_len)

@@ -26,8 +26,9 @@ import torch
 from torch import nn
 
 from dlmctl.checkpoint import atomic_write_text, load_model
-from dlmctl.classifier import (CLEAN, LatentClassifier, TrainOptions, encoder_config, level_name, model_times,
-                               noisy_latents, param_count, train_classifier)
+from dlmctl.classifiers.network import LatentClassifier, encoder_config, param_count
+from dlmctl.classifiers.training import (CLEAN, TrainOptions, level_name, model_times, noisy_latents,
+                                         train_classifier)
 from dlmctl_syntax.chart import ChartHead, parse_charts
 
 LEVELS = [CLEAN, 251, 502, 753, 1005]

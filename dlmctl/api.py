@@ -14,30 +14,49 @@ and from the shell.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from dlmctl import defaults
-from dlmctl.errors import ModelError, UsageError
+from dlmctl.errors import ModelError, PluginError, UsageError
 from dlmctl.plugins import get_host
 
 #: keyword options of :meth:`Model.generate` and :meth:`Model.generate_batch`, with their defaults
 GENERATE_OPTIONS: dict[str, Any] = {
     "steps": defaults.STEPS, "guide_steps": defaults.GUIDE_STEPS, "temperature": defaults.TEMPERATURE,
     "candidates": None, "weights": None, "batch_size": defaults.BATCH_SIZE, "show_progress": False,
+    "trajectory_every": 0, "judge": False,
 }
+#: keyword options of :meth:`Model.infill`, with their defaults
+INFILL_OPTIONS: dict[str, Any] = {
+    "steps": defaults.STEPS, "temperature": defaults.TEMPERATURE, "mbr": None, "candidates": None,
+    "weights": None, "batch_size": defaults.BATCH_SIZE, "show_progress": False, "judge": False,
+}
+#: samples per blank-filling whose consensus :meth:`Model.infill` keeps unless told otherwise
+INFILL_MBR = 4
 
 
 @dataclass
 class Sample:
-    """One generated sentence: its text, the controls it was asked for (target strings), which
-    target it answers (``target_index``, the position in the batch) and which of its samples it is."""
+    """One generated sentence.
+
+    ``controls``: the target strings it was asked for; ``target_index``: which request of the batch
+    it answers; ``sample_index``: which of that request's samples it is. ``scores``: what was computed
+    to choose it among candidates (``loss``, ``classifier_log_prob``, ``worst_token_nll``; see
+    :class:`dlmctl.generation.Generated`). ``oracle``: with ``judge=True``, each control's oracle
+    success in [0, 1] (and ``worst_token_nll`` joins ``scores`` where the model has a teacher).
+    ``trajectory``: with ``trajectory_every=k``, (step, text) of the sentence as the denoiser saw
+    it every k steps, noisiest first. ``fills``: from :meth:`Model.infill`, the words of each blank."""
 
     text: str
     controls: dict[str, str]
     target_index: int
     sample_index: int
+    scores: dict[str, float] = field(default_factory=dict)
+    oracle: dict[str, float] = field(default_factory=dict)
+    trajectory: list[tuple[int, str]] = field(default_factory=list)
+    fills: list[list[str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +68,7 @@ class ControlInfo:
     distribution: str
     description: str
     target_syntax: str
+    example: str
     default_weight: float
     needs_classifier: bool
 
@@ -70,7 +90,8 @@ class Model:
         """``n`` sentences for one request, e.g. ``{"pos": "DET NOUN AUX ADJ PUNCT", "length": 5}``
         (several controls compose; None: unguided). ``options``: ``steps``, ``guide_steps``,
         ``temperature``, ``candidates`` (None: the controls' default), ``weights`` ({control: λ}),
-        ``batch_size``, ``show_progress``."""
+        ``batch_size``, ``show_progress``, ``trajectory_every`` (k > 0: keep the sentence every k
+        steps in :attr:`Sample.trajectory`), ``judge`` (fill :attr:`Sample.oracle`)."""
         return self.generate_batch([controls or {}], samples_per_target=n, seed=seed, **options)
 
     def generate_batch(self, targets: Sequence[Mapping[str, Any]], *, samples_per_target: int = 1,
@@ -80,21 +101,88 @@ class Model:
         from dlmctl.generation import generate
         from dlmctl.sampling import SamplerConfig
 
-        unknown = sorted(set(options) - set(GENERATE_OPTIONS))
-        if unknown:
-            raise UsageError(f"unknown option '{unknown[0]}' (options: {', '.join(GENERATE_OPTIONS)})")
-        settings = {**GENERATE_OPTIONS, **options}
+        settings = _settings(options, GENERATE_OPTIONS)
         if samples_per_target < 1 or settings["batch_size"] < 1:
             raise UsageError("samples per target and the batch size must be at least 1")
         check_sampling(self.lm, settings["steps"], settings["temperature"])
-        requests = [{str(k): str(v) for k, v in target.items()} for target in targets]
+        requests = [_request(target) for target in targets]
         rows = [(i, k, r) for i, r in enumerate(requests) for k in range(samples_per_target)]
         sampler = SamplerConfig(steps=settings["steps"], guide_steps=settings["guide_steps"],
                                 temperature=settings["temperature"])
-        texts = generate(self.lm, [r for _, _, r in rows], weights=settings["weights"], sampler=sampler, seed=seed,
-                         batch_size=settings["batch_size"], show_progress=settings["show_progress"],
-                         host=self.host, candidates=settings["candidates"])
-        return [Sample(text, request, i, k) for (i, k, request), text in zip(rows, texts)]
+        results = generate(self.lm, [r for _, _, r in rows], weights=settings["weights"], sampler=sampler,
+                           seed=seed, batch_size=settings["batch_size"], show_progress=settings["show_progress"],
+                           host=self.host, candidates=settings["candidates"],
+                           trajectory_every=settings["trajectory_every"])
+        samples = [Sample(g.text, request, i, k, scores=g.scores, trajectory=g.trajectory)
+                   for (i, k, request), g in zip(rows, results)]
+        return self.judge(samples) if settings["judge"] else samples
+
+    def infill(self, template: str, *, n: int = 1, seed: int = 0, controls: Mapping[str, Any] | None = None,
+               **options: Any) -> list[Sample]:
+        """``n`` fillings of a template with blanks (``___`` one word, ``[n]`` n words, ``[a-b]``,
+        ``[*]``; needs the dlmctl-infill plugin), every known word kept verbatim; ``controls`` (e.g.
+        ``{"length": 12}``) apply too. ``options``: ``steps``, ``temperature``, ``mbr`` (keep the
+        consensus of that many samples; the default, 4, unless ``candidates`` is given), ``candidates``
+        (keep the one of that many the model finds most likely), ``weights``, ``batch_size``,
+        ``show_progress``, ``judge``. Each sample's ``controls["infill"]`` is the template with the
+        blank sizes it was drawn with."""
+        from dlmctl.sampling import SamplerConfig
+
+        try:
+            from dlmctl_infill.fill import infill
+        except ImportError:
+            raise PluginError("infilling needs the dlmctl-infill plugin: dlmctl install dlmctl-infill") from None
+        settings = _settings(options, INFILL_OPTIONS)
+        mbr, candidates = infill_selection(settings["mbr"], settings["candidates"])
+        check_sampling(self.lm, settings["steps"], settings["temperature"])
+        others = _request(controls or {})
+        filled = infill(self.lm, [template], n, mbr=mbr, candidates=candidates, controls=others,
+                        weights=settings["weights"], seed=seed, batch_size=settings["batch_size"],
+                        sampler=SamplerConfig(steps=settings["steps"], temperature=settings["temperature"]),
+                        show_progress=settings["show_progress"], host=self.host)[0]
+        samples = [Sample(f.text, {"infill": f.layout, **others}, 0, k, fills=f.fills) for k, f in enumerate(filled)]
+        return self.judge(samples) if settings["judge"] else samples
+
+    def judge(self, samples: Sequence[Sample]) -> list[Sample]:
+        """``samples`` with :attr:`Sample.oracle` filled by each control's oracle, and the teacher's
+        ``worst_token_nll`` in :attr:`Sample.scores` where the model has a teacher."""
+        from dlmctl.fluency import sentence_scores
+        from dlmctl.generation import prepare_controls
+        from dlmctl.teacher import model_teacher
+
+        prepared = prepare_controls(self.lm, [s.controls for s in samples], host=self.host)
+        teacher = model_teacher(self.lm)
+        worst = sentence_scores(teacher, [s.text for s in samples]).tolist() if teacher is not None else None
+        for index, (sample, targets) in enumerate(zip(samples, prepared.targets)):
+            sample.oracle = {name: float(prepared.controls[name].score(sample.text, target))
+                             for name, target in targets.items()}
+            if worst is not None:
+                sample.scores["worst_token_nll"] = worst[index]
+        return list(samples)
+
+
+def _settings(options: Mapping[str, Any], known: Mapping[str, Any]) -> dict[str, Any]:
+    """``known`` updated by ``options``; an unknown option is a usage error naming the known ones."""
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise UsageError(f"unknown option '{unknown[0]}' (options: {', '.join(known)})")
+    return {**known, **options}
+
+
+def _request(controls: Mapping[str, Any]) -> dict[str, str]:
+    """A request with its targets as strings (``{"length": 12}`` → ``{"length": "12"}``)."""
+    return {str(name): str(target) for name, target in controls.items()}
+
+
+def infill_selection(mbr: int | None, candidates: int | None) -> tuple[int, int]:
+    """(mbr, candidates) for infilling: the consensus of :data:`INFILL_MBR` samples unless told
+    otherwise (it filled blanks closest to the reference in the infilling benchmark)."""
+    if mbr is not None and candidates is not None and mbr > 1 and candidates > 1:
+        raise UsageError(f"mbr {mbr} and candidates {candidates} are two ways of choosing among samples; "
+                         "give one of them")
+    if candidates is not None and mbr is None:
+        return 1, candidates
+    return (INFILL_MBR if mbr is None else mbr), (candidates or 1)
 
 
 def check_sampling(lm, steps: int, temperature: float) -> None:
@@ -133,5 +221,5 @@ def controls() -> dict[str, ControlInfo]:
     """Every installed control by name."""
     host = get_host()
     return {name: ControlInfo(name, *host.control_origin(name), control.description, control.target_help,
-                              control.default_weight, control.needs_classifier)
+                              control.example_target, control.default_weight, control.needs_classifier)
             for name, control in host.controls().items()}

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
-import torch
-
 if TYPE_CHECKING:
+    import torch
+
     from dlmctl.model import DiffusionLM
 
-LogProbFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+#: ``f(x, t) -> (B,)``: see :attr:`Guidance.log_prob`
+LogProbFn = Callable[["torch.Tensor", "torch.Tensor"], "torch.Tensor"]
 
 
 @dataclass
@@ -50,6 +51,9 @@ class Control(ABC):
     description: ClassVar[str] = ""
     #: the expected target form, quoted in every target error
     target_help: ClassVar[str] = ""
+    #: a target this control accepts on the bundled model (``dlmctl controls``, the examples a user
+    #: starts from); empty when there is none to show
+    example_target: ClassVar[str] = ""
     #: λ: weight of the fluency term relative to this control's −log p (paper's per-task λ)
     default_weight: ClassVar[float] = 0.01
     #: samples drawn per sentence when the user gives no ``--candidates``: a run gets the most any

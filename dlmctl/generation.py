@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 import torch
@@ -68,26 +68,46 @@ def prepare_controls(model: DiffusionLM, requests: Sequence[Mapping[str, str]],
     return PreparedControls(controls, targets, resolved)
 
 
+@dataclass
+class Generated:
+    """One finished sentence, with what was computed to choose it.
+
+    ``scores``: with several candidates, the selection measures of the kept one: ``loss`` (the
+    model's denoising loss, lower is better), ``classifier_log_prob`` (Σ_c log p_c(target_c) / λ_c
+    of its classifier controls, if any) and ``worst_token_nll`` (the teacher's surprisal at its
+    least likely token, if the model has a teacher). ``trajectory``: with ``trajectory_every`` k,
+    the words of x̂0 as (chain step, text) every k steps, from the noisiest to the last (step 0)."""
+
+    text: str
+    scores: dict[str, float] = field(default_factory=dict)
+    trajectory: list[tuple[int, str]] = field(default_factory=list)
+
+
 def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
              weights: Mapping[str, float] | None = None, sampler: SamplerConfig | None = None,
              seed: int = 0, batch_size: int = defaults.BATCH_SIZE, show_progress: bool = True,
              host: PluginHost | None = None, candidates: int | None = 1,
-             max_overlap: float = MAX_OVERLAP) -> list[str]:
+             max_overlap: float = MAX_OVERLAP, trajectory_every: int = 0) -> list[Generated]:
     """One sentence per request (rows may repeat a request to get several samples).
 
     With ``candidates`` > 1, that many samples are drawn per row and the rows of one request share
     the pool: each keeps, best first, a candidate ranked high by the model's denoising loss, by the
     classifiers of its controls and by the teacher's per-sentence fluency (:func:`choose`), skipping
     one that repeats a kept sample of the same request (word-bigram overlap above ``max_overlap``)
-    while others remain. None: :func:`default_candidates`."""
+    while others remain. None: :func:`default_candidates`. ``trajectory_every`` k > 0 keeps the
+    decoded x̂0 of the first step and of every step whose index is a multiple of k (the chain
+    counts down to 0) in :attr:`Generated.trajectory`."""
     if candidates is not None and candidates < 1:
         raise UsageError(f"--candidates {candidates}: need at least 1 sample per sentence")
+    if trajectory_every < 0:
+        raise UsageError(f"trajectory_every {trajectory_every}: need 0 (off) or a positive number of steps")
     prepared = prepare_controls(model, requests, weights, host)
     candidates = candidates or default_candidates(prepared.controls.values())
     targets = [row for row in prepared.targets for _ in range(candidates)]
     run = Sampler(model, sampler)
     generator = torch.Generator().manual_seed(seed)
     texts: list[str] = []
+    paths: list[list[tuple[int, str]]] = []
     on_target: list[torch.Tensor] = []
     batches = range(0, len(targets), batch_size)
     with progress_bar("sampling", len(batches) * run.chain.num_steps, enabled=show_progress) as bar:
@@ -98,25 +118,41 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
                 column = [row.get(name) for row in rows]
                 if any(t is not None for t in column):
                     guidance.append(WeightedGuidance(control.guidance(model, column), prepared.weights[name]))
+            kept: list[tuple[int, torch.Tensor]] = []
             for step in run.steps(len(rows), guidance, generator):
+                if trajectory_every and (step.index % trajectory_every == 0 or
+                                         step.index == run.chain.num_steps - 1):
+                    kept.append((step.index, step.tokens))
                 bar.advance(1)
-            texts.extend(detokenize(model.vocab.decode(ids)) for ids in step.tokens.tolist())
+            texts.extend(decode(model, step.tokens))
+            batch_paths = [[(index, text) for text in decode(model, tokens)] for index, tokens in kept]
+            paths.extend([list(row) for row in zip(*batch_paths)] if kept else [[] for _ in rows])
             if candidates > 1:
                 on_target.append(target_log_prob(model, guidance, step.tokens))
     if candidates == 1:
-        return texts
-    scores = torch.cat(on_target) if any(s.any() for s in on_target) else None
-    return [texts[i] for i in choose(model, requests, prepared, texts, candidates, scores, max_overlap)]
+        return [Generated(text, {}, path) for text, path in zip(texts, paths)]
+    classifier = torch.cat(on_target) if any(s.any() for s in on_target) else None
+    chosen, measures = choose(model, requests, prepared, texts, candidates, classifier, max_overlap)
+    return [Generated(texts[i], {name: float(values[i]) for name, values in measures.items()}, paths[i])
+            for i in chosen]
+
+
+def decode(model: DiffusionLM, tokens: torch.Tensor) -> list[str]:
+    """The text of each row of word ids ``tokens`` (B, L)."""
+    return [detokenize(model.vocab.decode(ids)) for ids in tokens.tolist()]
 
 
 def choose(model: DiffusionLM, requests: Sequence[Mapping[str, str]], prepared: PreparedControls,
-           texts: list[str], candidates: int, on_target: torch.Tensor | None, max_overlap: float) -> list[int]:
+           texts: list[str], candidates: int, on_target: torch.Tensor | None,
+           max_overlap: float) -> tuple[list[int], dict[str, torch.Tensor]]:
     """For each request row, the index into ``texts`` (``candidates`` consecutive candidates per
-    row) of the sample it keeps; rows with equal requests choose from their pooled candidates."""
+    row) of the sample it keeps, rows with equal requests choosing from their pooled candidates;
+    and the measures it ranked by, each (len(texts),) (:attr:`Generated.scores`)."""
     ids = model.vocab.encode_batch([tokenize(text) for text in texts], model.config.seq_len)
     loss = denoising_loss(model, ids).cpu()
     teacher = model_teacher(model)
     fluency = sentence_scores(teacher, texts) if teacher is not None else None
+    measures = {"loss": loss, "classifier_log_prob": on_target, "worst_token_nll": fluency}
     pools: dict[str, list[int]] = defaultdict(list)
     for row, request in enumerate(requests):
         pools[json.dumps(dict(request), sort_keys=True)].append(row)
@@ -129,7 +165,7 @@ def choose(model: DiffusionLM, requests: Sequence[Mapping[str, str]], prepared: 
         order = pool[keys.argsort(stable=True)].tolist()
         for row, index in zip(rows, pick_distinct(order, texts, len(rows), max_overlap)):
             chosen[row] = index
-    return chosen
+    return chosen, {name: values for name, values in measures.items() if values is not None}
 
 
 def default_candidates(controls: Iterable[Control]) -> int:

@@ -84,3 +84,10 @@ def tiny_model(tiny_model_dir):
     from dlmctl.checkpoint import load_model
 
     return load_model(tiny_model_dir)
+
+
+def generate_texts(*args, **kwargs) -> list[str]:
+    """The texts of :func:`dlmctl.generation.generate` (same arguments)."""
+    from dlmctl.generation import generate
+
+    return [g.text for g in generate(*args, **kwargs)]

@@ -6,9 +6,10 @@ import json
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 START, END, UNK, PAD = "<s>", "</s>", "<unk>", "<pad>"
 SPECIALS = (START, END, UNK, PAD)
@@ -63,6 +64,8 @@ class Vocabulary:
 
     def encode_batch(self, sentences: Sequence[Sequence[str]], seq_len: int) -> torch.Tensor:
         """(N, seq_len) int64."""
+        import torch
+
         return torch.tensor([self.encode(s, seq_len) for s in sentences], dtype=torch.long)
 
     def decode(self, ids: Sequence[int]) -> list[str]:

@@ -2,6 +2,7 @@
 errors in library terms, the control list, and the module's own example."""
 
 import doctest
+import json
 
 import pytest
 
@@ -45,6 +46,69 @@ def test_controls_say_what_their_targets_look_like():
     assert (pos.distribution, pos.needs_classifier) == ("dlmctl-pos", True)
     assert "UPOS" in pos.target_syntax and pos.default_weight > 0
     assert not controls["length"].needs_classifier
+
+
+def test_every_example_target_is_accepted_by_the_bundled_model():
+    from dlmctl.generation import prepare_controls
+
+    if "default" not in dlmctl.api.get_host().models():
+        pytest.skip("the bundled model (dlmctl-e2e) is not installed")
+    model = dlmctl.load()
+    examples = {name: info.example for name, info in dlmctl.controls().items()}
+    assert all(examples.values()), examples
+    for name, example in examples.items():
+        prepare_controls(model.lm, [{name: example}])          # raises TargetError if it does not parse
+
+
+def test_dlmctl_controls_lists_syntax_and_a_runnable_example(monkeypatch, capsys):
+    out = "\n".join(cli_lines(monkeypatch, capsys, "controls"))
+    assert "pos  (dlmctl-pos; needs a trained classifier" in out
+    assert "example: dlmctl generate -c length=12" in out
+    records = json.loads(cli_lines(monkeypatch, capsys, "controls", "--json")[0])
+    assert {r["name"] for r in records} >= {"length", "pos", "tree", "span", "semantic", "infill", "keywords"}
+
+
+def test_trajectory_shows_the_sentence_forming_and_ends_with_the_sample(tiny_model_dir):
+    model = dlmctl.load(tiny_model_dir)
+    plain = model.generate({"length": 6}, n=2, seed=1, steps=20, candidates=1)
+    traced = model.generate({"length": 6}, n=2, seed=1, steps=20, candidates=1, trajectory_every=5)
+    assert [s.text for s in traced] == [s.text for s in plain]      # watching does not change the text
+    for sample in traced:
+        assert [step for step, _ in sample.trajectory] == [19, 15, 10, 5, 0]
+        assert sample.trajectory[-1][1] == sample.text
+    chosen = model.generate({"length": 6}, n=2, seed=1, steps=20, candidates=3, trajectory_every=10)
+    assert all(s.trajectory[-1][1] == s.text for s in chosen)       # the kept candidate's own path
+    assert all(set(s.scores) == {"loss"} for s in chosen)           # tiny model: no classifier, no teacher
+
+
+def test_judge_scores_each_sample_with_its_controls_oracles(tiny_model_dir):
+    model = dlmctl.load(tiny_model_dir)
+    samples = model.generate({"length": 7}, n=3, seed=2, steps=20, judge=True)
+    assert [s.oracle for s in samples] == [{"length": float(len(s.text.split()) == 7)} for s in samples]
+    assert model.generate(n=1, steps=5, judge=True)[0].oracle == {}
+
+
+def test_infill_keeps_the_known_words_and_reports_the_blanks(tiny_model_dir):
+    model = dlmctl.load(tiny_model_dir)
+    samples = model.infill("The ___ is a [2] .", n=2, seed=0, steps=20, mbr=2, judge=True)
+    assert len(samples) == 2
+    for sample in samples:
+        words = sample.text.split()
+        assert words[0] == "The" and words[2:4] == ["is", "a"] and [len(f) for f in sample.fills] == [1, 2]
+        assert sample.oracle == {"infill": 1.0}
+    with pytest.raises(UsageError, match="give one of them"):
+        model.infill("The ___ is a [2] .", mbr=4, candidates=4)
+
+
+def test_output_dash_writes_jsonl_to_stdout_and_show_steps_prints_the_path(monkeypatch, capsys, tiny_model_dir):
+    base = ["generate", "--model", str(tiny_model_dir), "-c", "length=5", "-n", "2", "--steps", "10"]
+    records = [json.loads(line) for line in cli_lines(monkeypatch, capsys, *base, "--output", "-")]
+    assert [r["sample"] for r in records] == [0, 1] and all(len(r["text"].split()) == 5 for r in records)
+    lines = cli_lines(monkeypatch, capsys, *base, "--show-steps", "5", "--judge", "--candidates", "1")
+    assert [line.split()[:2] for line in lines if line.startswith("  step")] == [["step", "9"], ["step", "5"]] * 2
+    finals = [line for line in lines if not line.startswith("  step")]
+    assert len(finals) == 2 and all(len(line.split("\t")[0].split()) == 5 for line in finals)
+    assert all(line.endswith("\tlength=1.00") for line in finals)
 
 
 def test_the_module_example_runs_on_the_bundled_model():

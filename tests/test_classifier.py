@@ -10,13 +10,14 @@ import pytest
 import torch
 
 from dlmctl.checkpoint import load_model
-from dlmctl.classifier import (LatentClassifier, TrainOptions, encoder_config, loss_and_correct,
-                               model_times, noisy_latents, sample_times, noise_levels, train_classifier)
+from dlmctl.classifiers.network import LatentClassifier, encoder_config
+from dlmctl.classifiers.training import (TrainOptions, loss_and_correct, model_times, noise_levels, noisy_latents,
+                                         sample_times, train_classifier)
 from dlmctl.errors import ModelError, TargetError, UsageError
-from dlmctl.generation import generate
 from dlmctl.hookspecs import hookimpl
 from dlmctl.plugins import PluginHost
 from dlmctl.sampling import SamplerConfig
+from dlmctl.testing import generate_texts
 from dlmctl.vocab import tokenize
 
 SMALL = dict(steps=100, batch_size=32, hidden=32, layers=1, show_progress=False)
@@ -58,7 +59,8 @@ def test_missing_classifier_names_the_command_to_run(tiny_model_dir, controls, t
 
 
 def test_classifier_loss_goes_down_on_noisy_latents(tiny_model, small_corpus):
-    from dlmctl_semantic import FIELDS, FieldHead
+    from dlmctl_semantic import FIELDS
+    from dlmctl_semantic.head import FieldHead
     from dlmctl_semantic.meaning import read_corpus
 
     rows = read_corpus(small_corpus)
@@ -147,9 +149,9 @@ def test_guidance_moves_samples_toward_the_target(trained, controls, name, targe
     sampler = SamplerConfig(steps=40)
     n = 12
     parsed = [control.parse_target(target, model)] * n
-    guided = generate(model, [{name: target}] * n, sampler=sampler, weights={name: 1e-3}, host=host,
-                      show_progress=False)
-    plain = generate(model, [{}] * n, sampler=sampler, host=host, show_progress=False)
+    guided = generate_texts(model, [{name: target}] * n, sampler=sampler, weights={name: 1e-3}, host=host,
+                            show_progress=False)
+    plain = generate_texts(model, [{}] * n, sampler=sampler, host=host, show_progress=False)
     gain = _target_log_prob(control, model, parsed, guided).mean() - _target_log_prob(control, model, parsed, plain).mean()
     assert gain > 1.0
 
@@ -193,13 +195,13 @@ def test_span_samples_reach_past_the_span_unless_a_length_is_given(trained, cont
     length control overrides it."""
     model, _ = trained
     sampler = SamplerConfig(steps=20)
-    texts = generate(model, [{"span": "14,16,NP"}] * 6, sampler=sampler, weights={"span": 1e6},
-                     show_progress=False)
+    texts = generate_texts(model, [{"span": "14,16,NP"}] * 6, sampler=sampler, weights={"span": 1e6},
+                           show_progress=False)
     sizes = [len(tokenize(text)) for text in texts]
     assert min(sizes) >= 17 and len(set(sizes)) > 1
-    plain = generate(model, [{}] * 6, sampler=sampler, show_progress=False)
+    plain = generate_texts(model, [{}] * 6, sampler=sampler, show_progress=False)
     assert any(len(tokenize(text)) < 17 for text in plain)   # else the assertion above proves nothing
-    both = generate(model, [{"span": "14,16,NP", "length": "20"}] * 3, sampler=sampler, show_progress=False)
+    both = generate_texts(model, [{"span": "14,16,NP", "length": "20"}] * 3, sampler=sampler, show_progress=False)
     assert [len(tokenize(text)) for text in both] == [20] * 3
 
 
@@ -224,8 +226,8 @@ def test_candidates_are_chosen_by_loss_and_by_the_control_classifier(trained, na
     model, _ = trained
     sampler = SamplerConfig(steps=20)
     request = {name: target}
-    pool = generate(model, [request] * 24, sampler=sampler, seed=3, show_progress=False)
-    chosen = generate(model, [request] * 6, sampler=sampler, seed=3, show_progress=False, candidates=4)
+    pool = generate_texts(model, [request] * 24, sampler=sampler, seed=3, show_progress=False)
+    chosen = generate_texts(model, [request] * 6, sampler=sampler, seed=3, show_progress=False, candidates=4)
     prepared = prepare_controls(model, [request] * 24)
     control = prepared.controls[name]
     guidance = [WeightedGuidance(control.guidance(model, [row[name] for row in prepared.targets]),

@@ -1,13 +1,17 @@
 """The plugin author guide cannot drift from the code: every hookspec, with its arguments, and every
-part of the ``Control`` interface must be documented in docs/plugins.md."""
+part of the ``Control`` and ``ClassifierControl`` interfaces must be documented in docs/plugins.md,
+and its example classifier control must train and steer."""
 
 import inspect
 import re
+import shutil
+import types
 from pathlib import Path
 
 import pytest
 
 from dlmctl import hookspecs
+from dlmctl.classifiers import ClassifierControl
 from dlmctl.control import Control, Guidance
 
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
@@ -32,9 +36,41 @@ def test_every_hook_is_documented_with_its_arguments(spec):
 
 def control_interface():
     attributes = [n for n in vars(Control) if not n.startswith("_")]
-    return attributes + ["name"] + [f.name for f in Guidance.__dataclass_fields__.values()]
+    classifier = [n for n in vars(ClassifierControl) if not n.startswith("_") and n not in attributes]
+    return attributes + classifier + ["name", "classifier_name"] + list(Guidance.__dataclass_fields__)
 
 
 @pytest.mark.parametrize("member", control_interface())
 def test_every_part_of_the_control_interface_is_documented(member):
     assert re.search(rf"`{member}[`(]", GUIDE.read_text()), f"docs/plugins.md does not mention `{member}`"
+
+
+def guide_example(marker: str) -> str:
+    """The code block that follows ``<!-- example: MARKER -->`` in the guide."""
+    match = re.search(rf"<!-- example: {marker} -->\n```python\n(.*?)```", GUIDE.read_text(), re.S)
+    assert match, f"docs/plugins.md has no example marked {marker}"
+    return match.group(1)
+
+
+def test_the_guide_s_classifier_control_trains_and_steers(tiny_model_dir, small_corpus, tmp_path):
+    from dlmctl.checkpoint import load_model
+    from dlmctl.plugins import PluginHost
+    from dlmctl.sampling import SamplerConfig
+    from dlmctl.testing import generate_texts
+
+    module = types.ModuleType("family_control")
+    exec(compile(guide_example("classifier-control"), "docs/plugins.md", "exec"), module.__dict__)
+    host = PluginHost(entry_points=False)
+    host.register(module, "family")
+    control = host.control("family")
+    shutil.copytree(tiny_model_dir, tmp_path / "m")
+    model = load_model(tmp_path / "m")
+    metrics = control.train(model, tmp_path / "m", data=str(small_corpus), steps=300, batch_size=32,
+                            show_progress=False)
+    assert metrics["accuracy"]["clean"] > 0.8
+    sampler = SamplerConfig(steps=40)
+    says = {target: sum(module.says_family_friendly(t) for t in
+                        generate_texts(model, [{"family": target}] * 16, sampler=sampler, host=host,
+                                       weights={"family": 1e-3}, show_progress=False))
+            for target in ("yes", "no")}
+    assert says["yes"] > says["no"] + 4, says

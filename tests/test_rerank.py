@@ -9,11 +9,11 @@ import torch
 
 from dlmctl.diversity import bigram_jaccard
 from dlmctl.errors import UsageError
-from dlmctl.generation import (DEFAULT_CANDIDATES, MAX_OVERLAP, default_candidates, generate,
-                               ranks_by_classifier)
+from dlmctl.generation import DEFAULT_CANDIDATES, MAX_OVERLAP, default_candidates, ranks_by_classifier
 from dlmctl.plugins import PluginHost
 from dlmctl.rerank import denoising_loss, pick_distinct, selection_keys
 from dlmctl.sampling import SamplerConfig
+from dlmctl.testing import generate_texts
 from dlmctl.vocab import tokenize
 
 
@@ -32,15 +32,15 @@ def test_generate_keeps_the_best_of_its_candidates_and_no_repeats(tiny_model):
     """Rows with one request share their candidates: the best by loss first, then the best that
     does not repeat it (the tiny model has no teacher, so the loss alone ranks)."""
     sampler = SamplerConfig(steps=10)
-    pool = generate(tiny_model, [{}] * 8, sampler=sampler, seed=5, show_progress=False)
-    best = generate(tiny_model, [{}] * 2, sampler=sampler, seed=5, show_progress=False, candidates=4)
+    pool = generate_texts(tiny_model, [{}] * 8, sampler=sampler, seed=5, show_progress=False)
+    best = generate_texts(tiny_model, [{}] * 2, sampler=sampler, seed=5, show_progress=False, candidates=4)
     ids = tiny_model.vocab.encode_batch([tokenize(t) for t in pool], tiny_model.config.seq_len)
     order = denoising_loss(tiny_model, ids).argsort(stable=True).tolist()
     assert best == [pool[i] for i in pick_distinct(order, pool, 2, MAX_OVERLAP)]
     assert best[0] == pool[order[0]] and bigram_jaccard(*best) <= MAX_OVERLAP
-    assert generate(tiny_model, [{}] * 2, sampler=sampler, seed=5, show_progress=False, candidates=4) == best
+    assert generate_texts(tiny_model, [{}] * 2, sampler=sampler, seed=5, show_progress=False, candidates=4) == best
     with pytest.raises(UsageError, match="--candidates 0"):
-        generate(tiny_model, [{}], sampler=sampler, show_progress=False, candidates=0)
+        generate_texts(tiny_model, [{}], sampler=sampler, show_progress=False, candidates=0)
 
 
 def test_selection_keys_want_fluent_and_on_target_candidates():
@@ -80,6 +80,6 @@ def test_unset_candidates_follow_the_controls_that_ask_for_more(tiny_model):
     assert default_candidates([controls["pos"], controls["span"]]) == controls["span"].default_candidates == 8
     sampler = SamplerConfig(steps=5)
     requests = [{"length": "6"}] * 3
-    unset = generate(tiny_model, requests, sampler=sampler, candidates=None, show_progress=False)
-    assert unset == generate(tiny_model, requests, sampler=sampler, candidates=4, show_progress=False)
-    assert unset != generate(tiny_model, requests, sampler=sampler, candidates=1, show_progress=False)
+    unset = generate_texts(tiny_model, requests, sampler=sampler, candidates=None, show_progress=False)
+    assert unset == generate_texts(tiny_model, requests, sampler=sampler, candidates=4, show_progress=False)
+    assert unset != generate_texts(tiny_model, requests, sampler=sampler, candidates=1, show_progress=False)

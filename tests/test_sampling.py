@@ -1,6 +1,6 @@
 import torch
 
-from dlmctl.generation import generate
+from dlmctl.testing import generate_texts
 from dlmctl.sampling import Sampler, SamplerConfig
 from dlmctl.vocab import tokenize
 
@@ -8,9 +8,9 @@ FAST = SamplerConfig(steps=40)
 
 
 def test_sampling_is_deterministic_per_seed(tiny_model):
-    a = generate(tiny_model, [{}] * 4, sampler=FAST, seed=1, show_progress=False)
-    b = generate(tiny_model, [{}] * 4, sampler=FAST, seed=1, show_progress=False)
-    c = generate(tiny_model, [{}] * 4, sampler=FAST, seed=2, show_progress=False)
+    a = generate_texts(tiny_model, [{}] * 4, sampler=FAST, seed=1, show_progress=False)
+    b = generate_texts(tiny_model, [{}] * 4, sampler=FAST, seed=1, show_progress=False)
+    c = generate_texts(tiny_model, [{}] * 4, sampler=FAST, seed=2, show_progress=False)
     assert a == b
     assert a != c
 
@@ -28,8 +28,8 @@ def test_clamped_steps_stay_in_vocabulary(tiny_model):
 
 def test_length_control_hits_its_target_far_more_often_than_unguided(tiny_model):
     n, target = 24, 9
-    guided = generate(tiny_model, [{"length": str(target)}] * n, sampler=FAST, show_progress=False)
-    unguided = generate(tiny_model, [{}] * n, sampler=FAST, show_progress=False)
+    guided = generate_texts(tiny_model, [{"length": str(target)}] * n, sampler=FAST, show_progress=False)
+    unguided = generate_texts(tiny_model, [{}] * n, sampler=FAST, show_progress=False)
     hit = lambda texts: sum(len(tokenize(t)) == target for t in texts) / n
     assert hit(guided) == 1.0
     assert hit(unguided) < 0.5

@@ -33,6 +33,7 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for
 def _register_commands() -> None:
     from dlmctl.cli import (  # noqa: F401  (each module registers its commands on app)
         annotate,
+        controls,
         evaluate,
         export,
         generate,

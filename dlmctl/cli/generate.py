@@ -102,13 +102,21 @@ def generate_command(
     on_error: Annotated[str, Opt(help="What a bad --targets line does: fail (nothing is generated; every bad "
                                  "line is named) or skip (the others are generated).")] = "fail",
     samples_per_target: Annotated[int, Opt(help="Samples for each line of --targets.")] = 1,
-    output: Annotated[Optional[Path], Opt(help="Write JSONL results here (atomically) instead of stdout.")] = None,
+    output: Annotated[Optional[Path], Opt(help="Write JSONL results here (atomically); - writes them to stdout.")] = None,
+    show_steps: Annotated[int, Opt(help="Also show each sentence as the denoiser saw it every K steps (0: off).",
+                                   metavar="K")] = 0,
+    judge: Annotated[bool, Opt("--judge", help="Score every sample with each control's oracle and the teacher's "
+                               "worst-token surprisal.")] = False,
     device: Annotated[Optional[str], Opt(help="auto, cpu, cuda or cuda:N.")] = None,
     as_json: Annotated[bool, Opt("--json", help="One JSON object per line on stdout.")] = False,
 ) -> None:
     """Generate sentences; with --control, steer them (several --control flags compose)."""
     if n < 1 or samples_per_target < 1 or batch_size < 1:
         raise UsageError("-n, --samples-per-target and --batch-size must be at least 1")
+    if show_steps < 0:
+        raise UsageError(f"--show-steps must be 0 (off) or a positive number of steps, got {show_steps}")
+    if output is not None and str(output) == "-":
+        output, as_json = None, True
     if targets is not None and control:
         raise UsageError("use either --targets FILE or --control flags, not both")
     if output is not None:
@@ -136,18 +144,38 @@ def generate_command(
     requests = [controls for _, controls in lines]
     samples = Model(lm).generate_batch(requests, samples_per_target=per_target, seed=seed, steps=steps,
                                        guide_steps=guide_steps, temperature=temperature, candidates=candidates,
-                                       weights=weights, batch_size=batch_size,
-                                       show_progress=not as_json or output is not None)
-    records = [{"target": s.target_index, "sample": s.sample_index, "controls": s.controls, "text": s.text}
-               for s in samples]
+                                       weights=weights, batch_size=batch_size, trajectory_every=show_steps,
+                                       judge=judge, show_progress=not as_json or output is not None)
+    records = [record(s) for s in samples]
     if targets is not None:       # the input line each sample answers
         records = [{**r, "line": lines[r["target"]][0]} for r in records]
     if output is not None:
         atomic_write_text(output, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
         print(f"wrote {len(records)} samples to {output}", file=sys.stderr)
     elif as_json:
-        for record in records:
-            print_json(record)
+        for line in records:
+            print_json(line)
     else:
         for sample in samples:
-            print(sample.text)
+            print_sample(sample)
+
+
+def record(sample) -> dict:
+    """The JSON record of an :class:`dlmctl.api.Sample`: what it answers, its text, and the scores
+    and trajectory when there are any."""
+    line = {"target": sample.target_index, "sample": sample.sample_index, "controls": sample.controls,
+            "text": sample.text}
+    for key in ("scores", "oracle", "trajectory"):
+        if getattr(sample, key):
+            line[key] = getattr(sample, key)
+    return line
+
+
+def print_sample(sample) -> None:
+    """A sample as text: its steps first (``--show-steps``), then the sentence, with the oracle's
+    scores after a tab (``--judge``)."""
+    for step, text in sample.trajectory[:-1]:
+        print(f"  step {step:>4}  {text}")
+    scores = {**sample.oracle, **{k: v for k, v in sample.scores.items() if k == "worst_token_nll"}}
+    shown = "\t" + " ".join(f"{k}={v:.2f}" for k, v in scores.items()) if scores else ""
+    print(sample.text + shown)

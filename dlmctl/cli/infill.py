@@ -9,7 +9,6 @@ import typer
 from dlmctl import defaults
 from dlmctl.cli import app
 from dlmctl.cli.common import open_model, parse_assignment, parse_weights, print_json, show_plugin_warnings
-from dlmctl.errors import PluginError, UsageError
 from dlmctl.plugins import get_host
 
 Opt = typer.Option
@@ -33,36 +32,19 @@ def infill_command(
     as_json: Annotated[bool, Opt("--json", help="One JSON object per line: text, the words of each blank, the sizes used.")] = False,
 ) -> None:
     """Fill the blanks of TEMPLATE; every known word appears verbatim in every output."""
-    try:
-        from dlmctl_infill.fill import infill
-    except ImportError:
-        raise PluginError("infilling needs the dlmctl-infill plugin: dlmctl install dlmctl-infill") from None
-    mbr, candidates = _selection(mbr, candidates)
     controls = dict(parse_assignment(c, "--control") for c in control or [])
     weights = parse_weights(weight or [])
-    from dlmctl.api import check_sampling
-    from dlmctl.sampling import SamplerConfig
+    from dlmctl.api import Model, infill_selection
 
+    infill_selection(mbr, candidates)          # conflicting options fail before the model loads
     lm = open_model(model, device)
-    check_sampling(lm, steps, temperature)
     show_plugin_warnings()
-    results = infill(lm, [template], n, mbr=mbr, candidates=candidates, controls=controls, weights=weights,
-                     sampler=SamplerConfig(steps=steps, temperature=temperature), seed=seed, batch_size=batch_size,
-                     show_progress=not as_json, host=get_host())[0]
-    for i, result in enumerate(results):
+    samples = Model(lm, get_host()).infill(template, n=n, seed=seed, controls=controls, steps=steps,
+                                           temperature=temperature, mbr=mbr, candidates=candidates,
+                                           weights=weights, batch_size=batch_size, show_progress=not as_json)
+    for sample in samples:
         if as_json:
-            print_json({"template": template, "sample": i, "text": result.text, "fills": result.fills,
-                        "layout": result.layout})
+            print_json({"template": template, "sample": sample.sample_index, "text": sample.text,
+                        "fills": sample.fills, "layout": sample.controls["infill"]})
         else:
-            print(result.text)
-
-
-def _selection(mbr: int | None, candidates: int | None) -> tuple[int, int]:
-    """(mbr, candidates) for :func:`dlmctl_infill.fill.infill`: MBR over 4 samples unless told
-    otherwise (it filled blanks closest to the reference: benchmarks/results/infill.md)."""
-    if mbr is not None and candidates is not None and mbr > 1 and candidates > 1:
-        raise UsageError(f"--mbr {mbr} and --candidates {candidates} are two ways of choosing among "
-                         "samples; give one of them")
-    if candidates is not None and mbr is None:
-        return 1, candidates
-    return (4 if mbr is None else mbr), (candidates or 1)
+            print(sample.text)

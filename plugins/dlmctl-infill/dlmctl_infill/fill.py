@@ -59,8 +59,8 @@ def infill(model: DiffusionLM, templates: Sequence[str], n: int = 5, *, mbr: int
             layouts += [template.with_lengths(draw_lengths(template, seq_len, generator)).text
                         for _ in range(size)]
     requests = [{"infill": layout, **controls} for layout in layouts]
-    texts = generate(model, requests, weights=weights, sampler=sampler, seed=seed,
-                     batch_size=batch_size, show_progress=show_progress, host=host)
+    texts = [g.text for g in generate(model, requests, weights=weights, sampler=sampler, seed=seed,
+                                      batch_size=batch_size, show_progress=show_progress, host=host)]
     passed = _oracle_passes(model, requests, texts, host)
     results: list[list[Filled]] = [[] for _ in templates]
     ends = [start for _, start in pools[1:]] + [len(layouts)]

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from dlmctl.errors import TargetError
-from dlmctl.generation import generate
 from dlmctl.sampling import SamplerConfig
+from dlmctl.testing import generate_texts
 from dlmctl.vocab import SPECIALS, tokenize
 from dlmctl_infill.fill import infill
 from dlmctl_infill.layout import layout_bias
@@ -97,8 +97,8 @@ def test_variable_blanks_respect_their_ranges(tiny_model):
 
 
 def test_control_composes_with_length_in_generate(tiny_model):
-    texts = generate(tiny_model, [{"infill": "The ___ is [*]", "length": "9"}] * 4, sampler=FAST,
-                     show_progress=False)
+    texts = generate_texts(tiny_model, [{"infill": "The ___ is [*]", "length": "9"}] * 4, sampler=FAST,
+                           show_progress=False)
     for text in texts:
         words = tokenize(text)
         assert len(words) == 9 and words[0] == "The" and words[2] == "is", text
@@ -177,8 +177,8 @@ def test_cli_takes_one_way_of_choosing_among_samples(tiny_model_dir, monkeypatch
     code, out = _cli(monkeypatch, capsys, "infill", "The ___ is a [2] .", "--model", str(tiny_model_dir),
                      "--mbr", "4", "--candidates", "4")
     assert code == 2 and "give one of them" in out.err
-    from dlmctl.cli.infill import _selection
+    from dlmctl.api import infill_selection
 
-    assert _selection(None, None) == (4, 1)          # default: MBR over 4 samples
-    assert _selection(None, 8) == (1, 8)             # --candidates alone: best of 8 by the model's loss
-    assert _selection(1, None) == (1, 1)             # --mbr 1: one sample
+    assert infill_selection(None, None) == (4, 1)          # default: MBR over 4 samples
+    assert infill_selection(None, 8) == (1, 8)             # --candidates alone: best of 8 by the model's loss
+    assert infill_selection(1, None) == (1, 1)             # --mbr 1: one sample

@@ -9,7 +9,7 @@ from dlmctl.errors import TargetError
 from dlmctl.plugins import PluginHost
 
 from dlmctl_keywords import KeywordsControl, register_controls
-from dlmctl_keywords.control import keyword_log_prob, pack_targets
+from dlmctl_keywords.terms import keyword_log_prob, pack_targets
 
 control = KeywordsControl()
 
@@ -102,26 +102,26 @@ def test_guidance_gradient_raises_keyword_probability(tiny_model):
 
 
 def test_guided_sampling_contains_the_keywords(tiny_model):
-    from dlmctl.generation import generate
     from dlmctl.sampling import SamplerConfig
+    from dlmctl.testing import generate_texts
 
     sampler, rows = SamplerConfig(steps=40), [{"keywords": "riverside, cheap"}] * 8
     target = control.parse_target("riverside, cheap", tiny_model)
-    guided = generate(tiny_model, rows, sampler=sampler, host=host(), show_progress=False)
-    unguided = generate(tiny_model, [{}] * 8, sampler=sampler, host=host(), show_progress=False)
+    guided = generate_texts(tiny_model, rows, sampler=sampler, host=host(), show_progress=False)
+    unguided = generate_texts(tiny_model, [{}] * 8, sampler=sampler, host=host(), show_progress=False)
     success = lambda texts: sum(control.score(t, target) for t in texts) / len(texts)
     assert success(guided) >= 0.5 > success(unguided)
 
 
 def test_composes_with_the_length_control(tiny_model):
-    from dlmctl.generation import generate
     from dlmctl.sampling import SamplerConfig
+    from dlmctl.testing import generate_texts
     from dlmctl.vocab import tokenize
 
     dlmctl_length = pytest.importorskip("dlmctl_length")
     rows = [{"keywords": "riverside", "length": "10"}] * 6
-    texts = generate(tiny_model, rows, sampler=SamplerConfig(steps=40), host=host(dlmctl_length),
-                     show_progress=False)
+    texts = generate_texts(tiny_model, rows, sampler=SamplerConfig(steps=40), host=host(dlmctl_length),
+                           show_progress=False)
     target = control.parse_target("riverside", tiny_model)
     assert all(len(tokenize(t)) == 10 for t in texts)
     assert sum(control.score(t, target) for t in texts) >= 4

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import torch
-
 from dlmctl.control import Control, Guidance
 from dlmctl.errors import TargetError
 from dlmctl.hookspecs import hookimpl
@@ -22,6 +20,7 @@ class LengthControl(Control):
     name = "length"
     description = "exactly N words (spaCy tokens, punctuation included)"
     target_help = "a whole number of words, e.g. length=12"
+    example_target = "12"
     default_weight = 0.01
 
     def parse_target(self, text: str, model) -> int:
@@ -36,19 +35,9 @@ class LengthControl(Control):
         return n
 
     def guidance(self, model, targets: Sequence[int | None]) -> Guidance:
-        vocab, seq_len = model.vocab, model.config.seq_len
-        bias = torch.zeros(len(targets), seq_len, len(vocab))
-        specials = [vocab.start, vocab.end, vocab.pad, vocab.unk]
-        for row, n in enumerate(targets):
-            if n is None:
-                continue
-            bias[row, 1:n + 1, specials] = float("-inf")
-            for position, word in ((0, vocab.start), (n + 1, vocab.end)):
-                bias[row, position] = float("-inf")
-                bias[row, position, word] = 0.0
-            bias[row, n + 2:] = float("-inf")
-            bias[row, n + 2:, vocab.pad] = 0.0
-        return Guidance(token_bias=bias)
+        from dlmctl.biases import length_bias
+
+        return Guidance(token_bias=length_bias(model.vocab, model.config.seq_len, targets))
 
     def score(self, text: str, target: int) -> float:
         return float(len(tokenize(text)) == target)

@@ -3,30 +3,22 @@
 Classifier: a per-position tagger on noisy latents x_t over START, END, PAD and the 17
 UPOS tags; labels come from an annotator run over the training corpus, and the same annotator is
 the oracle. A target fixes the sentence length, so the guidance also holds END after the last word
-through the length control's token bias (``length_bias``).
+through the shared length bias (:func:`dlmctl.biases.length_bias`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Sequence
 
-import torch
-from torch import nn
-
 from dlmctl.annotators import DEFAULT_ANNOTATOR, UPOS_TAGS, get_annotator
-from dlmctl.classifier import (ClassifierControl, LatentClassifier, TrainOptions, continued, corpus_sentences,
-                               encoder_config, log_softmax_at, save_classifier, train_classifier)
+from dlmctl.classifiers import ClassifierControl, TrainingData
 from dlmctl.control import Guidance
 from dlmctl.errors import TargetError
 from dlmctl.hookspecs import hookimpl
-from dlmctl.progress import progress_bar
-from dlmctl_length import LengthControl
 
 SPECIAL_TAGS = ("<s>", "</s>", "<pad>")
 TAGS = SPECIAL_TAGS + UPOS_TAGS
-HIDDEN, LAYERS = 128, 3   # was 64 x 2: held-out accuracy at t=502 0.95 vs 0.89, and far more fluent guidance
 START, END, PAD = range(3)
 
 
@@ -48,13 +40,16 @@ class PosControl(ClassifierControl):
     classifier_name = "pos"
     description = "follow a UPOS tag sequence (per-position tagger on x_t)"
     target_help = "UPOS tags separated by spaces, e.g. pos='PROPN AUX DET ADJ NOUN PUNCT'"
-    default_weight = 3e-3   # 128x3 tagger, best of 4: 92.4 % at lm-score 6.7 (1e-4: 96.3 % at 12.0 with one sample)
+    example_target = "PROPN AUX DET ADJ NOUN NOUN ADP DET NOUN PUNCT"
+    default_weight = 3e-3   # chosen on benchmarks/controls.py (docs/benchmarks.md)
 
     def __init__(self, length_bias: bool = True):
         super().__init__()
         self.length_bias = length_bias
 
-    def build_head(self, meta: dict[str, Any]) -> nn.Module:
+    def build_head(self, meta: dict[str, Any]):
+        from torch import nn
+
         return nn.Linear(meta["encoder"]["hidden"], len(meta["tags"]))
 
     def parse_target(self, text: str, model) -> PosTarget:
@@ -72,13 +67,18 @@ class PosControl(ClassifierControl):
         return PosTarget(tags, meta["annotator"])
 
     def guidance(self, model, targets: Sequence[PosTarget | None]) -> Guidance:
+        import torch
+
+        from dlmctl.biases import length_bias
+        from dlmctl.classifiers.network import IGNORE, log_softmax_at
+
         net, _ = self.classifier(model)
         seq_len = model.config.seq_len
-        labels = torch.tensor([tag_row(t.tags, seq_len) if t else [-100] * seq_len for t in targets],
+        labels = torch.tensor([tag_row(t.tags, seq_len) if t else [IGNORE] * seq_len for t in targets],
                               device=model.device)
         bias = None
         if self.length_bias:
-            bias = LengthControl().guidance(model, [len(t.tags) if t else None for t in targets]).token_bias
+            bias = length_bias(model.vocab, seq_len, [len(t.tags) if t else None for t in targets])
         return Guidance(log_prob=lambda x, t: log_softmax_at(net(x, t), labels), token_bias=bias)
 
     def score(self, text: str, target: PosTarget) -> float:
@@ -86,11 +86,14 @@ class PosControl(ClassifierControl):
         tags = (tags + [""] * len(target.tags))[: len(target.tags)]
         return sum(a == b for a, b in zip(tags, target.tags)) / len(target.tags)
 
-    def train(self, model, model_dir: Path, *, data: str, steps: int = 3000, batch_size: int = 64,
-              hidden: int | None = None, layers: int | None = None, annotator: str = DEFAULT_ANNOTATOR,
-              seed: int = 0, lr: float | None = None, warm_start: bool = False, show_progress: bool = True,
-              **_: Any) -> dict:
-        net, earlier = self.warm_start(model, annotator) if warm_start else (None, None)
+    def training_data(self, model, data: str, annotator: str, saved: dict[str, Any] | None,
+                      show_progress: bool) -> TrainingData:
+        """Per-position tags of every corpus sentence, from ``annotator``."""
+        import torch
+
+        from dlmctl.classifiers.training import corpus_sentences
+        from dlmctl.progress import progress_bar
+
         texts, ids = corpus_sentences(model, data)
         tagger = get_annotator(annotator)
         rows = []
@@ -99,17 +102,7 @@ class PosControl(ClassifierControl):
                 for tagged in tagger.tag(texts[start:start + 512]):
                     rows.append(tag_row([tag for _, tag in tagged], model.config.seq_len))
                 bar.advance(min(512, len(texts) - start))
-        if net is None:
-            cfg = encoder_config(model, hidden=hidden or HIDDEN, layers=layers or LAYERS)
-            net = LatentClassifier(cfg, nn.Linear(cfg.hidden, len(TAGS))).to(model.device)
-        options = TrainOptions(steps=steps, batch_size=batch_size, seed=seed, lr=lr)
-        metrics = train_classifier(model, net, ids.to(model.device), torch.tensor(rows).to(model.device),
-                                   options, show_progress, label="training pos classifier")
-        save_classifier(model, model_dir, self.classifier_name, net,
-                        {"control": self.name, "tags": list(TAGS), "annotator": annotator,
-                         "data": Path(data).name, "metrics": continued(metrics, earlier)})
-        self.forget(model)
-        return metrics
+        return TrainingData(ids, torch.tensor(rows), {"tags": list(TAGS)})
 
 
 @hookimpl

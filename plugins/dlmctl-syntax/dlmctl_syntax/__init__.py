@@ -12,22 +12,15 @@ a sentence of a fixed size far better than it stretches one it meant to end).
 from __future__ import annotations
 
 import re
-import zlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Sequence
 
-import torch
-from torch import nn
-
 from dlmctl.annotators import DEFAULT_ANNOTATOR, get_annotator
-from dlmctl.classifier import ClassifierControl, log_softmax_at
+from dlmctl.classifiers import ClassifierControl, TrainingData
 from dlmctl.control import Guidance
 from dlmctl.errors import TargetError
 from dlmctl.hookspecs import hookimpl
 from dlmctl.trees import TREE_HELP, Span, Tree, bracket_f1, span_in
-from dlmctl_length import LengthControl
-from dlmctl_syntax.chart import CLASSIFIER, NULL, build_head, chart_labels, train_chart
 
 _SPAN = re.compile(r"^\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*([^\s,]+)\s*$")
 SIZE_PENALTY = -1e4   # span's drawn size is a finite bias: a `length` control (−inf) overrides it
@@ -46,10 +39,24 @@ class SpanTarget:
 
 
 class _ChartControl(ClassifierControl):
-    classifier_name = CLASSIFIER
+    classifier_name = "syntax"
+    background_label = 0    # "null": most spans are not constituents
 
-    def build_head(self, meta: dict[str, Any]) -> nn.Module:
-        return build_head(meta)
+    def build_head(self, meta: dict[str, Any]):
+        from dlmctl_syntax.chart import ChartHead
+
+        return ChartHead(meta["encoder"]["hidden"], len(meta["labels"]))
+
+    def training_data(self, model, data: str, annotator: str, saved: dict[str, Any] | None,
+                      show_progress: bool) -> TrainingData:
+        """The span chart of every corpus sentence's tree from ``annotator`` (the saved label table
+        if training goes on from a classifier), and the corpus's sentence lengths for ``span``."""
+        from dlmctl_syntax.chart import length_counts, parse_charts
+
+        ids, charts, labels = parse_charts(model, data, annotator, show_progress,
+                                           labels=saved["labels"] if saved else None)
+        return TrainingData(ids, charts, {"control": "tree, span", "labels": labels,
+                                          "lengths": length_counts(model, ids)})
 
     def _check_labels(self, labels: Sequence[str], meta: dict[str, Any]) -> None:
         known = meta["labels"][1:]
@@ -57,27 +64,21 @@ class _ChartControl(ClassifierControl):
             if label not in known:
                 raise TargetError(f"unknown constituent label '{label}'; the classifier knows: {' '.join(known)}")
 
-    def _guidance(self, model, charts: torch.Tensor, bias: torch.Tensor | None) -> Guidance:
+    def _guidance(self, model, charts, bias) -> Guidance:
+        """Guidance towards the label charts (B, L, L), with a token ``bias`` (B, L, V) or None."""
+        from dlmctl.classifiers.network import log_softmax_at
+
         net, _ = self.classifier(model)
         labels = charts.long().to(model.device)
         return Guidance(log_prob=lambda x, t: log_softmax_at(net(x, t), labels), token_bias=bias)
-
-    def train(self, model, model_dir: Path, *, data: str, steps: int = 3000, batch_size: int = 64,
-              hidden: int | None = None, layers: int | None = None, annotator: str = DEFAULT_ANNOTATOR,
-              seed: int = 0, lr: float | None = None, warm_start: bool = False, show_progress: bool = True,
-              **_: Any) -> dict:
-        metrics = train_chart(model, model_dir, data=data, annotator=annotator, steps=steps,
-                              batch_size=batch_size, hidden=hidden, layers=layers, seed=seed, lr=lr,
-                              start=self.warm_start(model, annotator) if warm_start else None, show_progress=show_progress)
-        self.forget(model)
-        return metrics
 
 
 class TreeControl(_ChartControl):
     name = "tree"
     description = "follow a constituency parse (span-chart classifier on x_t)"
     target_help = TREE_HELP
-    default_weight = 5e-3   # best of 4 by loss + classifier ranks: F1 86.3 at lm-score 7.2; 2e-3: 87.1 at 7.9 (benchmarks/results/controls_syntax.md)
+    example_target = "(S (NP (DET The) (PROPN Eagle)) (VP (AUX is) (NP (DET a) (ADJ cheap) (NOUN pub))) (PUNCT .))"
+    default_weight = 5e-3   # chosen on benchmarks/controls.py (docs/benchmarks.md)
 
     def __init__(self, length_bias: bool = True):
         super().__init__()
@@ -93,12 +94,17 @@ class TreeControl(_ChartControl):
         return TreeTarget(tree, meta["annotator"])
 
     def guidance(self, model, targets: Sequence[TreeTarget | None]) -> Guidance:
+        import torch
+
+        from dlmctl.biases import length_bias
+        from dlmctl_syntax.chart import chart_labels
+
         _, meta = self.classifier(model)
         seq_len = model.config.seq_len
         charts = torch.stack([chart_labels(t.tree.spans(), t.tree.num_words, meta["labels"], seq_len) if t
                               else chart_labels([], 0, meta["labels"], seq_len) for t in targets])
         lengths = [t.tree.num_words if t else None for t in targets]
-        bias = LengthControl().guidance(model, lengths).token_bias if self.length_bias else None
+        bias = length_bias(model.vocab, seq_len, lengths) if self.length_bias else None
         return self._guidance(model, charts, bias)
 
     def score(self, text: str, target: TreeTarget) -> float:
@@ -109,9 +115,10 @@ class SpanControl(_ChartControl):
     name = "span"
     description = "contain a labelled constituent over words i..j (span-chart classifier on x_t)"
     target_help = "i,j,LABEL with 0-based inclusive word indices, e.g. span='2,5,NP'"
-    default_weight = 3e-3   # ranked by its classifier (benchmarks/results/selection_span.md)
+    example_target = "2,5,NP"
+    default_weight = 3e-3   # chosen on benchmarks/controls.py, ranked by its classifier (benchmarks/selection.py)
     rank_by_classifier = True
-    default_candidates = 8  # 94.0 % at lm-score 5.0 where 4 gave 92.5 % (benchmarks/results/controls_span8_s*.md, controls_span.md)
+    default_candidates = 8  # more on-target than 4 at equal fluency (benchmarks/controls.py, docs/benchmarks.md)
 
     def parse_target(self, text: str, model) -> SpanTarget:
         match = _SPAN.match(text)
@@ -129,19 +136,26 @@ class SpanControl(_ChartControl):
         return SpanTarget((i, j, label), meta["annotator"])
 
     def guidance(self, model, targets: Sequence[SpanTarget | None]) -> Guidance:
+        import torch
+
+        from dlmctl.biases import length_bias
+        from dlmctl_syntax.chart import chart_labels, sentence_size
+
         _, meta = self.classifier(model)
         seq_len = model.config.seq_len
         counts = meta.get("lengths") or [1] * (seq_len - 1)   # uniform for classifiers that recorded none
         sizes = [sentence_size(t.span, counts, row) if t else None for row, t in enumerate(targets)]
         charts = torch.stack([chart_labels(self._cells(t.span, size), size, meta["labels"], seq_len, null_cells=False)
                               if t else chart_labels([], 0, meta["labels"], seq_len) for t, size in zip(targets, sizes)])
-        bias = LengthControl().guidance(model, sizes).token_bias
+        bias = length_bias(model.vocab, seq_len, sizes)
         return self._guidance(model, charts, bias.clamp(min=SIZE_PENALTY))
 
     @staticmethod
     def _cells(span: Span, size: int) -> list[Span]:
         """The cells to score: the target span, and null for the spans of a ``size``-word sentence
         that cross it."""
+        from dlmctl_syntax.chart import NULL
+
         return [span, *((a, b, NULL) for a, b in crossing_spans(span, size))]
 
     def score(self, text: str, target: SpanTarget) -> float:
@@ -154,18 +168,6 @@ def crossing_spans(span: Span, size: int) -> list[tuple[int, int]]:
     i, j, _ = span
     return ([(a, b) for a in range(i) for b in range(i, j)]
             + [(a, b) for a in range(i + 1, j + 1) for b in range(j + 1, size)])
-
-
-def sentence_size(span: Span, counts: Sequence[int], row: int) -> int:
-    """A sentence size n > j for the span (i, j, label), drawn with weights ``counts[n]`` (how many
-    training sentences have n words; uniform if none is that long), seeded by the span and the row
-    so that one command always gives the same sizes."""
-    i, j, label = span
-    weights = torch.tensor(counts[j + 1:], dtype=torch.float)
-    if weights.sum() <= 0:
-        weights = torch.ones(len(weights))
-    generator = torch.Generator().manual_seed(zlib.crc32(f"{i},{j},{label},{row}".encode()))
-    return j + 1 + int(torch.multinomial(weights, 1, generator=generator))
 
 
 @hookimpl

@@ -6,21 +6,19 @@ Charts are indexed by latent position: word k (0-based) sits at position k + 1, 
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Iterable
+import zlib
+from typing import Iterable, Sequence
 
 import torch
 from torch import nn
 
 from dlmctl.annotators import get_annotator
-from dlmctl.classifier import (IGNORE, LatentClassifier, TrainOptions, continued, corpus_sentences,
-                               encoder_config, save_classifier, train_classifier)
+from dlmctl.classifiers.network import IGNORE
+from dlmctl.classifiers.training import corpus_sentences
 from dlmctl.progress import progress_bar
 from dlmctl.trees import Span, Tree
 
 NULL = "<null>"
-CLASSIFIER = "syntax"
-HIDDEN, LAYERS = 128, 3   # a chart needs a wider, deeper reader than a tagger (same benchmark)
 
 
 class ChartHead(nn.Module):
@@ -62,10 +60,6 @@ def chart_labels(spans: Iterable[Span], num_words: int, labels: list[str], seq_l
     return chart
 
 
-def build_head(meta: dict[str, Any]) -> nn.Module:
-    return ChartHead(meta["encoder"]["hidden"], len(meta["labels"]))
-
-
 def parse_charts(model, data: str, annotator: str, show_progress: bool = True, *, labels: list[str] | None = None,
                  limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """Parse (the first ``limit`` sentences of) the corpus ``data`` with ``annotator``: word ids
@@ -84,29 +78,20 @@ def parse_charts(model, data: str, annotator: str, show_progress: bool = True, *
     return ids, charts, labels
 
 
-def train_chart(model, model_dir: Path, *, data: str, annotator: str, steps: int, batch_size: int,
-                hidden: int | None, layers: int | None, seed: int, show_progress: bool, lr: float | None = None,
-                start: tuple[LatentClassifier, dict[str, Any]] | None = None) -> dict:
-    """Parse the corpus with ``annotator``, train the chart classifier (default HIDDEN wide, LAYERS
-    deep; or go on training ``start``, a saved classifier and its metadata), save ``controls/syntax.*``."""
-    ids, charts, labels = parse_charts(model, data, annotator, show_progress,
-                                       labels=start[1]["labels"] if start else None)
-    if start:
-        net = start[0]
-    else:
-        cfg = encoder_config(model, hidden=hidden or HIDDEN, layers=layers or LAYERS)
-        net = LatentClassifier(cfg, ChartHead(cfg.hidden, len(labels))).to(model.device)
-    options = TrainOptions(steps=steps, batch_size=batch_size, seed=seed, background=0, lr=lr)
-    metrics = train_classifier(model, net, ids.to(model.device), charts.to(model.device), options,
-                               show_progress, label="training syntax chart classifier")
-    save_classifier(model, model_dir, CLASSIFIER, net,
-                    {"control": "tree, span", "labels": labels, "annotator": annotator, "data": Path(data).name,
-                     "lengths": length_counts(model, ids), "metrics": continued(metrics, start[1] if start else None)})
-    return metrics
-
-
 def length_counts(model, ids: torch.Tensor) -> list[int]:
     """How many sentences of ``ids`` (N, L) have n words, for n = 0 .. L − 2 (START, END and PAD
     are not words): the corpus's length distribution, from which ``span`` draws sentence sizes."""
     words = (ids != model.vocab.pad).sum(1) - 2
     return torch.bincount(words.clamp(min=0), minlength=model.config.seq_len - 1).tolist()
+
+
+def sentence_size(span: Span, counts: Sequence[int], row: int) -> int:
+    """A sentence size n > j for the span (i, j, label), drawn with weights ``counts[n]`` (how many
+    training sentences have n words; uniform if none is that long), seeded by the span and the row
+    so that one command always gives the same sizes."""
+    i, j, label = span
+    weights = torch.tensor(counts[j + 1:], dtype=torch.float)
+    if weights.sum() <= 0:
+        weights = torch.ones(len(weights))
+    generator = torch.Generator().manual_seed(zlib.crc32(f"{i},{j},{label},{row}".encode()))
+    return j + 1 + int(torch.multinomial(weights, 1, generator=generator))
