@@ -104,6 +104,7 @@ class Model:
         settings = _settings(options, GENERATE_OPTIONS)
         if samples_per_target < 1 or settings["batch_size"] < 1:
             raise UsageError("samples per target and the batch size must be at least 1")
+        check_counts(len(targets) * samples_per_target, settings["candidates"], seed)
         check_sampling(self.lm, settings["steps"], settings["temperature"])
         requests = [_request(target) for target in targets]
         rows = [(i, k, r) for i, r in enumerate(requests) for k in range(samples_per_target)]
@@ -134,6 +135,7 @@ class Model:
             raise PluginError("infilling needs the dlmctl-infill plugin: dlmctl install dlmctl-infill") from None
         settings = _settings(options, INFILL_OPTIONS)
         mbr, candidates = infill_selection(settings["mbr"], settings["candidates"])
+        check_counts(n * max(mbr, candidates), candidates, seed)
         check_sampling(self.lm, settings["steps"], settings["temperature"])
         others = _request(controls or {})
         filled = infill(self.lm, [template], n, mbr=mbr, candidates=candidates, controls=others,
@@ -183,6 +185,23 @@ def infill_selection(mbr: int | None, candidates: int | None) -> tuple[int, int]
     if candidates is not None and mbr is None:
         return 1, candidates
     return (INFILL_MBR if mbr is None else mbr), (candidates or 1)
+
+
+#: most sentences one call may ask for (requests × samples), and most candidates per sentence
+MAX_SENTENCES, MAX_CANDIDATES = 1_000_000, 1024
+MAX_SEED = 2 ** 63 - 1
+
+
+def check_counts(sentences: int, candidates: int | None, seed: int) -> None:
+    """Usage errors for a number of sentences, candidates per sentence or a seed out of range
+    (before any model is loaded: a huge request would otherwise fail only after long work)."""
+    if sentences > MAX_SENTENCES:
+        raise UsageError(f"{sentences:,} sentences in one call; at most {MAX_SENTENCES:,}: split the targets "
+                         "over several calls")
+    if candidates is not None and not 1 <= candidates <= MAX_CANDIDATES:
+        raise UsageError(f"candidates must be between 1 and {MAX_CANDIDATES}, got {candidates}")
+    if not 0 <= seed <= MAX_SEED:
+        raise UsageError(f"seed must be a whole number from 0 to 2^63 - 1, got {seed}")
 
 
 def check_sampling(lm, steps: int, temperature: float) -> None:

@@ -71,8 +71,11 @@ def read_config(model_dir: Path) -> dict[str, Any]:
     try:
         config = json.loads(path.read_text())
         version = config["format_version"]
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as exc:
         raise ModelError(f"{path} is corrupt ({exc}); {_how_to_make(model_dir)}") from None
+    if not isinstance(version, int) or not isinstance(config.get("model"), dict):
+        raise ModelError(f"{path} is corrupt: expected a whole-number \"format_version\" and a \"model\" object; "
+                         f"{_how_to_make(model_dir)}")
     if version > FORMAT_VERSION:
         raise ModelError(f"{path} has format version {version}; this dlmctl reads up to {FORMAT_VERSION}: upgrade dlmctl")
     return config
@@ -88,10 +91,15 @@ def load_model(model_dir: str | Path, device: str | torch.device = "cpu") -> Dif
             raise ModelError(f"{p} is missing; {_how_to_make(model_dir)}")
     try:
         vocab = Vocabulary.load(vocab_path)
-    except (json.JSONDecodeError, ValueError) as exc:
+    except (json.JSONDecodeError, ValueError, TypeError, AttributeError) as exc:
         raise ModelError(f"{vocab_path} is corrupt ({exc}); {_how_to_make(model_dir)}") from None
     try:
         cfg = ModelConfig.from_dict(config["model"])
+    except TypeError as exc:
+        raise ModelError(f"{model_dir / CONFIG} is corrupt ({exc}); {_how_to_make(model_dir)}") from None
+    if cfg.problem():
+        raise ModelError(f"{model_dir / CONFIG} is corrupt: {cfg.problem()}; {_how_to_make(model_dir)}")
+    try:
         state = load_file(str(weights_path))
         denoiser = Denoiser(cfg)
         denoiser.load_state_dict({k: v.float() for k, v in state.items()})

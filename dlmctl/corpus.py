@@ -6,7 +6,7 @@ import torch
 
 from dlmctl.data import load_texts
 from dlmctl.errors import UsageError
-from dlmctl.vocab import Vocabulary, tokenize
+from dlmctl.vocab import SPECIALS, Vocabulary, tokenize
 
 
 def tokenized(source: str, text_column: str) -> list[list[str]]:
@@ -20,5 +20,9 @@ def prepare(source: str, text_column: str, seq_len: int, min_count: int,
             vocab: Vocabulary | None = None) -> tuple[torch.Tensor, Vocabulary]:
     """Encoded sentences (N, seq_len) and the vocabulary (built here unless given)."""
     sentences = tokenized(source, text_column)
-    vocab = vocab or Vocabulary.build(sentences, min_count)
+    if vocab is None:
+        vocab = Vocabulary.build(sentences, min_count)
+        if len(vocab) == len(SPECIALS):
+            raise UsageError(f"no word of {source} occurs {min_count} times or more, so the vocabulary would be "
+                             f"empty: use a larger corpus or a lower --min-count")
     return vocab.encode_batch(sentences, seq_len), vocab

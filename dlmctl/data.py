@@ -1,42 +1,98 @@
-"""Loading a text corpus with the ``datasets`` library: local CSV/JSON/JSONL/TXT files or hub names."""
+"""Reading the texts of a corpus: local CSV/TSV/JSON/JSONL/TXT files with the standard library, or a
+Hugging Face hub dataset by name (through the ``datasets`` library, imported only then)."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import json
+import os
 from pathlib import Path
 
 from dlmctl.errors import UsageError
 
-_BUILDERS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".txt": "text", ".tsv": "csv"}
+FORMS = (".csv", ".tsv", ".json", ".jsonl", ".txt")
 
 
 def load_texts(source: str, text_column: str = "human_reference", split: str = "train") -> list[str]:
-    """Texts of one column of a local file (by extension) or a hub dataset (``name`` or
-    ``name:config``). Plain ``.txt`` files have one text per line (column ``text``)."""
-    import datasets
+    """The non-empty texts of one column of a local file (by extension) or of a hub dataset (``name``
+    or ``name:config``). Plain ``.txt`` files have one text per line. Anything that looks like a
+    path (an extension, a directory part) is read locally and never looked up on the hub."""
+    path = Path(source)
+    if path.exists() or path.suffix or os.sep in source or source.startswith("."):
+        rows = _local_rows(path, text_column)
+    else:
+        rows = _hub_rows(source, text_column, split)
+    return [t for t in rows if isinstance(t, str) and t.strip()]
+
+
+def _local_rows(path: Path, text_column: str) -> list:
+    if not path.is_file():
+        raise UsageError(f"data file not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix not in FORMS:
+        raise UsageError(f"cannot read {path}: use a {', '.join(FORMS[:-1])} or {FORMS[-1]} file")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path} is not UTF-8 text (byte {exc.start})") from None
+    if suffix == ".txt":
+        return text.splitlines()
+    if suffix in (".csv", ".tsv"):
+        csv.field_size_limit(1 << 24)
+        try:
+            reader = csv.DictReader(text.splitlines(), delimiter="\t" if suffix == ".tsv" else ",")
+            records = list(reader)
+        except csv.Error as exc:
+            raise UsageError(f"{path} is not a readable {suffix[1:].upper()} file ({exc})") from None
+        return _column(path, records, reader.fieldnames or [], text_column)
+    records = _json_records(path, text)
+    columns = list(dict.fromkeys(k for r in records for k in r))
+    return _column(path, records, columns, text_column)
+
+
+def _json_records(path: Path, text: str) -> list[dict]:
+    """The objects of a JSON array file or of a JSON-lines file."""
+    try:
+        data = json.loads(text)
+        records = data if isinstance(data, list) else [data]
+    except json.JSONDecodeError:
+        records = []
+        for number, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError:
+                    raise UsageError(f"{path}:{number}: not JSON; expected one JSON object per line") from None
+    if not all(isinstance(r, dict) for r in records):
+        raise UsageError(f"{path}: expected JSON objects with a text field, e.g. {{\"text\": \"...\"}}")
+    return records
+
+
+def _column(path: Path, records: list[dict], columns: list[str], text_column: str) -> list:
+    if text_column not in columns:
+        named = ", ".join(columns) if columns else "none"
+        raise UsageError(f"{path} has no column '{text_column}' (columns: {named}); pick one with --text-column")
+    return [r.get(text_column) for r in records]
+
+
+def _hub_rows(source: str, text_column: str, split: str) -> list:
+    try:
+        import datasets
+    except ImportError:
+        raise UsageError(f"'{source}' is not a local file; reading a Hugging Face hub dataset needs the datasets "
+                         "library: pip install 'dlmctl[hub]'") from None
 
     datasets.disable_progress_bars()
-    path = Path(source)
-    if path.suffix.lower() in _BUILDERS or path.exists():
-        if not path.is_file():
-            raise UsageError(f"data file not found: {source}")
-        builder = _BUILDERS.get(path.suffix.lower())
-        if builder is None:
-            raise UsageError(f"cannot read {source}: use a .csv, .tsv, .json, .jsonl or .txt file")
-        kwargs = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
-        ds = datasets.load_dataset(builder, data_files=str(path), split="train", **kwargs)
-        if builder == "text":
-            text_column = "text"
-    else:
-        name, _, config = source.partition(":")
-        try:
-            ds = datasets.load_dataset(name, config or None, split=split)
-        except Exception as exc:
-            raise UsageError(f"cannot load dataset '{source}' (not a local file; hub said: {exc})") from None
+    name, _, config = source.partition(":")
+    try:
+        ds = datasets.load_dataset(name, config or None, split=split)
+    except Exception as exc:
+        raise UsageError(f"cannot load dataset '{source}' (not a local file; hub said: {exc})") from None
     if text_column not in ds.column_names:
         raise UsageError(f"{source} has no column '{text_column}' (columns: {', '.join(ds.column_names)}); "
                          "pick one with --text-column")
-    return [t for t in ds[text_column] if isinstance(t, str) and t.strip()]
+    return list(ds[text_column])
 
 
 def file_sha256(path: str | Path) -> str | None:

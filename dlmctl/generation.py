@@ -27,6 +27,8 @@ from dlmctl.vocab import detokenize, tokenize
 
 DEFAULT_CANDIDATES = defaults.CANDIDATES   # samples per sentence unless told (or a control asks for more)
 MAX_OVERLAP = defaults.MAX_OVERLAP         # word-bigram overlap above which two samples of one request repeat
+#: the λ a control may be given: beyond these, −log p / λ overflows float32 (or the control vanishes)
+MIN_WEIGHT, MAX_WEIGHT = 1e-12, 1e12
 
 
 @dataclass
@@ -62,8 +64,9 @@ def prepare_controls(model: DiffusionLM, requests: Sequence[Mapping[str, str]],
     for name, value in weights.items():
         if name not in controls:
             raise UsageError(f"--weight {name}={value}: no --control {name} is used")
-        if not value > 0:
-            raise UsageError(f"--weight {name}={value}: λ must be a positive number")
+        if not MIN_WEIGHT <= value <= MAX_WEIGHT:
+            raise UsageError(f"--weight {name}={value}: λ must be between {MIN_WEIGHT:g} and {MAX_WEIGHT:g} "
+                             f"(smaller steers harder; {name}'s default is {controls[name].default_weight:g})")
     resolved = {name: weights.get(name, c.default_weight) for name, c in controls.items()}
     return PreparedControls(controls, targets, resolved)
 

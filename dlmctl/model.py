@@ -35,6 +35,21 @@ class ModelConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def problem(self) -> str | None:
+        """What makes these settings impossible to build (a field of the wrong type or range, a
+        width the heads do not divide), or None."""
+        for name in ("vocab_size", "seq_len", "embed_dim", "hidden", "layers", "heads", "diffusion_steps"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                return f"'{name}' must be a whole number ≥ 1, got {value!r}"
+        if not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
+            return f"'dropout' must be a number in [0, 1), got {self.dropout!r}"
+        if not isinstance(self.self_condition, bool):
+            return f"'self_condition' must be true or false, got {self.self_condition!r}"
+        if self.hidden % self.heads:
+            return f"'hidden' ({self.hidden}) must be a multiple of 'heads' ({self.heads})"
+        return None
+
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
     """Sinusoidal embedding (B, dim) of (possibly fractional) timesteps t (B,)."""

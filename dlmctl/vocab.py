@@ -84,4 +84,8 @@ class Vocabulary:
 
     @classmethod
     def load(cls, path: Path) -> "Vocabulary":
-        return cls(json.loads(path.read_text()))
+        """The vocabulary a JSON list of words names; ValueError if the file holds anything else."""
+        words = json.loads(path.read_text())
+        if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+            raise ValueError("expected a JSON list of words")
+        return cls(words)

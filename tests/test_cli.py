@@ -47,7 +47,12 @@ def test_batch_targets_write_jsonl(monkeypatch, capsys, tiny_model_dir, tmp_path
     (["--control", "length=twelve"], "'twelve' is not a number"),
     (["--control", "length=0"], "does not fit"),
     (["--control", "length=31"], "does not fit"),
-    (["--control", "length=5", "--weight", "length=-1"], "λ must be a positive number"),
+    (["--control", "length=5", "--weight", "length=-1"], "λ must be between 1e-12 and 1e+12"),
+    (["--control", "length=5", "--weight", "length=1e-300"], "smaller steers harder; length's default is 0.01"),
+    (["--seed", "99999999999999999999999"], "seed must be a whole number from 0 to 2^63 - 1"),
+    (["--seed", "-1"], "seed must be a whole number from 0"),
+    (["-n", "1000000000"], "1,000,000,000 sentences in one call; at most 1,000,000"),
+    (["--candidates", "100000000"], "candidates must be between 1 and 1024"),
     (["--steps", "0"], "--steps must be between 1"),
     (["--temperature", "0"], "--temperature must be in (0, 2]"),
 ])
@@ -69,6 +74,36 @@ def test_missing_and_corrupt_models_name_the_file_and_the_fix(monkeypatch, capsy
     (broken / "config.json").unlink()
     code, _, err = run(monkeypatch, capsys, "generate", "--model", str(broken))
     assert code == 1 and "config.json is missing" in err
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c.update(format_version="1"), 'expected a whole-number "format_version"'),
+    (lambda c: c.update(model=[]), 'and a "model" object'),
+    (lambda c: c["model"].update(heads=5), "'hidden' (64) must be a multiple of 'heads' (5)"),
+    (lambda c: c["model"].update(layers="2"), "'layers' must be a whole number ≥ 1, got '2'"),
+    (lambda c: c["model"].update(dropout=5), "'dropout' must be a number in [0, 1)"),
+])
+def test_a_config_with_wrong_types_names_the_field(monkeypatch, capsys, tiny_model_dir, tmp_path, change, message):
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_model_dir, broken)
+    config = json.loads((broken / "config.json").read_text())
+    change(config)
+    (broken / "config.json").write_text(json.dumps(config))
+    code, _, err = run(monkeypatch, capsys, "generate", "--model", str(broken), "-n", "1", "--steps", "2")
+    assert code == 1 and message in err and "config.json is corrupt" in err and "Traceback" not in err
+
+
+def test_a_vocabulary_that_is_not_a_word_list_is_corrupt(monkeypatch, capsys, tiny_model_dir, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_model_dir, broken)
+    (broken / "vocab.json").write_text('{"the": 1}')
+    code, _, err = run(monkeypatch, capsys, "generate", "--model", str(broken), "-n", "1", "--steps", "2")
+    assert code == 1 and "vocab.json is corrupt (expected a JSON list of words)" in err
+
+
+def test_an_argument_that_is_not_utf8_is_a_usage_error(monkeypatch, capsys):
+    code, out, err = run(monkeypatch, capsys, "annotate", "caf\udce9 is cheap")
+    assert code == 2 and "argument 2 ('caf'…) is not UTF-8 text" in err and out == ""
 
 
 def test_wrong_device_is_a_usage_error(monkeypatch, capsys, tiny_model_dir):
@@ -256,3 +291,38 @@ def test_ctrl_c_says_interrupted_exits_130_and_leaves_no_output(tiny_model_dir, 
     assert process.returncode == 130, err
     assert err.strip().splitlines()[-1] == "interrupted" and "Traceback" not in err
     assert not output.exists() and not list(tmp_path.glob(".out.jsonl.*"))
+
+
+def test_ctrl_c_during_training_keeps_a_checkpoint_and_prints_the_resume_command(small_corpus, tmp_path):
+    """A real SIGINT to ``dlmctl train``: status 130, the last state saved, and a printed command
+    that resumes the run and finishes it."""
+    import shlex
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    command = [sys.executable, "-c", "from dlmctl.cli import main; main()", "train", "--data", str(small_corpus),
+               "--out", str(out), "--steps", "100000", "--batch-size", "8", "--hidden", "32", "--layers", "1",
+               "--seq-len", "24", "--save-every", "100000"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(8)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert (out / "train_state.pt").is_file() and "Traceback" not in err
+    resume = err.strip().splitlines()[-2].split("continue with: ", 1)[1]
+    assert resume.startswith("dlmctl train --data") and resume.endswith("--resume")
+    finish = [*command[:3], *shlex.split(resume)[1:], "--steps", "1"]   # 1 step: already past it, saves at once
+    result = subprocess.run(finish, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_resume_command_drops_the_options_that_start_a_new_run():
+    from dlmctl.cli.train import resume_command
+
+    assert resume_command(["train", "--data", "c.csv", "--out", "m", "--init-from", "old", "--overwrite",
+                           "--preset=small", "--steps", "9"]) == "dlmctl train --data c.csv --out m --steps 9 --resume"
+    assert resume_command(["train", "--out", "m", "--resume"]) == "dlmctl train --out m --resume"

@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from dlmctl.errors import DlmctlError
+from dlmctl.errors import DlmctlError, UsageError
 
 app = typer.Typer(help="Controllable text generation with Diffusion-LM.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -46,8 +46,20 @@ def _register_commands() -> None:
     )
 
 
+def _check_arguments(arguments: list[str]) -> None:
+    """A usage error for a command-line argument that is not UTF-8 text (the shell passed bytes
+    Python could not decode), before any command sees it."""
+    for position, argument in enumerate(arguments, 1):
+        try:
+            argument.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise UsageError(f"argument {position} ({argument[:exc.start]!r}…) is not UTF-8 text; "
+                             "expected UTF-8 words") from None
+
+
 def main() -> None:
     try:
+        _check_arguments(sys.argv[1:])
         _register_commands()
         code = app(standalone_mode=False)   # an interrupt in a command comes back as the code 130
     except DlmctlError as exc:

@@ -130,7 +130,9 @@ def generate_command(
         lines, problems = [(0, dict(parse_assignment(c, "--control") for c in control or []))], []
         per_target = n
     weights = parse_weights(weight or [])
-    from dlmctl.api import Model
+    from dlmctl.api import Model, check_counts
+
+    check_counts(len(lines) * per_target, candidates, seed)
     from dlmctl.checkpoint import atomic_write_text
 
     lm = open_model(model, device)
@@ -157,7 +159,7 @@ def generate_command(
             print_json(line)
     else:
         for sample in samples:
-            print_sample(sample)
+            print_sample(sample, judge)
 
 
 def record(sample) -> dict:
@@ -171,11 +173,13 @@ def record(sample) -> dict:
     return line
 
 
-def print_sample(sample) -> None:
-    """A sample as text: its steps first (``--show-steps``), then the sentence, with the oracle's
-    scores after a tab (``--judge``)."""
+def print_sample(sample, judged: bool) -> None:
+    """A sample as text: its steps first (``--show-steps``), then the sentence, with the oracles'
+    scores and the teacher's worst-token surprisal after a tab when ``judged`` (``--judge``)."""
     for step, text in sample.trajectory[:-1]:
         print(f"  step {step:>4}  {text}")
+    if not judged:
+        print(sample.text)
+        return
     scores = {**sample.oracle, **{k: v for k, v in sample.scores.items() if k == "worst_token_nll"}}
-    shown = "\t" + " ".join(f"{k}={v:.2f}" for k, v in scores.items()) if scores else ""
-    print(sample.text + shown)
+    print(sample.text + "\t" + " ".join(f"{k}={v:.2f}" for k, v in scores.items()))

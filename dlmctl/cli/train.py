@@ -45,6 +45,25 @@ def check_settings(out: Path, *, resume: bool, overwrite: bool, **numbers: float
         raise UsageError(f"{out} already holds a model: pass --overwrite to replace it, or choose another --out")
 
 
+#: options that choose where a new run starts (with their values): a resumed run drops them
+_START_OPTIONS = {"--init-from": True, "--embeddings-from": True, "--overwrite": False, "--preset": True}
+
+
+def resume_command(arguments: list[str]) -> str:
+    """The command that continues an interrupted ``dlmctl train ARGUMENTS``: the same arguments with
+    ``--resume``, without the options that start a new run."""
+    kept, skip = [], False
+    for argument in arguments:
+        name = argument.split("=", 1)[0]
+        if skip:
+            skip = False
+        elif name in _START_OPTIONS:
+            skip = _START_OPTIONS[name] and "=" not in argument
+        else:
+            kept.append(argument)
+    return "dlmctl " + shlex.join(kept + ([] if "--resume" in kept else ["--resume"]))
+
+
 @app.command("train")
 def train_command(
     data: Annotated[str, Opt(help="Training corpus: .csv/.tsv/.json/.jsonl/.txt file or a hub dataset name.")],
@@ -164,8 +183,12 @@ def train_command(
     valid_ids = prepare(valid, text_column, model_cfg.seq_len, 0, vocab)[0] if valid else None
     if model_cfg.hidden % model_cfg.heads:
         raise UsageError(f"--hidden {model_cfg.hidden} must be divisible by --heads {model_cfg.heads}")
-    result = train(train_ids, vocab, out, model_cfg, train_cfg, dev, valid_ids=valid_ids, resume=resume,
-                   init_state=init_state, meta=meta, show_progress=not as_json)
+    try:
+        result = train(train_ids, vocab, out, model_cfg, train_cfg, dev, valid_ids=valid_ids, resume=resume,
+                       init_state=init_state, meta=meta, show_progress=not as_json)
+    except KeyboardInterrupt:
+        print(f"{out} keeps the last checkpoint; continue with: {resume_command(sys.argv[1:])}", file=sys.stderr)
+        raise
     if as_json:
         print_json(result)
     else:
