@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -15,6 +16,13 @@ from dlmctl.configs import from_known_fields
 from dlmctl.data import file_sha256
 from dlmctl.errors import UsageError
 from dlmctl.presets import PRESETS
+
+if TYPE_CHECKING:
+    import torch
+
+    from dlmctl.model import ModelConfig
+    from dlmctl.training import TrainConfig
+    from dlmctl.vocab import Vocabulary
 
 Opt = typer.Option
 
@@ -103,89 +111,40 @@ def train_command(
     as_json: Annotated[bool, Opt("--json", help="Print the final metrics as JSON.")] = False,
 ) -> None:
     """Train a Diffusion-LM; progress on stderr, final metrics on stdout."""
-    from dlmctl.checkpoint import load_model, read_config
     from dlmctl.corpus import prepare
     from dlmctl.device import resolve_device
-    from dlmctl.model import ModelConfig
-    from dlmctl.training import TrainConfig, train
-    from dlmctl.vocab import Vocabulary
+    from dlmctl.training import train
 
     if preset is not None and preset not in PRESETS:
         raise UsageError(f"unknown preset '{preset}' (available: {', '.join(PRESETS)})")
     check_settings(out, resume=resume, overwrite=overwrite, steps=steps, batch_size=batch_size, lr=lr,
                    warmup=warmup, ema=ema, seq_len=seq_len, embed_dim=embed_dim, hidden=hidden, layers=layers,
                    heads=heads, dropout=dropout, min_count=min_count, save_every=save_every)
-    base = PRESETS.get(preset, {"model": {}, "train": {}, "min_count": 3})
-    model_over = {k: v for k, v in dict(seq_len=seq_len, embed_dim=embed_dim, hidden=hidden,
-                                        layers=layers, heads=heads, dropout=dropout).items() if v is not None}
+    check_start(resume=resume, init_from=init_from, embeddings_from=embeddings_from, preset=preset,
+                embed_dim=embed_dim, min_count=min_count, seq_len=seq_len, hidden=hidden, layers=layers, heads=heads)
+    model_over = {k: v for k, v in dict(seq_len=seq_len, embed_dim=embed_dim, hidden=hidden, layers=layers,
+                                        heads=heads, dropout=dropout).items() if v is not None}
     if self_condition:
         model_over["self_condition"] = True
     train_over = {k: v for k, v in dict(steps=steps, batch_size=batch_size, lr=lr, warmup=warmup,
-                                        ema=ema).items()
-                  if v is not None}
+                                        ema=ema).items() if v is not None}
     dev = resolve_device(device)
-    init_state = None
-    starts = [flag for flag, value in (("--resume", resume), ("--init-from", init_from),
-                                       ("--embeddings-from", embeddings_from)) if value]
-    if len(starts) > 1:
-        raise UsageError(f"{' and '.join(starts)} each say where training starts: pass only one")
-    if embeddings_from is not None and (embed_dim is not None or min_count is not None or seq_len is not None):
-        raise UsageError("--embeddings-from keeps that model's vocabulary, embedding size and sequence length "
-                         "(its classifiers need them): drop --embed-dim, --min-count and --seq-len")
     if resume:
-        saved = read_config(out)
-        model_cfg = ModelConfig.from_dict(saved["model"])
-        train_cfg = from_known_fields(TrainConfig, saved.get("training", {}))
-        for k, v in train_over.items():
-            setattr(train_cfg, k, v)
-        train_cfg.freeze_embeddings = train_cfg.freeze_embeddings or freeze_embeddings
-        vocab = Vocabulary.load(out / "vocab.json")
-        train_ids, _ = prepare(data, text_column, model_cfg.seq_len, 0, vocab)
-        meta = {k: v for k, v in saved.items() if k not in ("model", "training", "format_version")}
-        meta["resumed"] = [*saved.get("resumed", []), {"from_step": saved.get("training", {}).get("steps_done"),
-                                                       "command": "dlmctl " + shlex.join(sys.argv[1:])}]
+        plan = resumed_run(out, data, text_column, train_over, freeze_embeddings)
     else:
         if (out / "train_state.pt").exists():
             raise UsageError(f"{out} already holds a training run: pass --resume to continue it, "
                              "or choose another --out")
-        if init_from is not None:
-            shape = {"seq_len", "embed_dim", "hidden", "layers", "heads"} & model_over.keys()
-            if shape or preset is not None:
-                raise UsageError(f"--init-from keeps the trained model's shape: drop "
-                                 f"{', '.join(sorted('--' + k.replace('_', '-') for k in shape)) or '--preset'}")
-            start = load_model(init_from)
-            vocab, init_state = start.vocab, start.denoiser.state_dict()
-            model_cfg = ModelConfig(**{**start.config.to_dict(), **model_over})
-            train_ids, _ = prepare(data, text_column, model_cfg.seq_len, 0, vocab)
-        elif embeddings_from is not None:
-            start = load_model(embeddings_from)
-            vocab, init_state = start.vocab, {"embed.weight": start.embeddings.detach().float()}
-            settings = {**ModelConfig(vocab_size=0).to_dict(), **base["model"], **model_over}
-            kept = {k: getattr(start.config, k) for k in ("embed_dim", "seq_len", "diffusion_steps")}
-            model_cfg = ModelConfig(**{**settings, "vocab_size": len(vocab), **kept})
-            train_ids, _ = prepare(data, text_column, model_cfg.seq_len, 0, vocab)
-            freeze_embeddings = True
-        else:
-            settings = {**ModelConfig(vocab_size=0).to_dict(), **base["model"], **model_over}
-            train_ids, vocab = prepare(data, text_column, settings["seq_len"], min_count or base["min_count"])
-            model_cfg = ModelConfig(**{**settings, "vocab_size": len(vocab)})
-        train_cfg = TrainConfig(**{**base["train"], **train_over, "seed": seed, "save_every": save_every,
-                                   "compile": compile, "freeze_embeddings": freeze_embeddings})
-        meta = {"preset": preset, "data": {"train": Path(data).name, "train_sha256": file_sha256(data),
-                                           "text_column": text_column, "sentences": len(train_ids),
-                                           "min_count": min_count or base["min_count"]},
-                "command": "dlmctl " + shlex.join(sys.argv[1:])}
-        if init_from is not None:
-            # the whole record of the run it starts from, so a model trained in chunks keeps every chunk
-            meta["init_from"] = {"model": str(init_from), **{k: v for k, v in start.meta.items() if k != "data"}}
-        if embeddings_from is not None:
-            meta["embeddings_from"] = {"model": str(embeddings_from), "command": start.meta.get("command")}
-    valid_ids = prepare(valid, text_column, model_cfg.seq_len, 0, vocab)[0] if valid else None
-    if model_cfg.hidden % model_cfg.heads:
-        raise UsageError(f"--hidden {model_cfg.hidden} must be divisible by --heads {model_cfg.heads}")
+        plan = new_run(data, text_column, preset, model_over,
+                       {**train_over, "seed": seed, "save_every": save_every, "compile": compile,
+                        "freeze_embeddings": freeze_embeddings},
+                       init_from=init_from, embeddings_from=embeddings_from, min_count=min_count)
+    if plan.model_cfg.hidden % plan.model_cfg.heads:
+        raise UsageError(f"--hidden {plan.model_cfg.hidden} must be divisible by --heads {plan.model_cfg.heads}")
+    valid_ids = prepare(valid, text_column, plan.model_cfg.seq_len, 0, plan.vocab)[0] if valid else None
     try:
-        result = train(train_ids, vocab, out, model_cfg, train_cfg, dev, valid_ids=valid_ids, resume=resume,
-                       init_state=init_state, meta=meta, show_progress=not as_json)
+        result = train(plan.train_ids, plan.vocab, out, plan.model_cfg, plan.train_cfg, dev, valid_ids=valid_ids,
+                       resume=resume, init_state=plan.init_state, meta=plan.meta, show_progress=not as_json)
     except KeyboardInterrupt:
         print(f"{out} keeps the last checkpoint; continue with: {resume_command(sys.argv[1:])}", file=sys.stderr)
         raise
@@ -196,3 +155,99 @@ def train_command(
         if result["valid"]:
             valid_text = "  held-out " + "  ".join(f"{k} {v:.4f}" for k, v in result["valid"].items())
         print(f"trained {result['steps']} steps → {out}{valid_text}")
+
+
+def check_start(*, resume: bool, init_from: Path | None, embeddings_from: Path | None, preset: str | None,
+                **shape: int | None) -> None:
+    """Usage errors for options that contradict where training starts (before anything is loaded)."""
+    starts = [flag for flag, value in (("--resume", resume), ("--init-from", init_from),
+                                       ("--embeddings-from", embeddings_from)) if value]
+    if len(starts) > 1:
+        raise UsageError(f"{' and '.join(starts)} each say where training starts: pass only one")
+    kept = [k for k in ("embed_dim", "min_count", "seq_len") if shape.get(k) is not None]
+    if embeddings_from is not None and kept:
+        raise UsageError("--embeddings-from keeps that model's vocabulary, embedding size and sequence length "
+                         "(its classifiers need them): drop --embed-dim, --min-count and --seq-len")
+    fixed = sorted("--" + k.replace("_", "-") for k in ("seq_len", "embed_dim", "hidden", "layers", "heads")
+                   if shape.get(k) is not None)
+    if init_from is not None and (fixed or preset is not None):
+        raise UsageError(f"--init-from keeps the trained model's shape: drop {', '.join(fixed) or '--preset'}")
+
+
+@dataclass
+class RunPlan:
+    """What a training run starts from, decided before any training: settings, vocabulary, encoded
+    corpus (N, L), the record for config.json and, when starting from a trained model, its weights."""
+
+    model_cfg: "ModelConfig"
+    train_cfg: "TrainConfig"
+    vocab: "Vocabulary"
+    train_ids: "torch.Tensor"
+    meta: dict[str, Any]
+    init_state: dict[str, "torch.Tensor"] | None = None
+
+
+def resumed_run(out: Path, data: str, text_column: str, train_over: dict[str, Any],
+                freeze_embeddings: bool) -> RunPlan:
+    """The plan of a run continued from OUT's last checkpoint (``--resume``), with the training
+    numbers given again on the command line replacing the saved ones."""
+    from dlmctl.checkpoint import read_config
+    from dlmctl.corpus import prepare
+    from dlmctl.model import ModelConfig
+    from dlmctl.training import TrainConfig
+    from dlmctl.vocab import Vocabulary
+
+    saved = read_config(out)
+    model_cfg = ModelConfig.from_dict(saved["model"])
+    train_cfg = from_known_fields(TrainConfig, saved.get("training", {}))
+    for k, v in train_over.items():
+        setattr(train_cfg, k, v)
+    train_cfg.freeze_embeddings = train_cfg.freeze_embeddings or freeze_embeddings
+    vocab = Vocabulary.load(out / "vocab.json")
+    train_ids, _ = prepare(data, text_column, model_cfg.seq_len, 0, vocab)
+    meta = {k: v for k, v in saved.items() if k not in ("model", "training", "format_version")}
+    meta["resumed"] = [*saved.get("resumed", []), {"from_step": saved.get("training", {}).get("steps_done"),
+                                                   "command": "dlmctl " + shlex.join(sys.argv[1:])}]
+    return RunPlan(model_cfg, train_cfg, vocab, train_ids, meta)
+
+
+def new_run(data: str, text_column: str, preset: str | None, model_over: dict[str, Any],
+            train_over: dict[str, Any], *, init_from: Path | None, embeddings_from: Path | None,
+            min_count: int | None) -> RunPlan:
+    """The plan of a new run: from scratch (a preset and the options), from a trained model's weights
+    (``--init-from``: same shape), or on a trained model's frozen embeddings (``--embeddings-from``)."""
+    from dlmctl.checkpoint import load_model
+    from dlmctl.corpus import prepare
+    from dlmctl.model import ModelConfig
+    from dlmctl.training import TrainConfig
+
+    base = PRESETS.get(preset, {"model": {}, "train": {}, "min_count": 3})
+    min_count = min_count or base["min_count"]
+    settings = {**ModelConfig(vocab_size=0).to_dict(), **base["model"], **model_over}
+    init_state, start = None, None
+    if init_from is not None:
+        start = load_model(init_from)
+        init_state = start.denoiser.state_dict()
+        model_cfg = ModelConfig(**{**start.config.to_dict(), **model_over})
+    elif embeddings_from is not None:
+        start = load_model(embeddings_from)
+        init_state = {"embed.weight": start.embeddings.detach().float()}
+        kept = {k: getattr(start.config, k) for k in ("embed_dim", "seq_len", "diffusion_steps")}
+        model_cfg = ModelConfig(**{**settings, "vocab_size": len(start.vocab), **kept})
+        train_over = {**train_over, "freeze_embeddings": True}
+    if start is None:           # a new vocabulary from the corpus
+        train_ids, vocab = prepare(data, text_column, settings["seq_len"], min_count)
+        model_cfg = ModelConfig(**{**settings, "vocab_size": len(vocab)})
+    else:
+        train_ids, vocab = prepare(data, text_column, model_cfg.seq_len, min_count, start.vocab)
+    train_cfg = TrainConfig(**{**base["train"], **train_over})
+    meta = {"preset": preset, "data": {"train": Path(data).name, "train_sha256": file_sha256(data),
+                                       "text_column": text_column, "sentences": len(train_ids),
+                                       "min_count": min_count},
+            "command": "dlmctl " + shlex.join(sys.argv[1:])}
+    if init_from is not None:
+        # the whole record of the run it starts from, so a model trained in chunks keeps every chunk
+        meta["init_from"] = {"model": str(init_from), **{k: v for k, v in start.meta.items() if k != "data"}}
+    if embeddings_from is not None:
+        meta["embeddings_from"] = {"model": str(embeddings_from), "command": start.meta.get("command")}
+    return RunPlan(model_cfg, train_cfg, vocab, train_ids, meta, init_state)
