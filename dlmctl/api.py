@@ -26,7 +26,7 @@ from dlmctl.plugins import get_host
 GENERATE_OPTIONS: dict[str, Any] = {
     "steps": defaults.STEPS, "guide_steps": defaults.GUIDE_STEPS, "temperature": defaults.TEMPERATURE,
     "candidates": None, "weights": None, "batch_size": defaults.BATCH_SIZE, "show_progress": False,
-    "trajectory_every": 0, "judge": False,
+    "trajectory_every": 0, "judge": False, "on_step": None,
 }
 #: keyword options of :meth:`Model.infill`, with their defaults
 INFILL_OPTIONS: dict[str, Any] = {
@@ -57,6 +57,16 @@ class Sample:
     oracle: dict[str, float] = field(default_factory=dict)
     trajectory: list[tuple[int, str]] = field(default_factory=list)
     fills: list[list[str]] | None = None
+
+    def record(self) -> dict[str, Any]:
+        """The sample as JSON-ready data (``dlmctl generate --json``, ``dlmctl serve``): what it
+        answers and its text, and its scores, oracle results, trajectory and fills where it has them."""
+        data: dict[str, Any] = {"target": self.target_index, "sample": self.sample_index,
+                                "controls": self.controls, "text": self.text}
+        for key in ("scores", "oracle", "trajectory", "fills"):
+            if getattr(self, key):
+                data[key] = getattr(self, key)
+        return data
 
 
 @dataclass(frozen=True)
@@ -91,7 +101,9 @@ class Model:
         (several controls compose; None: unguided). ``options``: ``steps``, ``guide_steps``,
         ``temperature``, ``candidates`` (None: the controls' default), ``weights`` ({control: λ}),
         ``batch_size``, ``show_progress``, ``trajectory_every`` (k > 0: keep the sentence every k
-        steps in :attr:`Sample.trajectory`), ``judge`` (fill :attr:`Sample.oracle`)."""
+        steps in :attr:`Sample.trajectory`), ``judge`` (fill :attr:`Sample.oracle`), ``on_step`` (with
+        ``trajectory_every``: called as sampling goes, ``on_step(step, {sample position: text})``, the
+        positions those of the returned list)."""
         return self.generate_batch([controls or {}], samples_per_target=n, seed=seed, **options)
 
     def generate_batch(self, targets: Sequence[Mapping[str, Any]], *, samples_per_target: int = 1,
@@ -113,7 +125,7 @@ class Model:
         results = generate(self.lm, [r for _, _, r in rows], weights=settings["weights"], sampler=sampler,
                            seed=seed, batch_size=settings["batch_size"], show_progress=settings["show_progress"],
                            host=self.host, candidates=settings["candidates"],
-                           trajectory_every=settings["trajectory_every"])
+                           trajectory_every=settings["trajectory_every"], on_step=settings["on_step"])
         samples = [Sample(g.text, request, i, k, scores=g.scores, trajectory=g.trajectory)
                    for (i, k, request), g in zip(rows, results)]
         return self.judge(samples) if settings["judge"] else samples

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import torch
 
@@ -90,7 +90,8 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
              weights: Mapping[str, float] | None = None, sampler: SamplerConfig | None = None,
              seed: int = 0, batch_size: int = defaults.BATCH_SIZE, show_progress: bool = True,
              host: PluginHost | None = None, candidates: int | None = 1,
-             max_overlap: float = MAX_OVERLAP, trajectory_every: int = 0) -> list[Generated]:
+             max_overlap: float = MAX_OVERLAP, trajectory_every: int = 0,
+             on_step: Callable[[int, dict[int, str]], None] | None = None) -> list[Generated]:
     """One sentence per request (rows may repeat a request to get several samples).
 
     With ``candidates`` > 1, that many samples are drawn per row and the rows of one request share
@@ -99,7 +100,9 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
     one that repeats a kept sample of the same request (word-bigram overlap above ``max_overlap``)
     while others remain. None: :func:`default_candidates`. ``trajectory_every`` k > 0 keeps the
     decoded x̂0 of the first step and of every step whose index is a multiple of k (the chain
-    counts down to 0) in :attr:`Generated.trajectory`."""
+    counts down to 0) in :attr:`Generated.trajectory`, and at each of those steps calls ``on_step(index,
+    {request row: x̂0 text of its first candidate})`` for the rows of the batch being sampled (to
+    show sentences forming while they are sampled)."""
     if candidates is not None and candidates < 1:
         raise UsageError(f"--candidates {candidates}: need at least 1 sample per sentence")
     if trajectory_every < 0:
@@ -122,10 +125,14 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
                 if any(t is not None for t in column):
                     guidance.append(WeightedGuidance(control.guidance(model, column), prepared.weights[name]))
             kept: list[tuple[int, torch.Tensor]] = []
+            firsts = [r for r in range(len(rows)) if (start + r) % candidates == 0]
             for step in run.steps(len(rows), guidance, generator):
                 if trajectory_every and (step.index % trajectory_every == 0 or
                                          step.index == run.chain.num_steps - 1):
                     kept.append((step.index, step.tokens))
+                    if on_step is not None:
+                        shown = decode(model, step.tokens[firsts])
+                        on_step(step.index, {(start + r) // candidates: text for r, text in zip(firsts, shown)})
                 bar.advance(1)
             texts.extend(decode(model, step.tokens))
             batch_paths = [[(index, text) for text in decode(model, tokens)] for index, tokens in kept]

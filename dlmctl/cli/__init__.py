@@ -40,6 +40,7 @@ def _register_commands() -> None:
         infill,
         install,
         plugins,
+        serve,
         teacher,
         train,
         train_control,

@@ -148,7 +148,7 @@ def generate_command(
                                        guide_steps=guide_steps, temperature=temperature, candidates=candidates,
                                        weights=weights, batch_size=batch_size, trajectory_every=show_steps,
                                        judge=judge, show_progress=not as_json or output is not None)
-    records = [record(s) for s in samples]
+    records = [s.record() for s in samples]
     if targets is not None:       # the input line each sample answers
         records = [{**r, "line": lines[r["target"]][0]} for r in records]
     if output is not None:
@@ -160,17 +160,6 @@ def generate_command(
     else:
         for sample in samples:
             print_sample(sample, judge)
-
-
-def record(sample) -> dict:
-    """The JSON record of an :class:`dlmctl.api.Sample`: what it answers, its text, and the scores
-    and trajectory when there are any."""
-    line = {"target": sample.target_index, "sample": sample.sample_index, "controls": sample.controls,
-            "text": sample.text}
-    for key in ("scores", "oracle", "trajectory"):
-        if getattr(sample, key):
-            line[key] = getattr(sample, key)
-    return line
 
 
 def print_sample(sample, judged: bool) -> None:
