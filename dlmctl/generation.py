@@ -16,6 +16,7 @@ from dlmctl import defaults
 from dlmctl.control import Control
 from dlmctl.errors import TargetError, UsageError
 from dlmctl.fluency import sentence_scores
+from dlmctl.loop import init_distributed
 from dlmctl.model import DiffusionLM
 from dlmctl.plugins import PluginHost, get_host
 from dlmctl.progress import progress_bar
@@ -102,7 +103,10 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
     decoded x̂0 of the first step and of every step whose index is a multiple of k (the chain
     counts down to 0) in :attr:`Generated.trajectory`, and at each of those steps calls ``on_step(index,
     {request row: x̂0 text of its first candidate})`` for the rows of the batch being sampled (to
-    show sentences forming while they are sampled)."""
+    show sentences forming while they are sampled).
+
+    Under ``torchrun`` the batches are shared out over the processes and gathered again, and every
+    process returns what one process alone would (each batch draws its own noise, :func:`batch_seed`)."""
     if candidates is not None and candidates < 1:
         raise UsageError(f"--candidates {candidates}: need at least 1 sample per sentence")
     if trajectory_every < 0:
@@ -111,40 +115,79 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
     candidates = candidates or default_candidates(prepared.controls.values())
     targets = [row for row in prepared.targets for _ in range(candidates)]
     run = Sampler(model, sampler)
-    generator = torch.Generator().manual_seed(seed)
-    texts: list[str] = []
-    paths: list[list[tuple[int, str]]] = []
-    on_target: list[torch.Tensor] = []
-    batches = range(0, len(targets), batch_size)
-    with progress_bar("sampling", len(batches) * run.chain.num_steps, enabled=show_progress) as bar:
-        for start in batches:
-            rows = targets[start:start + batch_size]
-            guidance = []
-            for name, control in prepared.controls.items():
-                column = [row.get(name) for row in rows]
-                if any(t is not None for t in column):
-                    guidance.append(WeightedGuidance(control.guidance(model, column), prepared.weights[name]))
-            kept: list[tuple[int, torch.Tensor]] = []
-            firsts = [r for r in range(len(rows)) if (start + r) % candidates == 0]
-            for step in run.steps(len(rows), guidance, generator):
-                if trajectory_every and (step.index % trajectory_every == 0 or
-                                         step.index == run.chain.num_steps - 1):
-                    kept.append((step.index, step.tokens))
-                    if on_step is not None:
-                        shown = decode(model, step.tokens[firsts])
-                        on_step(step.index, {(start + r) // candidates: text for r, text in zip(firsts, shown)})
-                bar.advance(1)
-            texts.extend(decode(model, step.tokens))
-            batch_paths = [[(index, text) for text in decode(model, tokens)] for index, tokens in kept]
-            paths.extend([list(row) for row in zip(*batch_paths)] if kept else [[] for _ in rows])
-            if candidates > 1:
-                on_target.append(target_log_prob(model, guidance, step.tokens))
+    shard = init_distributed(model.device)
+    starts = list(range(0, len(targets), batch_size))
+    mine = starts[shard.rank::shard.world]
+    batches: dict[int, SampledBatch] = {}
+    with progress_bar("sampling", len(mine) * run.chain.num_steps, enabled=show_progress and shard.is_main) as bar:
+        for start in mine:
+            batches[start] = sample_batch(model, run, prepared, targets[start:start + batch_size], start,
+                                          candidates, batch_seed(seed, start // batch_size), trajectory_every,
+                                          on_step, lambda: bar.advance(1))
+    if shard.world > 1:
+        batches = gather(batches, shard.world)
+    texts = [text for start in starts for text in batches[start].texts]
+    paths = [path for start in starts for path in batches[start].paths]
     if candidates == 1:
         return [Generated(text, {}, path) for text, path in zip(texts, paths)]
+    on_target = [batches[start].on_target for start in starts]
     classifier = torch.cat(on_target) if any(s.any() for s in on_target) else None
     chosen, measures = choose(model, requests, prepared, texts, candidates, classifier, max_overlap)
     return [Generated(texts[i], {name: float(values[i]) for name, values in measures.items()}, paths[i])
             for i in chosen]
+
+
+@dataclass
+class SampledBatch:
+    """The finished candidates of one batch of B rows: their texts, their x̂0 paths (with
+    ``trajectory_every``) and Σ_c log p_c / λ_c (B,) of their classifier controls (0 without)."""
+
+    texts: list[str]
+    paths: list[list[tuple[int, str]]]
+    on_target: torch.Tensor
+
+
+def sample_batch(model: DiffusionLM, run: Sampler, prepared: PreparedControls, rows: list[dict[str, Any]],
+                 start: int, candidates: int, seed: int, trajectory_every: int,
+                 on_step: Callable[[int, dict[int, str]], None] | None,
+                 advance: Callable[[], None]) -> SampledBatch:
+    """Sample the candidate ``rows`` (their parsed targets) that begin at candidate ``start`` of the
+    whole request list, with noise from ``seed``; ``advance()`` after every step."""
+    guidance = []
+    for name, control in prepared.controls.items():
+        column = [row.get(name) for row in rows]
+        if any(t is not None for t in column):
+            guidance.append(WeightedGuidance(control.guidance(model, column), prepared.weights[name]))
+    kept: list[tuple[int, torch.Tensor]] = []
+    firsts = [r for r in range(len(rows)) if (start + r) % candidates == 0]
+    generator = torch.Generator().manual_seed(seed)
+    for step in run.steps(len(rows), guidance, generator):
+        if trajectory_every and (step.index % trajectory_every == 0 or step.index == run.chain.num_steps - 1):
+            kept.append((step.index, step.tokens))
+            if on_step is not None:
+                shown = decode(model, step.tokens[firsts])
+                on_step(step.index, {(start + r) // candidates: text for r, text in zip(firsts, shown)})
+        advance()
+    steps = [[(index, text) for text in decode(model, tokens)] for index, tokens in kept]
+    paths = [list(row) for row in zip(*steps)] if kept else [[] for _ in rows]
+    on_target = target_log_prob(model, guidance, step.tokens) if candidates > 1 else torch.zeros(len(rows))
+    return SampledBatch(decode(model, step.tokens), paths, on_target)
+
+
+def batch_seed(seed: int, batch: int) -> int:
+    """The noise seed of batch number ``batch``: ``seed`` itself for the first, so a run of one batch
+    draws what ``seed`` alone gives; every batch its own stream, so that batches can be sampled in
+    any order and by any process (``torchrun``) with the same result."""
+    return (seed + batch * 0x9E3779B97F4A7C15) % 2 ** 63
+
+
+def gather(batches: dict[int, SampledBatch], world: int) -> dict[int, SampledBatch]:
+    """Every process's sampled batches, on every process."""
+    import torch.distributed as dist
+
+    shards: list[dict[int, SampledBatch] | None] = [None] * world
+    dist.all_gather_object(shards, batches)
+    return {start: batch for shard in shards for start, batch in (shard or {}).items()}
 
 
 def decode(model: DiffusionLM, tokens: torch.Tensor) -> list[str]:

@@ -60,3 +60,24 @@ def test_control_classifier_trains_under_torchrun(tiny_model_dir, small_corpus, 
 
     target = PluginHost().control("pos").parse_target("DET NOUN VERB", load_model(model_dir))
     assert target is not None                          # the saved classifier loads
+
+
+@pytest.mark.skipif(TORCHRUN is None, reason="torchrun not on PATH")
+def test_two_processes_generate_the_same_file_as_one(tiny_model_dir, tmp_path):
+    """``torchrun … dlmctl generate --targets`` shares the batches out and writes one output file,
+    the same as one process writes (several batches, candidates pooled across them)."""
+    targets = tmp_path / "targets.jsonl"
+    targets.write_text("".join(json.dumps({"controls": c}) + "\n" for c in
+                               [{"length": "5"}, {}, {"length": "7"}, {"length": "5"}, {"length": "9"}]))
+    args = ["generate", "--model", str(tiny_model_dir), "--targets", str(targets), "--samples-per-target", "2",
+            "--steps", "10", "--candidates", "2", "--batch-size", "4", "--device", "cpu"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    outputs = {}
+    for name, launcher in (("one", [sys.executable, "-m", "dlmctl"]),
+                           ("two", [TORCHRUN, "--standalone", "--nproc_per_node=2", "-m", "dlmctl"])):
+        outputs[name] = tmp_path / f"{name}.jsonl"
+        result = subprocess.run([*launcher, *args, "--output", str(outputs[name])], capture_output=True, text=True,
+                                timeout=240, env=env)
+        assert result.returncode == 0, result.stderr[-2000:]
+    one = outputs["one"].read_text()
+    assert len(one.splitlines()) == 10 and outputs["two"].read_text() == one

@@ -131,6 +131,7 @@ def generate_command(
         per_target = n
     weights = parse_weights(weight or [])
     from dlmctl.api import Model, check_counts
+    from dlmctl.loop import is_main_process
 
     check_counts(len(lines) * per_target, candidates, seed)
     from dlmctl.checkpoint import atomic_write_text
@@ -148,6 +149,8 @@ def generate_command(
                                        guide_steps=guide_steps, temperature=temperature, candidates=candidates,
                                        weights=weights, batch_size=batch_size, trajectory_every=show_steps,
                                        judge=judge, show_progress=not as_json or output is not None)
+    if not is_main_process():           # under torchrun every process holds all samples; one writes them
+        return
     records = [s.record() for s in samples]
     if targets is not None:       # the input line each sample answers
         records = [{**r, "line": lines[r["target"]][0]} for r in records]
