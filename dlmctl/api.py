@@ -33,8 +33,6 @@ INFILL_OPTIONS: dict[str, Any] = {
     "steps": defaults.STEPS, "temperature": defaults.TEMPERATURE, "mbr": None, "candidates": None,
     "weights": None, "batch_size": defaults.BATCH_SIZE, "show_progress": False, "judge": False,
 }
-#: samples per blank-filling whose consensus :meth:`Model.infill` keeps unless told otherwise
-INFILL_MBR = 4
 
 
 @dataclass
@@ -135,25 +133,20 @@ class Model:
         """``n`` fillings of a template with blanks (``___`` one word, ``[n]`` n words, ``[a-b]``,
         ``[*]``; needs the dlmctl-infill plugin), every known word kept verbatim; ``controls`` (e.g.
         ``{"length": 12}``) apply too. ``options``: ``steps``, ``temperature``, ``mbr`` (keep the
-        consensus of that many samples; the default, 4, unless ``candidates`` is given), ``candidates``
-        (keep the one of that many the model finds most likely), ``weights``, ``batch_size``,
+        consensus of that many samples; the plugin's default unless ``candidates`` is given),
+        ``candidates`` (keep the one of that many the model finds most likely), ``weights``, ``batch_size``,
         ``show_progress``, ``judge``. Each sample's ``controls["infill"]`` is the template with the
         blank sizes it was drawn with."""
-        from dlmctl.sampling import SamplerConfig
-
-        try:
-            from dlmctl_infill.fill import infill
-        except ImportError:
-            raise PluginError("infilling needs the dlmctl-infill plugin: dlmctl install dlmctl-infill") from None
+        if "infill" not in self.host.controls():
+            raise PluginError("infilling needs the dlmctl-infill plugin: dlmctl install dlmctl-infill")
         settings = _settings(options, INFILL_OPTIONS)
-        mbr, candidates = infill_selection(settings["mbr"], settings["candidates"])
-        check_counts(n * max(mbr, candidates), candidates, seed)
+        check_counts(n, settings["candidates"], seed)
         check_sampling(self.lm, settings["steps"], settings["temperature"])
         others = _request(controls or {})
-        filled = infill(self.lm, [template], n, mbr=mbr, candidates=candidates, controls=others,
-                        weights=settings["weights"], seed=seed, batch_size=settings["batch_size"],
-                        sampler=SamplerConfig(steps=settings["steps"], temperature=settings["temperature"]),
-                        show_progress=settings["show_progress"], host=self.host)[0]
+        filled = self.host.control("infill").fill(
+            self.lm, template, n, seed=seed, controls=others, mbr=settings["mbr"], candidates=settings["candidates"],
+            weights=settings["weights"], steps=settings["steps"], temperature=settings["temperature"],
+            batch_size=settings["batch_size"], show_progress=settings["show_progress"], host=self.host)
         samples = [Sample(f.text, {"infill": f.layout, **others}, 0, k, fills=f.fills) for k, f in enumerate(filled)]
         return self.judge(samples) if settings["judge"] else samples
 
@@ -186,17 +179,6 @@ def _settings(options: Mapping[str, Any], known: Mapping[str, Any]) -> dict[str,
 def _request(controls: Mapping[str, Any]) -> dict[str, str]:
     """A request with its targets as strings (``{"length": 12}`` → ``{"length": "12"}``)."""
     return {str(name): str(target) for name, target in controls.items()}
-
-
-def infill_selection(mbr: int | None, candidates: int | None) -> tuple[int, int]:
-    """(mbr, candidates) for infilling: the consensus of :data:`INFILL_MBR` samples unless told
-    otherwise (it filled blanks closest to the reference in the infilling benchmark)."""
-    if mbr is not None and candidates is not None and mbr > 1 and candidates > 1:
-        raise UsageError(f"mbr {mbr} and candidates {candidates} are two ways of choosing among samples; "
-                         "give one of them")
-    if candidates is not None and mbr is None:
-        return 1, candidates
-    return (INFILL_MBR if mbr is None else mbr), (candidates or 1)
 
 
 #: most sentences one call may ask for (requests × samples), and most candidates per sentence

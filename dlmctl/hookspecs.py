@@ -23,6 +23,14 @@ def register_annotators(register):
 
 
 @hookspec
+def register_commands(register):
+    """Contribute ``dlmctl`` subcommands: call ``register(name, function)`` with a Typer command
+    function (its parameters, annotated with ``typer.Option``/``typer.Argument``, are the command's
+    options); it becomes ``dlmctl NAME``. Import heavy modules inside the function: every ``dlmctl``
+    invocation registers the commands."""
+
+
+@hookspec
 def register_models(register):
     """Contribute ready-made model directories: call ``register(name, path)``; ``dlmctl generate
     --model NAME`` then loads ``path``. A model registered as ``"default"`` is used when ``--model``

@@ -32,6 +32,7 @@ class PluginInfo:
     controls: list[str] = field(default_factory=list)
     annotators: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -54,6 +55,7 @@ class PluginHost:
         self._controls: dict[str, _Registered] = {}
         self._annotators: dict[str, _Registered] = {}
         self._models: dict[str, _Registered] = {}
+        self._commands: dict[str, _Registered] = {}
 
     @classmethod
     def with_controls(cls, *controls: Any, name: str = "local") -> "PluginHost":
@@ -123,11 +125,12 @@ class PluginHost:
         if self._use_entry_points:
             self._use_entry_points = False
             self._load_entry_points()
-        self._controls, self._annotators, self._models = {}, {}, {}
+        self._controls, self._annotators, self._models, self._commands = {}, {}, {}, {}
         for hook_name, table, key in (
             ("register_controls", self._controls, lambda c: c.name),
             ("register_annotators", self._annotators, lambda a: a.name),
             ("register_models", self._models, None),
+            ("register_commands", self._commands, None),
         ):
             hook = getattr(self.pm.hook, hook_name)
             for impl in hook.get_hookimpls():
@@ -135,7 +138,7 @@ class PluginHost:
                 dist = self._dist_of.get(plugin, ("(local)", ""))[0]
                 found: list[tuple[str, Any]] = []
                 if key is None:
-                    register: Callable = lambda name, path, _f=found: _f.append((name, path))
+                    register: Callable = lambda name, obj, _f=found: _f.append((name, obj))
                 else:
                     register = lambda obj, _f=found, _k=key: _f.append((_k(obj), obj))
                 try:
@@ -189,6 +192,11 @@ class PluginHost:
         self._collect()
         return {name: r.obj for name, r in sorted(self._models.items())}
 
+    def commands(self) -> dict[str, Callable]:
+        """Subcommand functions plugins contribute, by command name."""
+        self._collect()
+        return {name: r.obj for name, r in sorted(self._commands.items())}
+
     def plugin_infos(self) -> list[PluginInfo]:
         self._collect()
         infos = []
@@ -199,6 +207,7 @@ class PluginHost:
             info.controls = sorted(c for c, r in self._controls.items() if r.plugin == name)
             info.annotators = sorted(a for a, r in self._annotators.items() if r.plugin == name)
             info.models = sorted(m for m, r in self._models.items() if r.plugin == name)
+            info.commands = sorted(c for c, r in self._commands.items() if r.plugin == name)
             infos.append(info)
         return sorted(infos, key=lambda i: i.name)
 

@@ -74,3 +74,15 @@ def test_the_guide_s_classifier_control_trains_and_steers(tiny_model_dir, small_
                                        weights={"family": 1e-3}, show_progress=False))
             for target in ("yes", "no")}
     assert says["yes"] > says["no"] + 4, says
+
+
+def test_the_api_guide_s_examples_run_on_the_bundled_model():
+    import doctest
+
+    from dlmctl.plugins import get_host
+
+    if "default" not in get_host().models():
+        pytest.skip("the bundled model (dlmctl-e2e) is not installed")
+    guide = Path(__file__).resolve().parents[1] / "docs" / "api.md"
+    result = doctest.testfile(str(guide), module_relative=False, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 12 and result.failed == 0

@@ -168,3 +168,33 @@ def test_with_controls_builds_a_host_of_just_those_controls():
     host = PluginHost.with_controls(control, name="variants")
     assert host.controls() == {"length": control}
     assert [i.name for i in host.plugin_infos()] == ["variants"]
+
+
+def test_plugins_add_commands_and_cannot_take_dlmctl_s_own(monkeypatch, capsys):
+    """``register_commands``: a plugin's function becomes ``dlmctl NAME``; one named like a dlmctl
+    command is left out with a warning (the infill plugin's ``dlmctl infill`` comes this way)."""
+    import dlmctl.plugins
+    from dlmctl.cli import main
+    from dlmctl.hookspecs import hookimpl
+
+    def hello(name: str = "world") -> None:
+        """Say hello."""
+        print(f"hello {name}")
+
+    def generate() -> None:
+        """An impostor."""
+
+    class Commands:
+        @hookimpl
+        def register_commands(self, register):
+            register("hello", hello)
+            register("generate", generate)
+
+    host = dlmctl.plugins.PluginHost()
+    host.register(Commands(), "greeter")
+    monkeypatch.setattr(dlmctl.plugins, "_host", host)
+    assert "infill" in host.commands() and host.plugin_infos()
+    monkeypatch.setattr("sys.argv", ["dlmctl", "hello", "--name", "plugins"])
+    main()
+    assert capsys.readouterr().out == "hello plugins\n"
+    assert any("command 'generate' is left out" in w for w in host.warnings)

@@ -31,13 +31,14 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for
 
 
 def _register_commands() -> None:
+    """dlmctl's own commands, then those plugins contribute (``register_commands`` hook); a plugin
+    command whose name is taken is left out with a warning."""
     from dlmctl.cli import (  # noqa: F401  (each module registers its commands on app)
         annotate,
         controls,
         evaluate,
         export,
         generate,
-        infill,
         install,
         plugins,
         serve,
@@ -45,6 +46,16 @@ def _register_commands() -> None:
         train,
         train_control,
     )
+    from dlmctl.plugins import get_host
+
+    host = get_host()
+    taken = {command.name: command.callback for command in app.registered_commands}
+    taken.update({group.name: None for group in app.registered_groups})
+    for name, function in host.commands().items():
+        if taken.get(name, function) is not function:
+            host.warnings.append(f"a plugin's command '{name}' is left out: dlmctl has a command of that name")
+        elif name not in taken:              # (main() may run more than once in one process)
+            app.command(name)(function)
 
 
 def _check_arguments(arguments: list[str]) -> None:

@@ -52,6 +52,19 @@ class InfillControl(Control):
     def score(self, text: str, target: Template) -> float:
         return float(target.match(tokenize(text)) is not None)
 
+    def fill(self, model, template: str, n: int, *, seed: int, controls: dict[str, str], mbr: int | None,
+             candidates: int | None, weights, steps: int, temperature: float, batch_size: int,
+             show_progress: bool, host):
+        """``n`` fillings of ``template`` (:class:`dlmctl_infill.fill.Filled`), chosen as
+        :func:`dlmctl_infill.fill.selection` says; what ``dlmctl.Model.infill`` runs."""
+        from dlmctl.sampling import SamplerConfig
+        from dlmctl_infill.fill import infill, selection
+
+        mbr, candidates = selection(mbr, candidates)
+        return infill(model, [template], n, mbr=mbr, candidates=candidates, controls=controls, weights=weights,
+                      sampler=SamplerConfig(steps=steps, temperature=temperature), seed=seed,
+                      batch_size=batch_size, show_progress=show_progress, host=host)[0]
+
 
 def pinned_log_prob(model, bias):
     """``f(x, t) -> (B,)``: Σ over positions with one allowed word in ``bias`` (B, L, V) of
@@ -73,3 +86,10 @@ def pinned_log_prob(model, bias):
 @hookimpl
 def register_controls(register):
     register(InfillControl())
+
+
+@hookimpl
+def register_commands(register):
+    from dlmctl_infill.cli import infill_command
+
+    register("infill", infill_command)

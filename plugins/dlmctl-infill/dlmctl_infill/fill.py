@@ -25,6 +25,22 @@ from dlmctl_infill.select import mbr_index
 from dlmctl_infill.template import parse_template
 
 
+#: samples per filling whose consensus is kept unless told otherwise (it filled blanks closest to the
+#: reference in benchmarks/infill.py)
+DEFAULT_MBR = 4
+
+
+def selection(mbr: int | None, candidates: int | None) -> tuple[int, int]:
+    """(mbr, candidates) for :func:`infill` from what a user gave (None: not given): the consensus
+    of DEFAULT_MBR samples unless ``candidates`` alone is given."""
+    if mbr is not None and candidates is not None and mbr > 1 and candidates > 1:
+        raise UsageError(f"mbr {mbr} and candidates {candidates} are two ways of choosing among samples; "
+                         "give one of them")
+    if candidates is not None and mbr is None:
+        return 1, candidates
+    return (DEFAULT_MBR if mbr is None else mbr), (candidates or 1)
+
+
 @dataclass
 class Filled:
     """One output: the sentence, the words of each blank, the template it was sampled with (blank

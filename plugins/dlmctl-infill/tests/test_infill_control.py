@@ -177,8 +177,8 @@ def test_cli_takes_one_way_of_choosing_among_samples(tiny_model_dir, monkeypatch
     code, out = _cli(monkeypatch, capsys, "infill", "The ___ is a [2] .", "--model", str(tiny_model_dir),
                      "--mbr", "4", "--candidates", "4")
     assert code == 2 and "give one of them" in out.err
-    from dlmctl.api import infill_selection
+    from dlmctl_infill.fill import selection
 
-    assert infill_selection(None, None) == (4, 1)          # default: MBR over 4 samples
-    assert infill_selection(None, 8) == (1, 8)             # --candidates alone: best of 8 by the model's loss
-    assert infill_selection(1, None) == (1, 1)             # --mbr 1: one sample
+    assert selection(None, None) == (4, 1)          # default: MBR over 4 samples
+    assert selection(None, 8) == (1, 8)             # --candidates alone: best of 8 by the model's loss
+    assert selection(1, None) == (1, 1)             # --mbr 1: one sample

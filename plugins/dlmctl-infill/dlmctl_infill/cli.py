@@ -1,4 +1,5 @@
-"""``dlmctl infill``: fill the blanks of a sentence, keeping its known words (needs dlmctl-infill)."""
+"""``dlmctl infill``: fill the blanks of a sentence, keeping its known words. The plugin contributes
+it through the ``register_commands`` hook, as any plugin can add a command."""
 
 from __future__ import annotations
 
@@ -7,14 +8,12 @@ from typing import Annotated, Optional
 import typer
 
 from dlmctl import defaults
-from dlmctl.cli import app
 from dlmctl.cli.common import open_model, parse_assignment, parse_weights, print_json, show_plugin_warnings
 from dlmctl.plugins import get_host
 
 Opt = typer.Option
 
 
-@app.command("infill")
 def infill_command(
     template: Annotated[str, typer.Argument(help="Sentence with blanks: ___ one word, \\[n] n words, \\[a-b] a to b words, \\[*] any number.")],
     model: Annotated[Optional[str], Opt(help="Model directory or installed model name (default: the bundled model).")] = None,
@@ -34,9 +33,10 @@ def infill_command(
     """Fill the blanks of TEMPLATE; every known word appears verbatim in every output."""
     controls = dict(parse_assignment(c, "--control") for c in control or [])
     weights = parse_weights(weight or [])
-    from dlmctl.api import Model, infill_selection
+    from dlmctl.api import Model
+    from dlmctl_infill.fill import selection
 
-    infill_selection(mbr, candidates)          # conflicting options fail before the model loads
+    selection(mbr, candidates)                 # conflicting options fail before the model loads
     lm = open_model(model, device)
     show_plugin_warnings()
     samples = Model(lm, get_host()).infill(template, n=n, seed=seed, controls=controls, steps=steps,
