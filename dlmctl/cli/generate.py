@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Iterator, Optional
 
 import typer
+from rich.console import Console
 
 from dlmctl import defaults
 from dlmctl.cli import app
@@ -103,7 +105,8 @@ def generate_command(
                                  "line is named) or skip (the others are generated).")] = "fail",
     samples_per_target: Annotated[int, Opt(help="Samples for each line of --targets.")] = 1,
     output: Annotated[Optional[Path], Opt(help="Write JSONL results here (atomically); - writes them to stdout.")] = None,
-    show_steps: Annotated[int, Opt(help="Also show each sentence as the denoiser saw it every K steps (0: off).",
+    show_steps: Annotated[int, Opt(help="Show the sentences as the denoiser sees them every K steps: a live "
+                                   "view on a terminal, lines above each sample otherwise (0: off).",
                                    metavar="K")] = 0,
     judge: Annotated[bool, Opt("--judge", help="Score every sample with each control's oracle and the teacher's "
                                "worst-token surprisal.")] = False,
@@ -145,10 +148,13 @@ def generate_command(
             lines = [(number, controls) for number, controls in lines if number not in bad]
             report_problems(problems, on_error if lines else "fail")     # skipping every line fails
     requests = [controls for _, controls in lines]
-    samples = Model(lm).generate_batch(requests, samples_per_target=per_target, seed=seed, steps=steps,
-                                       guide_steps=guide_steps, temperature=temperature, candidates=candidates,
-                                       weights=weights, batch_size=batch_size, trajectory_every=show_steps,
-                                       judge=judge, show_progress=not as_json or output is not None)
+    live = bool(show_steps) and not as_json and output is None and sys.stdout.isatty()
+    with forming_view(live) as on_step:
+        samples = Model(lm).generate_batch(requests, samples_per_target=per_target, seed=seed, steps=steps,
+                                           guide_steps=guide_steps, temperature=temperature, candidates=candidates,
+                                           weights=weights, batch_size=batch_size, trajectory_every=show_steps,
+                                           judge=judge, on_step=on_step,
+                                           show_progress=not live and (not as_json or output is not None))
     if not is_main_process():           # under torchrun every process holds all samples; one writes them
         return
     records = [s.record() for s in samples]
@@ -162,13 +168,33 @@ def generate_command(
             print_json(line)
     else:
         for sample in samples:
-            print_sample(sample, judge)
+            print_sample(sample, judge, steps=not live)
 
 
-def print_sample(sample, judged: bool) -> None:
-    """A sample as text: its steps first (``--show-steps``), then the sentence, with the oracles'
-    scores and the teacher's worst-token surprisal after a tab when ``judged`` (``--judge``)."""
-    for step, text in sample.trajectory[:-1]:
+@contextmanager
+def forming_view(enabled: bool) -> Iterator[Callable[[int, dict[int, str]], None] | None]:
+    """On a terminal, a live view of the sentences forming (``--show-steps``), cleared when done:
+    yields the ``on_step`` callback that updates it, or None when not ``enabled``."""
+    if not enabled:
+        yield None
+        return
+    from rich.live import Live
+    from rich.text import Text
+
+    shown: dict[int, str] = {}
+    with Live(console=Console(), transient=True) as view:
+        def on_step(step: int, texts: dict[int, str]) -> None:
+            shown.update(texts)
+            view.update(Text(f"step {step}\n" + "\n".join(shown[k] for k in sorted(shown)), style="dim"))
+
+        yield on_step
+
+
+def print_sample(sample, judged: bool, steps: bool = True) -> None:
+    """A sample as text: its steps first (``--show-steps``, unless ``steps`` is off because a live
+    view showed them), then the sentence, with the oracles' scores and the teacher's worst-token
+    surprisal after a tab when ``judged`` (``--judge``)."""
+    for step, text in sample.trajectory[:-1] if steps else []:
         print(f"  step {step:>4}  {text}")
     if not judged:
         print(sample.text)
