@@ -16,8 +16,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Union
 
-from dlmctl.annotators import UPOS_TAGS
 from dlmctl.errors import TargetError
+from dlmctl.upos import UPOS_TAGS
 
 TREE_HELP = ("a bracketed tree like '(S (NP (DET The) (PROPN Eagle)) (VP (AUX is) (NP (DET a) "
              "(NOUN pub))))'; words may be '*' or left out")

@@ -12,13 +12,12 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
 from dlmctl.errors import DlmctlError
+from dlmctl.upos import UPOS_TAGS
 
 if TYPE_CHECKING:
     from dlmctl.trees import Tree
 
-#: The 17 Universal POS tags (universaldependencies.org/u/pos).
-UPOS_TAGS: tuple[str, ...] = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART",
-                              "PRON", "PROPN", "PUNCT", "SCONJ", "SYM", "VERB", "X")
+__all__ = ["DEFAULT_ANNOTATOR", "UPOS_TAGS", "Annotator", "AnnotatorUnavailable", "get_annotator"]
 
 DEFAULT_ANNOTATOR = "spacy"
 
