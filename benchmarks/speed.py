@@ -17,25 +17,23 @@ only: the machine's speed changes between runs.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import shlex
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
-from dlmctl.checkpoint import atomic_write_text
+from dlmctl.checkpoint import atomic_write_text, load_model
 from dlmctl.cli.common import resolve_model_dir
 from dlmctl.vocab import tokenize
 
 sys.path.insert(0, str(Path(__file__).parent))
-from controls import cpu_name, make_targets  # noqa: E402
-from versions import pythonpath, requests_for, run_generate  # noqa: E402
+from controls import make_targets  # noqa: E402
+from versions import (comparison_arguments, pythonpath, ref_worktree, requests_for, run_generate,  # noqa: E402
+                      run_header)
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTROLS = "unguided,length,pos,tree,span,semantic,semantic+pos,infill"
@@ -100,57 +98,35 @@ def ar_sample(teacher_dir: str, sentences: int, seed: int = 0) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--ref", default="a0f8c40", help="earlier git ref to compare with")
-    parser.add_argument("--valid", required=True, help="held-out E2E CSV (targets come from it)")
-    parser.add_argument("--model", help="model for both versions (default: each version's bundled model)")
-    parser.add_argument("--controls", default=CONTROLS)
-    parser.add_argument("--targets", type=int, default=4)
-    parser.add_argument("--samples", type=int, default=2, help="samples per target")
-    parser.add_argument("--seed", type=int, default=0, help="picks the targets")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", default="benchmarks/results/speed")
-    args = parser.parse_args()
+    args = comparison_arguments(__doc__.split("\n\n")[0], controls=CONTROLS, targets=4, samples=2,
+                                out="benchmarks/results/speed")
     out = Path(args.out)
     model_dir = resolve_model_dir(args.model)
-    from dlmctl.checkpoint import load_model
-
     seq_len = load_model(model_dir).config.seq_len
     targets = make_targets(args.valid, args.targets, seq_len - 2, "spacy", args.seed)
     sentences = args.targets * args.samples
     rows: dict[str, dict] = {}
-    record = {"command": "python " + shlex.join(sys.argv),
-              "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-              "machine": f"{cpu_name()}, {os.cpu_count()} cores, {args.threads} thread(s)",
-              "ref": args.ref, "head": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                                                      capture_output=True, text=True).stdout.strip(),
-              "settings": {"targets": args.targets, "samples": args.samples, "seed": args.seed},
-              "ar_seconds": round(ar_seconds(model_dir, sentences, args.threads), 1), "startup": {}, "results": rows}
-    with tempfile.TemporaryDirectory(prefix="dlmctl-ref-") as scratch:
-        ref_tree = Path(scratch) / "tree"
-        subprocess.run(["git", "worktree", "add", "--detach", str(ref_tree), args.ref], cwd=ROOT, check=True,
-                       capture_output=True)
-        try:
-            versions = ((args.ref, ref_tree), ("working tree", None))
-            record["startup"] = {name: {version: round(startup_seconds(tree, command), 2) for version, tree in versions}
-                                 for name, command in STARTUP.items()}
-            for control in args.controls.split(","):
-                requests = infill_requests(targets) if control == "infill" else requests_for(control, targets)
-                targets_file = Path(scratch) / f"{control.replace('+', '_')}.jsonl"
-                targets_file.write_text("".join(json.dumps({"controls": r}) + "\n" for r in requests))
-                row = {}
-                for version, tree in versions:
-                    output = Path(scratch) / f"{version.replace(' ', '_')}-{control.replace('+', '_')}.out.jsonl"
-                    seconds = run_generate(tree, targets_file, args.samples, output, args.threads, args.model)
-                    row[version] = {"seconds": round(seconds, 1), "sentences_per_s": round(sentences / seconds, 3)}
-                row["speed_up"] = round(row[args.ref]["seconds"] / row["working tree"]["seconds"], 2)
-                row["times_ar"] = round(row["working tree"]["seconds"] / record["ar_seconds"], 1)
-                rows[control] = row
-                print(control, json.dumps(row), flush=True)
-                atomic_write_text(out / "speed.json", json.dumps(record, indent=2) + "\n")
-                atomic_write_text(out / "speed.md", markdown(record))
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(ref_tree)], cwd=ROOT, capture_output=True)
+    record = {**run_header(args), "ar_seconds": round(ar_seconds(model_dir, sentences, args.threads), 1),
+              "startup": {}, "results": rows}
+    with tempfile.TemporaryDirectory(prefix="dlmctl-ref-") as scratch, ref_worktree(args.ref, Path(scratch)) as ref_tree:
+        versions = ((args.ref, ref_tree), ("working tree", None))
+        record["startup"] = {name: {version: round(startup_seconds(tree, command), 2) for version, tree in versions}
+                             for name, command in STARTUP.items()}
+        for control in args.controls.split(","):
+            requests = infill_requests(targets) if control == "infill" else requests_for(control, targets)
+            targets_file = Path(scratch) / f"{control.replace('+', '_')}.jsonl"
+            targets_file.write_text("".join(json.dumps({"controls": r}) + "\n" for r in requests))
+            row = {}
+            for version, tree in versions:
+                output = Path(scratch) / f"{version.replace(' ', '_')}-{control.replace('+', '_')}.out.jsonl"
+                seconds = run_generate(tree, targets_file, args.samples, output, args.threads, args.model)
+                row[version] = {"seconds": round(seconds, 1), "sentences_per_s": round(sentences / seconds, 3)}
+            row["speed_up"] = round(row[args.ref]["seconds"] / row["working tree"]["seconds"], 2)
+            row["times_ar"] = round(row["working tree"]["seconds"] / record["ar_seconds"], 1)
+            rows[control] = row
+            print(control, json.dumps(row), flush=True)
+            atomic_write_text(out / "speed.json", json.dumps(record, indent=2) + "\n")
+            atomic_write_text(out / "speed.md", markdown(record))
     print(markdown(record))
 
 

@@ -24,8 +24,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 import torch
 
@@ -84,56 +86,72 @@ def score(path: Path, model, teacher) -> dict:
             "overlap": None if overlap is None else round(overlap, 3), "distinct_2": round(distinct_n(texts), 3)}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def comparison_arguments(description: str, *, controls: str, targets: int, samples: int,
+                         out: str) -> argparse.Namespace:
+    """The command line of a comparison of the working tree with an earlier ref, parsed."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--ref", default="a0f8c40", help="earlier git ref to compare with")
     parser.add_argument("--valid", required=True, help="held-out E2E CSV (targets come from it)")
     parser.add_argument("--model", help="model for both versions (default: each version's bundled model)")
-    parser.add_argument("--controls", default=CONTROLS)
-    parser.add_argument("--targets", type=int, default=10)
-    parser.add_argument("--samples", type=int, default=3, help="samples per target")
+    parser.add_argument("--controls", default=controls)
+    parser.add_argument("--targets", type=int, default=targets)
+    parser.add_argument("--samples", type=int, default=samples, help="samples per target")
     parser.add_argument("--seed", type=int, default=0, help="picks the targets")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", default="benchmarks/results/versions")
-    args = parser.parse_args()
+    parser.add_argument("--out", default=out)
+    return parser.parse_args()
+
+
+def run_header(args: argparse.Namespace) -> dict:
+    """What every comparison records about its run: command, date, machine, the two versions."""
+    return {"command": "python " + shlex.join(sys.argv),
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": f"{cpu_name()}, {os.cpu_count()} cores, {args.threads} thread(s), torch {torch.__version__}",
+            "ref": args.ref, "head": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                                    capture_output=True, text=True).stdout.strip(),
+            "settings": {"targets": args.targets, "samples": args.samples, "seed": args.seed}}
+
+
+@contextmanager
+def ref_worktree(ref: str, scratch: Path) -> Iterator[Path]:
+    """A temporary git worktree of ``ref`` under ``scratch``, removed afterwards."""
+    tree = scratch / "tree"
+    subprocess.run(["git", "worktree", "add", "--detach", str(tree), ref], cwd=ROOT, check=True, capture_output=True)
+    try:
+        yield tree
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
+
+
+def main() -> None:
+    args = comparison_arguments(__doc__.split("\n\n")[0], controls=CONTROLS, targets=10, samples=3,
+                                out="benchmarks/results/versions")
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     model = load_model(resolve_model_dir(args.model))
     teacher = load_teacher(model.model_dir / "teacher")
     targets = make_targets(args.valid, args.targets, model.config.seq_len - 2, "spacy", args.seed)
     rows: dict[str, dict] = {}
-    record = {"command": "python " + shlex.join(sys.argv),
-              "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-              "machine": f"{cpu_name()}, {os.cpu_count()} cores, {args.threads} thread(s), torch {torch.__version__}",
-              "ref": args.ref, "head": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                                                      capture_output=True, text=True).stdout.strip(),
-              "settings": {"targets": args.targets, "samples": args.samples, "seed": args.seed},
-              "humans": vars(judge(teacher, [t["sentence"] for t in targets])), "results": rows}
-    with tempfile.TemporaryDirectory(prefix="dlmctl-ref-") as scratch:
-        ref_tree = Path(scratch) / "tree"
-        subprocess.run(["git", "worktree", "add", "--detach", str(ref_tree), args.ref], cwd=ROOT, check=True,
-                       capture_output=True)
-        try:
-            for control in args.controls.split(","):
-                targets_file = out / "targets" / f"{control.replace('+', '_')}.jsonl"
-                atomic_write_text(targets_file, "".join(json.dumps({"controls": r}) + "\n"
-                                                        for r in requests_for(control, targets)))
-                row = {}
-                for version, tree in ((args.ref, ref_tree), ("working tree", None)):
-                    path = out / version.replace(" ", "_") / f"{control.replace('+', '_')}.jsonl"
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    seconds = run_generate(tree, targets_file.resolve(), args.samples, path.resolve(), args.threads,
-                                           args.model)
-                    row[version] = {"seconds": round(seconds, 1),
-                                    "sentences_per_s": round(args.targets * args.samples / seconds, 3),
-                                    **score(path, model, teacher)}
-                row["speed_ratio"] = round(row[args.ref]["seconds"] / row["working tree"]["seconds"], 2)
-                rows[control] = row
-                print(control, json.dumps(row), flush=True)
-                atomic_write_text(out / "versions.json", json.dumps(record, indent=2) + "\n")   # a row at a time
-                atomic_write_text(out / "versions.md", markdown(record))
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(ref_tree)], cwd=ROOT, capture_output=True)
+    record = {**run_header(args), "humans": vars(judge(teacher, [t["sentence"] for t in targets])), "results": rows}
+    with tempfile.TemporaryDirectory(prefix="dlmctl-ref-") as scratch, ref_worktree(args.ref, Path(scratch)) as ref_tree:
+        for control in args.controls.split(","):
+            targets_file = out / "targets" / f"{control.replace('+', '_')}.jsonl"
+            atomic_write_text(targets_file, "".join(json.dumps({"controls": r}) + "\n"
+                                                    for r in requests_for(control, targets)))
+            row = {}
+            for version, tree in ((args.ref, ref_tree), ("working tree", None)):
+                path = out / version.replace(" ", "_") / f"{control.replace('+', '_')}.jsonl"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                seconds = run_generate(tree, targets_file.resolve(), args.samples, path.resolve(), args.threads,
+                                       args.model)
+                row[version] = {"seconds": round(seconds, 1),
+                                "sentences_per_s": round(args.targets * args.samples / seconds, 3),
+                                **score(path, model, teacher)}
+            row["speed_ratio"] = round(row[args.ref]["seconds"] / row["working tree"]["seconds"], 2)
+            rows[control] = row
+            print(control, json.dumps(row), flush=True)
+            atomic_write_text(out / "versions.json", json.dumps(record, indent=2) + "\n")   # a row at a time
+            atomic_write_text(out / "versions.md", markdown(record))
     print(markdown(record))
 
 
