@@ -14,7 +14,7 @@ first use, so that ``import dlmctl`` stays light.
 
 from dlmctl.errors import DlmctlError
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["ControlInfo", "DlmctlError", "Model", "Sample", "controls", "load"]
 _API = {"ControlInfo", "Model", "Sample", "controls", "load"}
 
