@@ -114,6 +114,8 @@ class Model:
         settings = _settings(options, GENERATE_OPTIONS)
         if samples_per_target < 1 or settings["batch_size"] < 1:
             raise UsageError("samples per target and the batch size must be at least 1")
+        if settings["on_step"] is not None and not settings["trajectory_every"]:
+            raise UsageError("on_step is called every trajectory_every steps: give trajectory_every too")
         check_counts(len(targets) * samples_per_target, settings["candidates"], seed)
         check_sampling(self.lm, settings["steps"], settings["temperature"])
         requests = [_request(target) for target in targets]
@@ -230,9 +232,10 @@ def model_path(model: str | Path | None = "default") -> Path:
                      "one with `dlmctl train --data CORPUS.csv --out DIR` and pass its path")
 
 
-def controls() -> dict[str, ControlInfo]:
-    """Every installed control by name."""
-    host = get_host()
+def controls(host=None) -> dict[str, ControlInfo]:
+    """Every installed control by name (``host``: a :class:`dlmctl.plugins.PluginHost` other than
+    the process-wide one, e.g. a model's)."""
+    host = host or get_host()
     return {name: ControlInfo(name, *host.control_origin(name), control.description, control.target_help,
                               control.example_target, control.default_weight, control.needs_classifier)
             for name, control in host.controls().items()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
 from pathlib import Path
@@ -16,14 +17,19 @@ FORMS = (".csv", ".tsv", ".json", ".jsonl", ".txt")
 
 def load_texts(source: str, text_column: str = "human_reference", split: str = "train") -> list[str]:
     """The non-empty texts of one column of a local file (by extension) or of a hub dataset (``name``
-    or ``name:config``). Plain ``.txt`` files have one text per line. Anything that looks like a
-    path (an extension, a directory part) is read locally and never looked up on the hub."""
-    path = Path(source)
-    if path.exists() or path.suffix or os.sep in source or source.startswith("."):
-        rows = _local_rows(path, text_column)
-    else:
-        rows = _hub_rows(source, text_column, split)
+    or ``name:config``, e.g. ``GEM/e2e_nlg``). Plain ``.txt`` files have one text per line. Anything
+    that looks like a path is read locally and never looked up on the hub."""
+    rows = _local_rows(Path(source), text_column) if looks_local(source) else _hub_rows(source, text_column, split)
     return [t for t in rows if isinstance(t, str) and t.strip()]
+
+
+def looks_local(source: str) -> bool:
+    """Whether ``source`` names a local file rather than a hub dataset (``name`` or ``owner/name``):
+    it exists, has a file extension, is absolute or relative to a folder (``./``, ``../``, ``~``), or
+    has more than one directory part."""
+    path = Path(source)
+    return (path.exists() or bool(path.suffix) or path.is_absolute() or source.startswith((".", "~"))
+            or source.count("/") > 1 or os.sep != "/" and os.sep in source)
 
 
 def _local_rows(path: Path, text_column: str) -> list:
@@ -37,11 +43,10 @@ def _local_rows(path: Path, text_column: str) -> list:
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path} is not UTF-8 text (byte {exc.start})") from None
     if suffix == ".txt":
-        return text.splitlines()
+        return [line.rstrip("\r") for line in text.split("\n")]
     if suffix in (".csv", ".tsv"):
-        csv.field_size_limit(1 << 24)
         try:
-            reader = csv.DictReader(text.splitlines(), delimiter="\t" if suffix == ".tsv" else ",")
+            reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t" if suffix == ".tsv" else ",")
             records = list(reader)
         except csv.Error as exc:
             raise UsageError(f"{path} is not a readable {suffix[1:].upper()} file ({exc})") from None
@@ -56,7 +61,9 @@ def _json_records(path: Path, text: str) -> list[dict]:
     try:
         data = json.loads(text)
         records = data if isinstance(data, list) else [data]
-    except json.JSONDecodeError:
+    except json.JSONDecodeError as exc:
+        if text.lstrip().startswith("["):
+            raise UsageError(f"{path}:{exc.lineno}: not JSON ({exc.msg}); expected a JSON array of objects") from None
         records = []
         for number, line in enumerate(text.splitlines(), 1):
             if line.strip():

@@ -60,6 +60,8 @@ def init_distributed(device: torch.device) -> DistInfo:
     if world == 1:
         return DistInfo()
     if not dist.is_initialized():
+        if device.type == "cuda":
+            torch.cuda.set_device(device)      # NCCL collectives run on the current device
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return DistInfo(dist.get_rank(), dist.get_world_size())
 

@@ -271,3 +271,15 @@ def test_train_control_warm_start_keeps_the_saved_size(trained, small_corpus):
                              "--warm-start", "--hidden", "64"], capture_output=True, text=True)
     assert result.returncode == 2
     assert "--warm-start goes on with the saved classifier's size" in result.stderr
+
+
+def test_the_old_classifier_module_still_imports_with_a_deprecation_warning():
+    import importlib
+    import sys
+
+    sys.modules.pop("dlmctl.classifier", None)
+    with pytest.warns(DeprecationWarning, match="dlmctl.classifier is deprecated"):
+        old = importlib.import_module("dlmctl.classifier")
+    from dlmctl.classifiers import ClassifierControl
+
+    assert old.ClassifierControl is ClassifierControl and callable(old.train_classifier)

@@ -54,3 +54,21 @@ def test_a_corpus_too_small_for_any_word_is_refused(tmp_path):
     path.write_text("A single sentence .\n")
     with pytest.raises(UsageError, match="vocabulary would be empty: use a larger corpus or a lower --min-count"):
         prepare(str(path), "text", 16, min_count=3)
+
+
+def test_hub_names_and_local_paths_are_told_apart(tmp_path, monkeypatch):
+    from dlmctl.data import looks_local
+
+    monkeypatch.chdir(tmp_path)
+    for hub in ("e2e_nlg", "GEM/e2e_nlg", "e2e_nlg:default"):
+        assert not looks_local(hub), hub
+    for local in ("train.csv", "./train", "../data/train", "data/e2e/train", "/abs/train", "~/train"):
+        assert looks_local(local), local
+
+
+def test_quoted_newlines_and_odd_line_breaks_stay_inside_a_text(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text('human_reference\n"two\nlines"\nform\x0cfeed\n', newline="")
+    assert load_texts(str(path)) == ["two\nlines", "form\x0cfeed"]
+    (tmp_path / "c.txt").write_text("one\x0cline\r\nnext\n", newline="")
+    assert load_texts(str(tmp_path / "c.txt")) == ["one\x0cline", "next"]

@@ -25,7 +25,7 @@ def client(model):
 
 
 def test_health_controls_and_the_page(client, model):
-    assert client.get("/v1/health").json() == {"status": "ok", "model": str(model.path), "waiting": 0}
+    assert client.get("/v1/health").json() == {"status": "ok", "model": str(model.path), "in_flight": 0}
     controls = {c["name"]: c for c in client.get("/v1/controls").json()}
     assert controls["length"]["example"] == "12" and "UPOS" in controls["pos"]["target_syntax"]
     page = client.get("/")
@@ -78,6 +78,8 @@ def test_infill_keeps_the_template_s_words(client):
     (b'{"controls": {"lenght": "6"}}', 400, "did you mean 'length'"),
     (b'{"controls": {"length": "many"}}', 400, "'many' is not a number"),
     (b'{"controls": "length=6"}', 400, '"controls" must be an object'),
+    (b'{"options": {"temperature": "hot"}}', 400, '"options.temperature" must be a number'),
+    (b'{"options": {"weights": {"length": "x"}}}', 400, '"options.weights" must be an object of control name'),
     (b'{"controls": {"length": "' + b"9" * 20000 + b'"}}', 413, "over 16384 bytes"),
 ])
 def test_bad_requests_get_a_4xx_with_one_line(client, body, status, message):

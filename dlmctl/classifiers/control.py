@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 class TrainingData:
     """A labelled training corpus: word ids (N, L), labels (N, …) of the shape the head predicts
     (``IGNORE`` where an item carries no loss), and what the saved json must hold for the head and
-    for later targets (label tables, the annotator that gave the labels, …)."""
+    for later targets (label tables, …). Its entries go into the json last, so they may also replace
+    the ``control`` and ``annotator`` entries :meth:`ClassifierControl.train` writes (a classifier
+    that serves two controls, labels that come from the corpus)."""
 
     ids: torch.Tensor
     labels: torch.Tensor
@@ -57,11 +59,12 @@ class ClassifierControl(Control):
         """The head for a classifier described by ``meta``: its json, or for a new classifier
         ``{"encoder": …, **TrainingData.meta}``; maps states (B, L, H) to logits (B, …, C)."""
 
-    @abstractmethod
     def training_data(self, model: DiffusionLM, data: str, annotator: str, saved: dict[str, Any] | None,
                       show_progress: bool) -> TrainingData:
         """Labels for the corpus ``data`` (a CSV path). ``saved``: the json of the classifier that
-        training goes on from (``--warm-start``), whose label tables must be kept; else None."""
+        training goes on from (``--warm-start``), whose label tables must be kept; else None. (A
+        control that overrides :meth:`train` itself need not implement it.)"""
+        raise NotImplementedError(f"control '{self.name}' gives no training data: implement training_data")
 
     def classifier(self, model: DiffusionLM) -> tuple[LatentClassifier, dict[str, Any]]:
         """The model's classifier for this control and its metadata (loaded once per model)."""

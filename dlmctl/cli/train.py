@@ -113,6 +113,7 @@ def train_command(
     """Train a Diffusion-LM; progress on stderr, final metrics on stdout."""
     from dlmctl.corpus import prepare
     from dlmctl.device import resolve_device
+    from dlmctl.loop import is_main_process
     from dlmctl.training import train
 
     if preset is not None and preset not in PRESETS:
@@ -139,14 +140,16 @@ def train_command(
                        {**train_over, "seed": seed, "save_every": save_every, "compile": compile,
                         "freeze_embeddings": freeze_embeddings},
                        init_from=init_from, embeddings_from=embeddings_from, min_count=min_count)
-    if plan.model_cfg.hidden % plan.model_cfg.heads:
-        raise UsageError(f"--hidden {plan.model_cfg.hidden} must be divisible by --heads {plan.model_cfg.heads}")
+    if plan.model_cfg.problem():
+        raise UsageError(f"impossible model settings: {plan.model_cfg.problem()}")
     valid_ids = prepare(valid, text_column, plan.model_cfg.seq_len, 0, plan.vocab)[0] if valid else None
     try:
         result = train(plan.train_ids, plan.vocab, out, plan.model_cfg, plan.train_cfg, dev, valid_ids=valid_ids,
                        resume=resume, init_state=plan.init_state, meta=plan.meta, show_progress=not as_json)
     except KeyboardInterrupt:
-        print(f"{out} keeps the last checkpoint; continue with: {resume_command(sys.argv[1:])}", file=sys.stderr)
+        if (out / "train_state.pt").exists() and is_main_process():
+            print(f"{out} keeps the last checkpoint; continue with: {resume_command(sys.argv[1:])}",
+                  file=sys.stderr)
         raise
     if as_json:
         print_json(result)
@@ -212,10 +215,11 @@ def resumed_run(out: Path, data: str, text_column: str, train_over: dict[str, An
 
 
 def new_run(data: str, text_column: str, preset: str | None, model_over: dict[str, Any],
-            train_over: dict[str, Any], *, init_from: Path | None, embeddings_from: Path | None,
+            training: dict[str, Any], *, init_from: Path | None, embeddings_from: Path | None,
             min_count: int | None) -> RunPlan:
     """The plan of a new run: from scratch (a preset and the options), from a trained model's weights
-    (``--init-from``: same shape), or on a trained model's frozen embeddings (``--embeddings-from``)."""
+    (``--init-from``: same shape), or on a trained model's frozen embeddings (``--embeddings-from``).
+    ``model_over`` and ``training``: the model and training settings given on the command line."""
     from dlmctl.checkpoint import load_model
     from dlmctl.corpus import prepare
     from dlmctl.model import ModelConfig
@@ -234,13 +238,13 @@ def new_run(data: str, text_column: str, preset: str | None, model_over: dict[st
         init_state = {"embed.weight": start.embeddings.detach().float()}
         kept = {k: getattr(start.config, k) for k in ("embed_dim", "seq_len", "diffusion_steps")}
         model_cfg = ModelConfig(**{**settings, "vocab_size": len(start.vocab), **kept})
-        train_over = {**train_over, "freeze_embeddings": True}
+        training = {**training, "freeze_embeddings": True}
     if start is None:           # a new vocabulary from the corpus
         train_ids, vocab = prepare(data, text_column, settings["seq_len"], min_count)
         model_cfg = ModelConfig(**{**settings, "vocab_size": len(vocab)})
     else:
         train_ids, vocab = prepare(data, text_column, model_cfg.seq_len, min_count, start.vocab)
-    train_cfg = TrainConfig(**{**base["train"], **train_over})
+    train_cfg = TrainConfig(**{**base["train"], **training})
     meta = {"preset": preset, "data": {"train": Path(data).name, "train_sha256": file_sha256(data),
                                        "text_column": text_column, "sentences": len(train_ids),
                                        "min_count": min_count},

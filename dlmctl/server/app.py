@@ -2,7 +2,7 @@
 
 Endpoints (JSON; errors are ``{"error": "one line"}`` with a 4xx/5xx status):
 
-- ``GET /v1/health``: the model and how many requests wait;
+- ``GET /v1/health``: the model and how many requests it holds (running and waiting);
 - ``GET /v1/controls``: every control with its target syntax and an example;
 - ``POST /v1/generate``: ``{"controls": {...}, "n": 2, "seed": 0, "options": {...}}`` → ``{"samples": [...]}``,
   each sample as ``dlmctl generate --json`` prints it;
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from dlmctl.api import Model, controls
 from dlmctl.errors import DlmctlError, UsageError
 
 PAGE = Path(__file__).with_name("page.html")
+log = logging.getLogger("dlmctl.server")
 #: options a request may set, per endpoint (the rest are the server's)
 GENERATE_OPTIONS = ("steps", "guide_steps", "temperature", "candidates", "weights", "judge")
 INFILL_OPTIONS = ("steps", "temperature", "mbr", "candidates", "weights", "judge")
@@ -53,45 +55,47 @@ class Busy(Exception):
     """The queue is full."""
 
 
-class Runner:
-    """Runs one request at a time on the model; refuses a request when ``limits.queue`` wait already."""
+class Cancelled(Exception):
+    """The client of a stream went away; its generation stops."""
 
-    def __init__(self, model: Model, limits: Limits):
-        self.model, self.limits = model, limits
-        self._lock = threading.Lock()
-        self._count = threading.Lock()
-        self.waiting = 0
+
+class Runner:
+    """Runs one request at a time on the model, in a worker thread; refuses a request when one runs
+    and ``limits.queue`` wait already. ``in_flight`` is only touched on the event loop."""
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self._model_lock = threading.Lock()
+        self.in_flight = 0
 
     def check_room(self) -> None:
         """Raise :class:`Busy` when a new request would find the queue full."""
-        if self.waiting > self.limits.queue:
+        if self.in_flight > self.limits.queue:
             raise Busy
 
     async def run(self, work: Callable[[], Any]) -> Any:
         """``work()`` in a worker thread once the requests before it are done."""
-        with self._count:
-            self.check_room()
-            self.waiting += 1
+        self.check_room()
+        self.in_flight += 1
         try:
             return await run_in_threadpool(self._locked, work)
         finally:
-            with self._count:
-                self.waiting -= 1
+            self.in_flight -= 1
 
     def _locked(self, work: Callable[[], Any]) -> Any:
-        with self._lock:
+        with self._model_lock:
             return work()
 
 
 def create_app(model: Model, limits: Limits = Limits()) -> Starlette:
     """The ASGI app serving ``model``."""
-    runner = Runner(model, limits)
+    runner = Runner(limits)
 
     async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "model": str(model.path), "waiting": runner.waiting})
+        return JSONResponse({"status": "ok", "model": str(model.path), "in_flight": runner.in_flight})
 
     async def list_controls(request: Request) -> Response:
-        return JSONResponse([asdict(info) for info in controls().values()])
+        return JSONResponse([asdict(info) for info in controls(model.host).values()])
 
     async def page(request: Request) -> Response:
         return HTMLResponse(PAGE.read_text())
@@ -119,9 +123,11 @@ def create_app(model: Model, limits: Limits = Limits()) -> Starlette:
         every = options.pop("every", 5)
         if not isinstance(every, int) or isinstance(every, bool) or every < 1:
             raise UsageError(f'"options.every" must be a whole number of steps ≥ 1, got {every!r}')
-        loop, events = asyncio.get_running_loop(), asyncio.Queue()
+        loop, events, gone = asyncio.get_running_loop(), asyncio.Queue(), threading.Event()
 
         def on_step(step: int, texts: dict[int, str]) -> None:
+            if gone.is_set():
+                raise Cancelled
             loop.call_soon_threadsafe(events.put_nowait, ("step", {"step": step, "texts": texts}))
 
         call = generate_call(model, {**body, "options": options}, limits, trajectory_every=every, on_step=on_step)
@@ -133,17 +139,25 @@ def create_app(model: Model, limits: Limits = Limits()) -> Starlette:
                 events.put_nowait(("samples", {"samples": [s.record() for s in samples]}))
             except Busy:
                 events.put_nowait(("error", {"error": "the server is busy; try again later"}))
+            except Cancelled:
+                pass
             except DlmctlError as exc:
                 events.put_nowait(("error", {"error": str(exc)}))
+            except Exception as exc:  # the stream must end whatever went wrong
+                log.exception("streamed generation failed")
+                events.put_nowait(("error", {"error": f"internal error: {exc!r}"}))
 
         async def stream() -> AsyncIterator[str]:
             task = asyncio.create_task(produce())
-            while True:
-                kind, data = await events.get()
-                yield f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
-                if kind != "step":
-                    break
-            await task
+            try:
+                while True:
+                    kind, data = await events.get()
+                    yield f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+                    if kind != "step":
+                        break
+            finally:                             # also when the client goes away: stop sampling
+                gone.set()
+                await task
 
         return StreamingResponse(stream(), media_type="text/event-stream")
 
@@ -158,12 +172,16 @@ def create_app(model: Model, limits: Limits = Limits()) -> Starlette:
     async def too_large(request: Request, exc: Exception) -> Response:
         return JSONResponse({"error": str(exc)}, status_code=413)
 
+    async def internal(request: Request, exc: Exception) -> Response:
+        log.error("request failed", exc_info=exc)
+        return JSONResponse({"error": f"internal error: {exc!r}"}, status_code=500)
+
     routes = [Route("/", page), Route("/v1/health", health), Route("/v1/controls", list_controls),
               Route("/v1/generate", generate, methods=["POST"]),
               Route("/v1/generate/stream", generate_stream, methods=["POST"]),
               Route("/v1/infill", infill, methods=["POST"])]
     return Starlette(routes=routes, exception_handlers={DlmctlError: dlmctl_error, Busy: busy,
-                                                       BodyTooLarge: too_large})
+                                                       BodyTooLarge: too_large, Exception: internal})
 
 
 class BodyTooLarge(Exception):
@@ -223,9 +241,18 @@ def request_options(body: dict[str, Any], allowed: tuple[str, ...], limits: Limi
         value = options.get(name)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= cap):
             raise UsageError(f'"options.{name}" must be a whole number from 1 to {cap} on this server, got {value!r}')
-    if "weights" in options and not isinstance(options["weights"], dict):
+    weights = options.get("weights", {})
+    if not isinstance(weights, dict) or not all(_is_number(v) for v in weights.values()):
         raise UsageError('"options.weights" must be an object of control name → λ, e.g. {"pos": 0.003}')
+    if "temperature" in options and not _is_number(options["temperature"]):
+        raise UsageError(f'"options.temperature" must be a number, got {options["temperature"]!r}')
+    if "judge" in options and not isinstance(options["judge"], bool):
+        raise UsageError(f'"options.judge" must be true or false, got {options["judge"]!r}')
     return dict(options)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def generate_call(model: Model, body: dict[str, Any], limits: Limits, **extra: Any) -> Callable[[], list]:
