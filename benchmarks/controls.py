@@ -122,8 +122,8 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=10)
     parser.add_argument("--steps", type=int, default=defaults.STEPS)
     parser.add_argument("--guide-steps", type=int, default=defaults.GUIDE_STEPS)
-    parser.add_argument("--unguided-tail", type=int, default=defaults.UNGUIDED_TAIL,
-                        help="last denoising steps left unguided")
+    parser.add_argument("--guided-share", type=float, default=defaults.GUIDED_SHARE,
+                        help="share of the chain, from its noisy start, in which guidance runs")
     parser.add_argument("--temperature", type=float, default=SamplerConfig.temperature)
     parser.add_argument("--candidates", type=int, default=None,
                         help="keep the best of N samples by the model's loss and the controls' classifiers "
@@ -149,7 +149,7 @@ def main() -> None:
     targets = make_targets(args.valid, args.targets, model.config.seq_len - 2, args.annotator, args.seed)
     sampling_seed = args.seed if args.sampling_seed is None else args.sampling_seed
     sampler = SamplerConfig(steps=args.steps, guide_steps=args.guide_steps, temperature=args.temperature,
-                            unguided_tail=args.unguided_tail)
+                            guided_share=args.guided_share)
     controls = PluginHost().controls()
 
     def sample(requests, host=None, weights=None):
@@ -205,7 +205,7 @@ def main() -> None:
                    f"torch {torch.__version__}",
         "model": {"dir": args.model, "steps_done": model.meta.get("training", {}).get("steps_done")},
         "settings": {"targets": len(targets), "samples": args.samples, "steps": args.steps,
-                     "guide_steps": args.guide_steps, "unguided_tail": args.unguided_tail,
+                     "guide_steps": args.guide_steps, "guided_share": args.guided_share,
                      "temperature": args.temperature, "candidates": args.candidates, "annotator": args.annotator,
                      "seed": args.seed, "sampling_seed": sampling_seed},
         "humans": teacher_view(teacher, [t["sentence"] for t in targets]),
@@ -224,8 +224,8 @@ def markdown(record: dict) -> str:
              f"`{record['command']}`", "",
              f"Machine: {record['machine']}. Model: {record['model']['dir']} "
              f"({record['model']['steps_done']} training steps). {s['targets']} targets × {s['samples']} "
-             f"samples, {s['steps']} sampling steps, {s['guide_steps']} guide steps (none in the last "
-             f"{s.get('unguided_tail', 10)}), temperature {s.get('temperature', 1.0)}, best of {s.get('candidates') or 'the default (4; span 8)'} (model loss + classifier ranks), annotator {s['annotator']}. "
+             f"samples, {s['steps']} sampling steps, {s['guide_steps']} guide steps in the first "
+             f"{100 * s.get('guided_share', 0.9):.0f} % of them, temperature {s.get('temperature', 1.0)}, best of {s.get('candidates') or 'the default (4; span 8)'} (model loss + classifier ranks), annotator {s['annotator']}. "
              f"Total time {record['seconds_total'] / 60:.1f} min.", "",
              "| variant | control | λ | success guided % | success unguided % | paper % | fluent % | overlap | "
              "distinct-2 | lm-score | sentences/s |",

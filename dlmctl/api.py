@@ -24,8 +24,8 @@ from dlmctl.plugins import get_host
 
 #: keyword options of :meth:`Model.generate` and :meth:`Model.generate_batch`, with their defaults
 GENERATE_OPTIONS: dict[str, Any] = {
-    "steps": defaults.STEPS, "guide_steps": defaults.GUIDE_STEPS, "temperature": defaults.TEMPERATURE,
-    "candidates": None, "weights": None, "batch_size": defaults.BATCH_SIZE, "show_progress": False,
+    "steps": defaults.STEPS, "guide_steps": defaults.GUIDE_STEPS, "guided_share": defaults.GUIDED_SHARE,
+    "temperature": defaults.TEMPERATURE, "candidates": None, "weights": None, "batch_size": defaults.BATCH_SIZE, "show_progress": False,
     "trajectory_every": 0, "judge": False, "on_step": None,
 }
 #: keyword options of :meth:`Model.infill`, with their defaults
@@ -96,7 +96,7 @@ class Model:
     def generate(self, controls: Mapping[str, Any] | None = None, *, n: int = 1, seed: int = 0,
                  **options: Any) -> list[Sample]:
         """``n`` sentences for one request, e.g. ``{"pos": "DET NOUN AUX ADJ PUNCT", "length": 5}``
-        (several controls compose; None: unguided). ``options``: ``steps``, ``guide_steps``,
+        (several controls compose; None: unguided). ``options``: ``steps``, ``guide_steps``, ``guided_share``,
         ``temperature``, ``candidates`` (None: the controls' default), ``weights`` ({control: λ}),
         ``batch_size``, ``show_progress``, ``trajectory_every`` (k > 0: keep the sentence every k
         steps in :attr:`Sample.trajectory`), ``judge`` (fill :attr:`Sample.oracle`), ``on_step`` (with
@@ -120,7 +120,10 @@ class Model:
         check_sampling(self.lm, settings["steps"], settings["temperature"])
         requests = [_request(target) for target in targets]
         rows = [(i, k, r) for i, r in enumerate(requests) for k in range(samples_per_target)]
+        if not 0 <= settings["guided_share"] <= 1:
+            raise UsageError(f"guided_share must be in [0, 1], got {settings['guided_share']}")
         sampler = SamplerConfig(steps=settings["steps"], guide_steps=settings["guide_steps"],
+                                guided_share=settings["guided_share"],
                                 temperature=settings["temperature"])
         results = generate(self.lm, [r for _, _, r in rows], weights=settings["weights"], sampler=sampler,
                            seed=seed, batch_size=settings["batch_size"], show_progress=settings["show_progress"],

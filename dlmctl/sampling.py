@@ -38,7 +38,7 @@ class SamplerConfig:
     steps: int = defaults.STEPS                  # sampling chain length (respaced from the model's T)
     guide_steps: int = defaults.GUIDE_STEPS      # K gradient steps per denoising step
     guide_lr: float = defaults.GUIDE_LR          # Adagrad learning rate, optimiser re-created every step
-    unguided_tail: int = defaults.UNGUIDED_TAIL  # no guidance in the last steps of the chain
+    guided_share: float = defaults.GUIDED_SHARE  # guidance in this share of the chain, from its noisy start
     temperature: float = defaults.TEMPERATURE    # noise scale per step (1: the exact ancestral sampler)
 
 
@@ -96,6 +96,7 @@ class Sampler:
         biases = [g.guidance.token_bias.to(device) for g in guidance if g.guidance.token_bias is not None]
         bias = torch.stack(biases).sum(0) if biases else None
         gradient_terms = [g for g in guidance if g.guidance.log_prob is not None]
+        last_guided = round(chain.num_steps * (1 - cfg.guided_share))    # steps count down to 0
         x, x0 = noise(), None
         for i in reversed(range(chain.num_steps)):
             idx = torch.full((batch_size,), i, dtype=torch.long, device=device)
@@ -110,6 +111,6 @@ class Sampler:
                 x = mean
             else:
                 x = mean + cfg.temperature * std * noise()
-                if gradient_terms and i >= cfg.unguided_tail:
+                if gradient_terms and i >= max(last_guided, 1):
                     x = self._guide(x, mean, std, chain.model_time(idx - 1), gradient_terms)
             yield Step(i, x, tokens)

@@ -61,3 +61,21 @@ def test_self_conditioning_reads_the_words_a_token_bias_imposed(tiny_model):
     keep = torch.ones(2, tiny_model.config.seq_len, dtype=torch.bool)
     keep[0, 3] = False
     assert torch.equal(out[keep], x0[keep])
+
+
+def test_guidance_runs_in_the_guided_share_of_the_chain_only(tiny_model):
+    from dlmctl.control import Guidance
+    from dlmctl.sampling import WeightedGuidance
+
+    calls = []
+
+    def log_prob(x, t):
+        calls.append(int(t[0]))
+        return -(x ** 2).sum((1, 2))
+
+    term = [WeightedGuidance(Guidance(log_prob=log_prob), 1.0)]
+    for share, guided in ((0.5, 5), (1.0, 9), (0.0, 0)):
+        calls.clear()
+        sampler = Sampler(tiny_model, SamplerConfig(steps=10, guide_steps=2, guided_share=share))
+        list(sampler.steps(2, term, torch.Generator().manual_seed(0)))
+        assert len(calls) == 2 * guided, share        # K = 2 gradient steps per guided denoising step

@@ -90,6 +90,8 @@ def generate_command(
     weight: Annotated[Optional[list[str]], Opt("--weight", help="NAME=λ: fluency weight of a control.")] = None,
     steps: Annotated[int, Opt(help="Sampling steps (respaced from the model's diffusion steps).")] = defaults.STEPS,
     guide_steps: Annotated[int, Opt(help="Gradient steps per denoising step for classifier controls.")] = defaults.GUIDE_STEPS,
+    guided_share: Annotated[float, Opt(help="Share of the chain, from its noisy start, in which classifier "
+                                       "controls guide (the words settle early).")] = defaults.GUIDED_SHARE,
     temperature: Annotated[float, Opt(help="Noise scale per sampling step: lower is more fluent and less "
                                       "varied, 1 is the exact sampler.")] = defaults.TEMPERATURE,
     candidates: Annotated[Optional[int], Opt(help="Samples drawn per sentence, to choose from: the samples of one "
@@ -151,7 +153,8 @@ def generate_command(
     live = bool(show_steps) and not as_json and output is None and sys.stdout.isatty()
     with forming_view(live) as on_step:
         samples = Model(lm).generate_batch(requests, samples_per_target=per_target, seed=seed, steps=steps,
-                                           guide_steps=guide_steps, temperature=temperature, candidates=candidates,
+                                           guide_steps=guide_steps, guided_share=guided_share,
+                                           temperature=temperature, candidates=candidates,
                                            weights=weights, batch_size=batch_size, trajectory_every=show_steps,
                                            judge=judge, on_step=on_step,
                                            show_progress=not live and (not as_json or output is not None))

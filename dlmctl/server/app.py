@@ -35,7 +35,7 @@ from dlmctl.errors import DlmctlError, UsageError
 PAGE = Path(__file__).with_name("page.html")
 log = logging.getLogger("dlmctl.server")
 #: options a request may set, per endpoint (the rest are the server's)
-GENERATE_OPTIONS = ("steps", "guide_steps", "temperature", "candidates", "weights", "judge")
+GENERATE_OPTIONS = ("steps", "guide_steps", "guided_share", "temperature", "candidates", "weights", "judge")
 INFILL_OPTIONS = ("steps", "temperature", "mbr", "candidates", "weights", "judge")
 
 
@@ -244,8 +244,9 @@ def request_options(body: dict[str, Any], allowed: tuple[str, ...], limits: Limi
     weights = options.get("weights", {})
     if not isinstance(weights, dict) or not all(_is_number(v) for v in weights.values()):
         raise UsageError('"options.weights" must be an object of control name → λ, e.g. {"pos": 0.003}')
-    if "temperature" in options and not _is_number(options["temperature"]):
-        raise UsageError(f'"options.temperature" must be a number, got {options["temperature"]!r}')
+    for name in ("temperature", "guided_share"):
+        if name in options and not _is_number(options[name]):
+            raise UsageError(f'"options.{name}" must be a number, got {options[name]!r}')
     if "judge" in options and not isinstance(options["judge"], bool):
         raise UsageError(f'"options.judge" must be true or false, got {options["judge"]!r}')
     return dict(options)
