@@ -1,10 +1,17 @@
 """User-facing errors. The CLI turns each into one line on stderr and an exit code."""
 
+import re
+
 
 class DlmctlError(Exception):
     """A failure the user can act on; ``exit_code`` 1 unless a subclass says otherwise."""
 
     exit_code = 1
+
+    def one_line(self) -> str:
+        """The message on one line: control characters a user's input brought in (newlines, tabs,
+        NUL) are shown escaped."""
+        return re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], str(self))
 
 
 class UsageError(DlmctlError):

@@ -45,6 +45,7 @@ def test_batch_targets_write_jsonl(monkeypatch, capsys, tiny_model_dir, tmp_path
     (["--control", "lenght=12"], "unknown control 'lenght'; did you mean 'length'?"),
     (["--control", "length"], "--control expects NAME=VALUE"),
     (["--control", "length=twelve"], "'twelve' is not a number"),
+    (["--control", "length=1\n2"], "'1\\n2' is not a number"),            # shown escaped, on one line
     (["--control", "length=0"], "does not fit"),
     (["--control", "length=31"], "does not fit"),
     (["--control", "length=5", "--weight", "length=-1"], "λ must be between 1e-12 and 1e+12"),

@@ -77,7 +77,7 @@ def main() -> None:
     except DlmctlError as exc:
         if os.environ.get("DLMCTL_DEBUG"):
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc.one_line()}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -142,7 +142,7 @@ def create_app(model: Model, limits: Limits = Limits()) -> Starlette:
             except Cancelled:
                 pass
             except DlmctlError as exc:
-                events.put_nowait(("error", {"error": str(exc)}))
+                events.put_nowait(("error", {"error": exc.one_line()}))
             except Exception as exc:  # the stream must end whatever went wrong
                 log.exception("streamed generation failed")
                 events.put_nowait(("error", {"error": f"internal error: {exc!r}"}))
@@ -163,7 +163,7 @@ def create_app(model: Model, limits: Limits = Limits()) -> Starlette:
 
     async def dlmctl_error(request: Request, exc: Exception) -> Response:
         """Bad requests (usage, targets, unknown controls) are 400; anything else the server's fault."""
-        return JSONResponse({"error": str(exc)}, status_code=400 if getattr(exc, "exit_code", 1) == 2 else 500)
+        return JSONResponse({"error": exc.one_line()}, status_code=400 if exc.exit_code == 2 else 500)
 
     async def busy(request: Request, exc: Exception) -> Response:
         return JSONResponse({"error": "the server is busy; try again later"}, status_code=503,
