@@ -117,7 +117,7 @@ class Model:
         if settings["on_step"] is not None and not settings["trajectory_every"]:
             raise UsageError("on_step is called every trajectory_every steps: give trajectory_every too")
         check_counts(len(targets) * samples_per_target, settings["candidates"], seed)
-        check_sampling(self.lm, settings["steps"], settings["temperature"])
+        check_sampling(self.lm, settings["steps"], settings["temperature"], settings["guide_steps"])
         requests = [_request(target) for target in targets]
         rows = [(i, k, r) for i, r in enumerate(requests) for k in range(samples_per_target)]
         if not 0 <= settings["guided_share"] <= 1:
@@ -203,8 +203,10 @@ def check_counts(sentences: int, candidates: int | None, seed: int) -> None:
         raise UsageError(f"seed must be a whole number from 0 to 2^63 - 1, got {seed}")
 
 
-def check_sampling(lm, steps: int, temperature: float) -> None:
+def check_sampling(lm, steps: int, temperature: float, guide_steps: int = 0) -> None:
     """Usage errors for sampling settings the model cannot run."""
+    if guide_steps < 0:
+        raise UsageError(f"--guide-steps must be 0 or more, got {guide_steps}")
     if not 1 <= steps <= lm.config.diffusion_steps:
         raise UsageError(f"--steps must be between 1 and the model's {lm.config.diffusion_steps} diffusion steps")
     if not 0 < temperature <= 2:

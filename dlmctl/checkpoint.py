@@ -64,6 +64,9 @@ def _how_to_make(model_dir: Path) -> str:
 
 def read_config(model_dir: Path) -> dict[str, Any]:
     path = Path(model_dir) / CONFIG
+    if Path(model_dir).is_file():
+        raise ModelError(f"{model_dir} is a file; expected a model directory (config.json, vocab.json, "
+                         "model.safetensors)")
     if not Path(model_dir).is_dir():
         raise ModelError(f"model directory {model_dir} does not exist; {_how_to_make(model_dir)}")
     if not path.is_file():

@@ -33,6 +33,8 @@ def looks_local(source: str) -> bool:
 
 
 def _local_rows(path: Path, text_column: str) -> list:
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder; expected a data file (.csv, .tsv, .json, .jsonl or .txt)")
     if not path.is_file():
         raise UsageError(f"data file not found: {path}")
     suffix = path.suffix.lower()

@@ -8,10 +8,14 @@ class DlmctlError(Exception):
 
     exit_code = 1
 
-    def one_line(self) -> str:
+    def one_line(self, limit: int = 1000) -> str:
         """The message on one line: control characters a user's input brought in (newlines, tabs,
-        NUL) are shown escaped."""
-        return re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], str(self))
+        NUL) shown escaped, and a message longer than ``limit`` characters (a huge input quoted
+        back) cut in the middle."""
+        line = re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], str(self))
+        if len(line) <= limit:
+            return line
+        return f"{line[:limit // 2]} … ({len(line) - limit:,} characters left out) … {line[-limit // 2:]}"
 
 
 class UsageError(DlmctlError):

@@ -327,3 +327,56 @@ def test_resume_command_drops_the_options_that_start_a_new_run():
     assert resume_command(["train", "--data", "c.csv", "--out", "m", "--init-from", "old", "--overwrite",
                            "--preset=small", "--steps", "9"]) == "dlmctl train --data c.csv --out m --steps 9 --resume"
     assert resume_command(["train", "--out", "m", "--resume"]) == "dlmctl train --out m --resume"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["generate", "-c", "length=5", "-c", "length=7"], "--control length is given twice ('5' and '7')"),
+    (["generate", "--guide-steps", "-1"], "--guide-steps must be 0 or more"),
+    (["generate", "-c", "tree=(S (XYZ foo))"], "unknown part-of-speech tag 'XYZ'"),
+    (["generate", "-c", "infill=The [0] pub"], "blank '[0]' holds no word"),
+    (["generate", "-n", "abc"], "Invalid value for '-n'"),
+    (["annotate", " ".join(["cheap"] * 1000)], "TEXT has 1000 words; annotate reads one sentence of at most 200"),
+])
+def test_more_bad_input_found_by_a_sweep_is_one_line_and_exit_2(monkeypatch, capsys, tiny_model_dir, args, message):
+    if args[0] == "generate":
+        args = [*args, "--model", str(tiny_model_dir), "--steps", "2"]
+    code, out, err = run(monkeypatch, capsys, *args)
+    assert code == 2, err
+    assert message in err and err.startswith("error: ") and len(err.strip().splitlines()) == 1 and out == ""
+
+
+def test_files_given_for_folders_and_outputs_over_inputs_are_refused(monkeypatch, capsys, tiny_model_dir, tmp_path):
+    a_file = tmp_path / "afile"
+    a_file.write_text("x")
+    code, _, err = run(monkeypatch, capsys, "generate", "--model", str(a_file))
+    assert code == 1 and "is a file; expected a model directory" in err
+    targets = tmp_path / "t.jsonl"
+    targets.write_text('{"controls": {"length": "5"}}\n')
+    code, _, err = run(monkeypatch, capsys, "generate", "--model", str(tiny_model_dir), "--targets", str(targets),
+                       "--output", str(targets))
+    assert code == 2 and "is the --targets file" in err and targets.read_text() == '{"controls": {"length": "5"}}\n'
+    code, _, err = run(monkeypatch, capsys, "export", "--model", str(tiny_model_dir), "--out", str(a_file))
+    assert code == 2 and "is a file" in err and a_file.read_text() == "x"
+    shipped = tmp_path / "shipped"
+    assert run(monkeypatch, capsys, "export", "--model", str(tiny_model_dir), "--out", str(shipped))[0] == 0
+    before = (shipped / "model.safetensors").read_bytes()
+    code, _, err = run(monkeypatch, capsys, "export", "--model", str(tiny_model_dir), "--out", str(shipped), "--fp32")
+    assert code == 2 and "already holds a model: pass --overwrite" in err
+    assert (shipped / "model.safetensors").read_bytes() == before
+
+
+def test_a_debug_variable_that_is_not_true_does_not_turn_errors_into_tracebacks(monkeypatch, capsys, tiny_model_dir):
+    monkeypatch.setenv("DLMCTL_DEBUG", "maybe")
+    code, _, err = run(monkeypatch, capsys, "generate", "--model", str(tiny_model_dir), "-c", "lenght=5")
+    assert code == 2 and err.startswith("error: unknown control 'lenght'") and "Traceback" not in err
+
+
+def test_serve_says_when_it_cannot_listen_before_loading_the_model(monkeypatch, capsys, tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _, err = run(monkeypatch, capsys, "serve", "--model", str(tmp_path / "no-model"), "--port", str(port))
+    assert code == 2 and f"cannot listen on --host 127.0.0.1 --port {port}" in err

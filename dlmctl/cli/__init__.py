@@ -69,13 +69,20 @@ def _check_arguments(arguments: list[str]) -> None:
                              "expected UTF-8 words") from None
 
 
+def _debugging() -> bool:
+    """Whether tracebacks are wanted (``--debug`` or ``DLMCTL_DEBUG=1``)."""
+    return os.environ.get("DLMCTL_DEBUG", "").lower() in ("1", "true", "yes", "on")
+
+
 def main() -> None:
+    if os.environ.get("DLMCTL_DEBUG") is not None and not _debugging():
+        os.environ.pop("DLMCTL_DEBUG")       # DLMCTL_DEBUG=0 (or anything but 1/true/yes/on): off
     try:
         _check_arguments(sys.argv[1:])
         _register_commands()
         code = app(standalone_mode=False)   # an interrupt in a command comes back as the code 130
     except DlmctlError as exc:
-        if os.environ.get("DLMCTL_DEBUG"):
+        if _debugging():
             raise
         print(f"error: {exc.one_line()}", file=sys.stderr)
         sys.exit(exc.exit_code)
@@ -86,10 +93,11 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except Exception as exc:  # typer/click usage errors carry their own exit code
         code = getattr(exc, "exit_code", None)
-        if code is None or os.environ.get("DLMCTL_DEBUG"):
+        if code is None or _debugging():
             raise
-        if hasattr(exc, "show"):
-            exc.show()
+        if hasattr(exc, "format_message"):      # the parser's usage errors, in the same one-line form
+            command = getattr(getattr(exc, "ctx", None), "command_path", "dlmctl")
+            print(f"error: {exc.format_message()} (see {command} --help)", file=sys.stderr)
         sys.exit(code)
     if code == 130:
         print("interrupted", file=sys.stderr)

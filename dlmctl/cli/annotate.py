@@ -27,6 +27,10 @@ class As(str, Enum):
     spans = "spans"
 
 
+#: longest sentence ``annotate`` reads (targets are for models of far shorter sentences)
+MAX_WORDS = 200
+
+
 @app.command("annotate")
 def annotate_command(
     text: Annotated[str, typer.Argument(help="An example sentence.")],
@@ -40,6 +44,8 @@ def annotate_command(
     words = tokenize(text)
     if not words:
         raise UsageError("TEXT is empty: give a sentence, e.g. dlmctl annotate 'The Eagle is a pub .' --as tree")
+    if len(words) > MAX_WORDS:
+        raise UsageError(f"TEXT has {len(words)} words; annotate reads one sentence of at most {MAX_WORDS} words")
     annotator = get_annotator(parser)
     show_plugin_warnings()
     sentence = detokenize(words)

@@ -62,6 +62,17 @@ def parse_assignment(text: str, flag: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
+def parse_controls(items: list[str]) -> dict[str, str]:
+    """``--control NAME=TARGET`` flags → {name: target}; a control given twice is a usage error."""
+    controls: dict[str, str] = {}
+    for item in items:
+        name, target = parse_assignment(item, "--control")
+        if name in controls:
+            raise UsageError(f"--control {name} is given twice ({controls[name]!r} and {target!r}); give it once")
+        controls[name] = target
+    return controls
+
+
 def parse_weights(items: list[str]) -> dict[str, float]:
     """``--weight NAME=λ`` flags → {name: λ}."""
     weights = {}

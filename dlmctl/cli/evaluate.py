@@ -14,7 +14,7 @@ from rich.table import Table
 from dlmctl import defaults
 from dlmctl.cli import app
 from dlmctl.cli.common import print_json, resolve_model_dir, show_plugin_warnings
-from dlmctl.data import load_texts
+from dlmctl.data import load_texts, looks_local
 from dlmctl.diversity import distinct_n, same_target_overlap
 from dlmctl.errors import UsageError
 
@@ -56,6 +56,10 @@ def evaluate_command(
     from dlmctl.teacher import TEACHER_SUBDIR, load_teacher
 
     samples = read_samples(input_path)
+    if references and looks_local(references) and not Path(references).is_file():
+        raise UsageError(f"--references file not found: {references}")
+    if teacher is not None and not teacher.is_dir():
+        raise UsageError(f"--teacher {teacher} is not a directory; expected a teacher LM made by `dlmctl train-teacher`")
     model_dir = resolve_model_dir(model)
     lm = load_model(model_dir, resolve_device(device))
     show_plugin_warnings()

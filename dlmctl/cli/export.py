@@ -20,6 +20,7 @@ def export_command(
     model: Annotated[Path, typer.Option(help="Trained model directory.")],
     out: Annotated[Path, typer.Option(help="Directory to write (created; must not hold another model).")],
     fp16: Annotated[bool, typer.Option("--fp16/--fp32", help="Store weights in float16.")] = True,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a model already in OUT.")] = False,
 ) -> None:
     """Copy a model directory without its training state, optionally as float16 weights."""
     from safetensors.torch import load_file
@@ -32,8 +33,14 @@ def export_command(
     links = [path for path in model.rglob("*") if path.is_symlink()]
     if links:
         raise UsageError(f"{links[0]} is a symbolic link; export copies only files that are inside {model}")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; expected a directory for the model")
     if (out / CONFIG).exists() and not (out / WEIGHTS).exists():
         raise UsageError(f"{out} holds something that is not a dlmctl model; choose another --out")
+    if (out / WEIGHTS).exists() and not overwrite:
+        raise UsageError(f"{out} already holds a model: pass --overwrite to replace it, or choose another --out")
+    if (out / TRAIN_STATE).exists():
+        raise UsageError(f"{out} holds a training run (train_state.pt); export to another --out")
     out.mkdir(parents=True, exist_ok=True)
     for item in model.iterdir():
         if item.name in (TRAIN_STATE, WEIGHTS) or item.name.endswith(".tmp"):

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from dlmctl import defaults
 from dlmctl.cli import app
-from dlmctl.cli.common import (check_output, open_model, parse_assignment, parse_weights, print_json,
+from dlmctl.cli.common import (check_output, open_model, parse_controls, parse_weights, print_json,
                                show_plugin_warnings)
 from dlmctl.errors import DlmctlError, TargetError, UsageError
 
@@ -79,6 +79,8 @@ def report_problems(problems: Problems, on_error: str) -> None:
     if on_error == "fail":
         raise UsageError(f"{len(problems)} bad target line(s), nothing generated: {shown} "
                          "(--on-error skip generates the others)")
+    if on_error == "all-bad":
+        raise UsageError(f"every target line is bad ({len(problems)}), nothing generated: {shown}")
     print(f"warning: skipping {len(problems)} bad target line(s): {shown}", file=sys.stderr)
 
 
@@ -126,13 +128,15 @@ def generate_command(
         raise UsageError("use either --targets FILE or --control flags, not both")
     if output is not None:
         check_output(output, "--output")
+        if targets is not None and str(targets) != "-" and output.resolve() == targets.resolve():
+            raise UsageError(f"--output {output} is the --targets file: write the results elsewhere")
     if on_error not in ("fail", "skip"):
         raise UsageError(f"--on-error must be fail or skip, got '{on_error}'")
     if targets is not None:
         lines, problems = read_target_lines(targets)
         per_target = samples_per_target
     else:
-        lines, problems = [(0, dict(parse_assignment(c, "--control") for c in control or []))], []
+        lines, problems = [(0, parse_controls(control or []))], []
         per_target = n
     weights = parse_weights(weight or [])
     from dlmctl.api import Model, check_counts
@@ -148,7 +152,7 @@ def generate_command(
         if problems:
             bad = {number for number, _ in problems}
             lines = [(number, controls) for number, controls in lines if number not in bad]
-            report_problems(problems, on_error if lines else "fail")     # skipping every line fails
+            report_problems(problems, on_error if lines else "all-bad")
     requests = [controls for _, controls in lines]
     live = bool(show_steps) and not as_json and output is None and sys.stdout.isatty()
     with forming_view(live) as on_step:

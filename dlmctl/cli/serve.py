@@ -13,6 +13,19 @@ from dlmctl.errors import UsageError
 Opt = typer.Option
 
 
+def check_address(host: str, port: int) -> None:
+    """A usage error, before the model loads, when this process cannot listen on ``host:port``."""
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        raise UsageError(f"cannot listen on --host {host} --port {port}: {exc.strerror or exc}") from None
+
+
 @app.command("serve")
 def serve_command(
     model: Annotated[Optional[str], Opt(help="Model directory or installed model name (default: the bundled model).")] = None,
@@ -37,6 +50,7 @@ def serve_command(
         raise UsageError("dlmctl serve needs its web stack: pip install 'dlmctl[serve]'") from None
     from dlmctl.api import Model
 
+    check_address(host, port)
     lm = open_model(model, device)
     show_plugin_warnings()
     limits = Limits(max_n=max_n, max_steps=max_steps, max_candidates=max_candidates, queue=queue)

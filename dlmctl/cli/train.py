@@ -175,6 +175,8 @@ def check_start(*, resume: bool, init_from: Path | None, embeddings_from: Path |
                    if shape.get(k) is not None)
     if init_from is not None and (fixed or preset is not None):
         raise UsageError(f"--init-from keeps the trained model's shape: drop {', '.join(fixed) or '--preset'}")
+    if resume and fixed:
+        raise UsageError(f"--resume continues the run with its own shape: drop {', '.join(fixed)}")
 
 
 @dataclass

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from dlmctl import defaults
-from dlmctl.cli.common import open_model, parse_assignment, parse_weights, print_json, show_plugin_warnings
+from dlmctl.cli.common import open_model, parse_controls, parse_weights, print_json, show_plugin_warnings
 from dlmctl.plugins import get_host
 
 Opt = typer.Option
@@ -31,7 +31,7 @@ def infill_command(
     as_json: Annotated[bool, Opt("--json", help="One JSON object per line: text, the words of each blank, the sizes used.")] = False,
 ) -> None:
     """Fill the blanks of TEMPLATE; every known word appears verbatim in every output."""
-    controls = dict(parse_assignment(c, "--control") for c in control or [])
+    controls = parse_controls(control or [])
     weights = parse_weights(weight or [])
     from dlmctl.api import Model
     from dlmctl_infill.fill import selection

@@ -21,6 +21,7 @@ from dlmctl.control import Guidance
 from dlmctl.errors import TargetError
 from dlmctl.hookspecs import hookimpl
 from dlmctl.trees import TREE_HELP, Span, Tree, bracket_f1, span_in
+from dlmctl.upos import UPOS_TAGS
 
 _SPAN = re.compile(r"^\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*([^\s,]+)\s*$")
 SIZE_PENALTY = -1e4   # span's drawn size is a finite bias: a `length` control (−inf) overrides it
@@ -86,6 +87,10 @@ class TreeControl(_ChartControl):
 
     def parse_target(self, text: str, model) -> TreeTarget:
         tree = Tree.from_bracketed(text)
+        unknown = [tag for tag in tree.preterminals() if tag != "*" and tag not in UPOS_TAGS]
+        if unknown:
+            raise TargetError(f"unknown part-of-speech tag '{unknown[0]}' in the tree; words are tagged with "
+                              f"UPOS tags ({' '.join(UPOS_TAGS)}); expected {self.target_help}")
         longest = model.config.seq_len - 2
         if tree.num_words > longest:
             raise TargetError(f"the tree has {tree.num_words} words; this model writes at most {longest}")
