@@ -325,7 +325,8 @@ def test_resume_command_drops_the_options_that_start_a_new_run():
     from dlmctl.cli.train import resume_command
 
     assert resume_command(["train", "--data", "c.csv", "--out", "m", "--init-from", "old", "--overwrite",
-                           "--preset=small", "--steps", "9"]) == "dlmctl train --data c.csv --out m --steps 9 --resume"
+                           "--preset=small", "--hidden", "32", "--steps", "9"]) == \
+        "dlmctl train --data c.csv --out m --steps 9 --resume"
     assert resume_command(["train", "--out", "m", "--resume"]) == "dlmctl train --out m --resume"
 
 

@@ -53,8 +53,11 @@ def check_settings(out: Path, *, resume: bool, overwrite: bool, **numbers: float
         raise UsageError(f"{out} already holds a model: pass --overwrite to replace it, or choose another --out")
 
 
-#: options that choose where a new run starts (with their values): a resumed run drops them
-_START_OPTIONS = {"--init-from": True, "--embeddings-from": True, "--overwrite": False, "--preset": True}
+#: options that choose where and with what shape a new run starts (True: they take a value); a
+#: resumed run keeps its own and drops them
+_START_OPTIONS = {"--init-from": True, "--embeddings-from": True, "--overwrite": False, "--preset": True,
+                  "--seq-len": True, "--embed-dim": True, "--hidden": True, "--layers": True, "--heads": True,
+                  "--min-count": True}
 
 
 def resume_command(arguments: list[str]) -> str:
