@@ -134,7 +134,7 @@ def train_command(
                                         ema=ema).items() if v is not None}
     dev = resolve_device(device)
     if resume:
-        plan = resumed_run(out, data, text_column, train_over, freeze_embeddings)
+        plan = resumed_run(out, data, text_column, model_over, train_over, freeze_embeddings)
     else:
         if (out / "train_state.pt").exists():
             raise UsageError(f"{out} already holds a training run: pass --resume to continue it, "
@@ -178,8 +178,6 @@ def check_start(*, resume: bool, init_from: Path | None, embeddings_from: Path |
                    if shape.get(k) is not None)
     if init_from is not None and (fixed or preset is not None):
         raise UsageError(f"--init-from keeps the trained model's shape: drop {', '.join(fixed) or '--preset'}")
-    if resume and fixed:
-        raise UsageError(f"--resume continues the run with its own shape: drop {', '.join(fixed)}")
 
 
 @dataclass
@@ -195,10 +193,11 @@ class RunPlan:
     init_state: dict[str, "torch.Tensor"] | None = None
 
 
-def resumed_run(out: Path, data: str, text_column: str, train_over: dict[str, Any],
+def resumed_run(out: Path, data: str, text_column: str, model_over: dict[str, Any], train_over: dict[str, Any],
                 freeze_embeddings: bool) -> RunPlan:
     """The plan of a run continued from OUT's last checkpoint (``--resume``), with the training
-    numbers given again on the command line replacing the saved ones."""
+    numbers given again on the command line replacing the saved ones; model settings given again
+    must be the saved ones."""
     from dlmctl.checkpoint import read_config
     from dlmctl.corpus import prepare
     from dlmctl.model import ModelConfig
@@ -207,6 +206,10 @@ def resumed_run(out: Path, data: str, text_column: str, train_over: dict[str, An
 
     saved = read_config(out)
     model_cfg = ModelConfig.from_dict(saved["model"])
+    changed = sorted(f"--{k.replace('_', '-')} {v} (the run has {getattr(model_cfg, k)})"
+                     for k, v in model_over.items() if getattr(model_cfg, k) != v)
+    if changed:
+        raise UsageError(f"--resume continues the run with its own shape: drop {', '.join(changed)}")
     train_cfg = from_known_fields(TrainConfig, saved.get("training", {}))
     for k, v in train_over.items():
         setattr(train_cfg, k, v)

@@ -106,8 +106,6 @@ def _parse_blank(token: str) -> Blank:
     high_n = low_n if high is None else int(high)
     if high_n < low_n:
         raise TargetError(f"blank '{token}' needs a ≤ b in [a-b]; expected {FORM}")
-    if high_n == 0:
-        raise TargetError(f"blank '{token}' holds no word; a blank is at least one word (or [*]); expected {FORM}")
     return Blank(low_n, high_n)
 
 
