@@ -104,6 +104,29 @@ class LoopResult:
     world_size: int
 
 
+def restore(state_path: Path | None, device: torch.device, net: nn.Module, optimizer: torch.optim.Optimizer,
+            scheduler: torch.optim.lr_scheduler.LRScheduler, ema: "EMA | None") -> int:
+    """Load a saved training state into the network, optimiser, scheduler and EMA; the step it had reached."""
+    if state_path is None or not state_path.is_file():
+        raise UsageError(f"cannot resume: {state_path} does not exist (start without --resume)")
+    state = torch.load(state_path, map_location=device, weights_only=True)
+    net.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    if ema is not None:
+        ema.state = {k: v.to(device) for k, v in state["ema"].items()}
+    return int(state["step"])
+
+
+def wrap(net: nn.Module, info: DistInfo, device: torch.device, compile: bool) -> nn.Module:
+    """What the loop calls forward on: ``net``, under DDP when there are several processes, compiled
+    when asked."""
+    forward: nn.Module = net
+    if info.world > 1:
+        forward = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+    return torch.compile(forward) if compile else forward
+
+
 def run_loop(net: nn.Module, batch_loss: BatchLoss, cfg: LoopConfig, device: torch.device, *,
              state_path: Path | None = None, resume: bool = False,
              save: Callable[[int, Weights, dict | None], None] | None = None,
@@ -121,26 +144,12 @@ def run_loop(net: nn.Module, batch_loss: BatchLoss, cfg: LoopConfig, device: tor
     optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(cfg))
     ema = EMA(net, cfg.ema) if cfg.ema is not None else None
-    step = 0
-    if resume:
-        if state_path is None or not state_path.is_file():
-            raise UsageError(f"cannot resume: {state_path} does not exist (start without --resume)")
-        state = torch.load(state_path, map_location=device, weights_only=True)
-        net.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        if ema is not None:
-            ema.state = {k: v.to(device) for k, v in state["ema"].items()}
-        step = int(state["step"])
+    step = restore(state_path, device, net, optimizer, scheduler, ema) if resume else 0
     if ema is not None:  # frozen parameters: the EMA holds their exact current values
         for k, p in net.named_parameters():
             if not p.requires_grad:
                 ema.state[k] = p.detach().clone().float()
-    forward: nn.Module = net
-    if info.world > 1:
-        forward = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
-    if cfg.compile:
-        forward = torch.compile(forward)
+    forward = wrap(net, info, device, cfg.compile)
     local = cfg.batch_size // info.world
     rows = slice(info.rank * local, (info.rank + 1) * local)
     trainable = [p for p in net.parameters() if p.requires_grad]
