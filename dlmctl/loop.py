@@ -22,7 +22,7 @@ import torch.distributed as dist
 from torch import nn
 
 from dlmctl.checkpoint import atomic_write
-from dlmctl.errors import UsageError
+from dlmctl.errors import ModelError, UsageError
 from dlmctl.progress import progress_bar
 
 #: (net, step, rows) → (mean loss over the rows, extra figures for the progress bar)
@@ -109,10 +109,14 @@ def restore(state_path: Path | None, device: torch.device, net: nn.Module, optim
     """Load a saved training state into the network, optimiser, scheduler and EMA; the step it had reached."""
     if state_path is None or not state_path.is_file():
         raise UsageError(f"cannot resume: {state_path} does not exist (start without --resume)")
-    state = torch.load(state_path, map_location=device, weights_only=True)
-    net.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
+    try:
+        state = torch.load(state_path, map_location=device, weights_only=True)
+        net.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+    except (RuntimeError, KeyError, ValueError, OSError, EOFError) as exc:
+        raise ModelError(f"{state_path} does not match this run's model ({str(exc)[:160]}); start again "
+                         "without --resume (and with --overwrite)") from None
     if ema is not None:
         ema.state = {k: v.to(device) for k, v in state["ema"].items()}
     return int(state["step"])

@@ -154,4 +154,4 @@ def test_annotate_command(spacy_annotator):
     pos = runner.invoke(app, ["annotate", "The Eagle is a pub.", "--as", "pos"])
     assert pos.stdout == "DET PROPN AUX DET NOUN PUNCT\n"
     empty = runner.invoke(app, ["annotate", "  ", "--as", "tree"])
-    assert isinstance(empty.exception, UsageError) and "TEXT is empty" in str(empty.exception)
+    assert isinstance(empty.exception, UsageError) and "TEXT has no words" in str(empty.exception)

@@ -335,7 +335,8 @@ def test_resume_command_drops_the_options_that_start_a_new_run():
     (["generate", "--guide-steps", "-1"], "--guide-steps must be 0 or more"),
     (["generate", "-c", "tree=(S (XYZ foo))"], "unknown part-of-speech tag 'XYZ'"),
     (["generate", "-n", "abc"], "Invalid value for '-n'"),
-    (["annotate", " ".join(["cheap"] * 1000)], "TEXT has 1000 words; annotate reads one sentence of at most 200"),
+    (["annotate", " ".join(["cheap"] * 1000)], "TEXT has 1000 words; annotate reads one sentence of at most 400"),
+    (["annotate", "\x01\x02\x03"], "TEXT has no words"),
 ])
 def test_more_bad_input_found_by_a_sweep_is_one_line_and_exit_2(monkeypatch, capsys, tiny_model_dir, args, message):
     if args[0] == "generate":

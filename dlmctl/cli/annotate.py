@@ -28,7 +28,7 @@ class As(str, Enum):
 
 
 #: longest sentence ``annotate`` reads (targets are for models of far shorter sentences)
-MAX_WORDS = 200
+MAX_WORDS = 400
 
 
 @app.command("annotate")
@@ -42,8 +42,8 @@ def annotate_command(
     from dlmctl.vocab import detokenize, tokenize
 
     words = tokenize(text)
-    if not words:
-        raise UsageError("TEXT is empty: give a sentence, e.g. dlmctl annotate 'The Eagle is a pub .' --as tree")
+    if not any(character.isalnum() for character in text):
+        raise UsageError("TEXT has no words: give a sentence, e.g. dlmctl annotate 'The Eagle is a pub .' --as tree")
     if len(words) > MAX_WORDS:
         raise UsageError(f"TEXT has {len(words)} words; annotate reads one sentence of at most {MAX_WORDS} words")
     annotator = get_annotator(parser)

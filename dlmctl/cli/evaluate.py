@@ -58,8 +58,9 @@ def evaluate_command(
     samples = read_samples(input_path)
     if references and looks_local(references) and not Path(references).is_file():
         raise UsageError(f"--references file not found: {references}")
-    if teacher is not None and not teacher.is_dir():
-        raise UsageError(f"--teacher {teacher} is not a directory; expected a teacher LM made by `dlmctl train-teacher`")
+    if teacher is not None and not (teacher / "teacher.json").is_file():
+        raise UsageError(f"--teacher {teacher} is not a teacher LM (no teacher.json); make one with `dlmctl train-teacher`")
+    ref_texts = load_texts(references, text_column) if references else []
     model_dir = resolve_model_dir(model)
     lm = load_model(model_dir, resolve_device(device))
     show_plugin_warnings()
@@ -72,7 +73,6 @@ def evaluate_command(
     if teacher is not None or teacher_dir.is_dir():
         judge = load_teacher(teacher_dir, lm.device)
         overall = add_teacher_scores(results, samples, judge, fluency_threshold)
-        ref_texts = load_texts(references, text_column) if references else []
         reference, ref_source = reference_scores(judge, ref_texts, Path(references or "").name, fluency_threshold)
     else:
         print(f"note: no teacher LM in {teacher_dir}: lm-score and fluency not computed (pass --teacher DIR; "
