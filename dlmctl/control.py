@@ -79,6 +79,11 @@ class Control(ABC):
     def score(self, text: str, target: Any) -> float:
         """Oracle success of generated ``text`` (space-separated words) for ``target``, in [0, 1]."""
 
+    def sentence_length(self, target: Any) -> int | None:
+        """The number of words ``target`` fixes, if it fixes one (a length, a tag sequence); None
+        by default. Requests whose controls fix different lengths are refused before sampling."""
+        return None
+
     def metrics(self, text: str, target: Any) -> dict[str, float]:
         """Extra oracle measures of ``text`` for ``dlmctl evaluate``, besides ``score`` (e.g. length
         within ±2); each is averaged like success. None by default."""

@@ -60,6 +60,7 @@ def prepare_controls(model: DiffusionLM, requests: Sequence[Mapping[str, str]],
                 except TargetError as exc:
                     raise TargetError(f"{name}: {exc}") from None
             row[name] = cache[name, text]
+        check_lengths(controls, row)
         targets.append(row)
     weights = dict(weights or {})
     for name, value in weights.items():
@@ -85,6 +86,14 @@ class Generated:
     text: str
     scores: dict[str, float] = field(default_factory=dict)
     trajectory: list[tuple[int, str]] = field(default_factory=list)
+
+
+def check_lengths(controls: Mapping[str, Control], row: Mapping[str, Any]) -> None:
+    """A target error when the controls of one request fix different sentence lengths."""
+    fixed = {name: n for name, target in row.items() if (n := controls[name].sentence_length(target)) is not None}
+    if len(set(fixed.values())) > 1:
+        asked = ", ".join(f"{name} {n} words" for name, n in sorted(fixed.items()))
+        raise TargetError(f"the controls ask for sentences of different lengths ({asked}); make them agree")
 
 
 def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,

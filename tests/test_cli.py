@@ -392,3 +392,14 @@ def test_resume_refuses_another_shape_but_accepts_the_same_flags_again(monkeypat
     assert code == 2 and "drop --hidden 64 (the run has 32)" in err
     assert run(monkeypatch, capsys, "train", "--data", str(small_corpus), "--out", str(out), "--steps", "2",
                "--resume", *shape)[0] == 0
+
+
+def test_controls_that_fix_different_lengths_are_refused(monkeypatch, capsys):
+    """A tree (or tag sequence) of n words with a length other than n is a contradiction, refused
+    before sampling (it gave a cut sentence)."""
+    from dlmctl.plugins import get_host
+
+    if "default" not in get_host().models():
+        pytest.skip("the bundled model (dlmctl-e2e) is not installed")
+    code, out, err = run(monkeypatch, capsys, "generate", "-c", "pos=DET NOUN AUX ADJ PUNCT", "-c", "length=3")
+    assert code == 2 and "different lengths (length 3 words, pos 5 words)" in err and out == ""

@@ -39,6 +39,9 @@ class LengthControl(Control):
 
         return Guidance(token_bias=length_bias(model.vocab, model.config.seq_len, targets))
 
+    def sentence_length(self, target: int) -> int:
+        return target
+
     def score(self, text: str, target: int) -> float:
         return float(len(tokenize(text)) == target)
 

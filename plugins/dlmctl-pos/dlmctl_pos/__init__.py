@@ -81,6 +81,9 @@ class PosControl(ClassifierControl):
             bias = length_bias(model.vocab, seq_len, [len(t.tags) if t else None for t in targets])
         return Guidance(log_prob=lambda x, t: log_softmax_at(net(x, t), labels), token_bias=bias)
 
+    def sentence_length(self, target: PosTarget) -> int | None:
+        return len(target.tags) if self.length_bias else None
+
     def score(self, text: str, target: PosTarget) -> float:
         tags = [tag for _, tag in get_annotator(target.annotator).tag([text])[0]]
         tags = (tags + [""] * len(target.tags))[: len(target.tags)]

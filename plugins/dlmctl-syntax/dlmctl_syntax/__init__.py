@@ -112,6 +112,9 @@ class TreeControl(_ChartControl):
         bias = length_bias(model.vocab, seq_len, lengths) if self.length_bias else None
         return self._guidance(model, charts, bias)
 
+    def sentence_length(self, target: TreeTarget) -> int | None:
+        return target.tree.num_words if self.length_bias else None
+
     def score(self, text: str, target: TreeTarget) -> float:
         return bracket_f1(get_annotator(target.annotator).parse([text])[0], target.tree)
 
