@@ -403,3 +403,27 @@ def test_controls_that_fix_different_lengths_are_refused(monkeypatch, capsys):
         pytest.skip("the bundled model (dlmctl-e2e) is not installed")
     code, out, err = run(monkeypatch, capsys, "generate", "-c", "pos=DET NOUN AUX ADJ PUNCT", "-c", "length=3")
     assert code == 2 and "different lengths (length 3 words, pos 5 words)" in err and out == ""
+
+
+def test_resuming_from_the_state_of_another_model_is_one_line(monkeypatch, capsys, small_corpus, tmp_path):
+    out, other = tmp_path / "run", tmp_path / "other"
+    base = ["--data", str(small_corpus), "--steps", "1", "--layers", "1", "--heads", "2", "--seq-len", "24",
+            "--batch-size", "4"]
+    assert run(monkeypatch, capsys, "train", *base, "--out", str(out), "--hidden", "32")[0] == 0
+    assert run(monkeypatch, capsys, "train", *base, "--out", str(other), "--hidden", "64")[0] == 0
+    shutil.copy(other / "train_state.pt", out / "train_state.pt")
+    code, _, err = run(monkeypatch, capsys, "train", "--data", str(small_corpus), "--out", str(out), "--steps", "2",
+                       "--resume")
+    assert code == 1 and "train_state.pt does not match this run's model" in err and len(err.strip().splitlines()) == 1
+
+
+def test_evaluate_checks_references_and_teacher_before_scoring(monkeypatch, capsys, tiny_model_dir, tmp_path):
+    samples = tmp_path / "s.jsonl"
+    samples.write_text('{"controls": {"length": "3"}, "text": "The pub ."}\n')
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("foo,bar\n1,2\n")
+    for extra, message in ((["--references", str(wrong)], "has no column 'human_reference'"),
+                           (["--teacher", str(tmp_path)], "is not a teacher LM (no teacher.json)")):
+        code, _, err = run(monkeypatch, capsys, "evaluate", "--input", str(samples), "--model", str(tiny_model_dir),
+                           *extra)
+        assert code == 2 and message in err and err.startswith("error: ") and "scoring" not in err
