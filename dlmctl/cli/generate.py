@@ -72,15 +72,16 @@ def target_problems(lines: list[tuple[int, dict[str, str]]], model, name: str) -
     return problems
 
 
-def report_problems(problems: Problems, on_error: str) -> None:
-    """Fail naming the bad lines (in one line of text), or say how many are skipped."""
+def report_problems(problems: Problems, on_error: str, any_left: bool) -> None:
+    """Fail naming the bad lines (in one line of text) unless ``on_error`` is skip and good lines
+    are left (``any_left``); then say how many are skipped."""
     messages = [message for _, message in sorted(problems)]
     shown = "; ".join(messages[:3]) + (f"; and {len(messages) - 3} more" if len(messages) > 3 else "")
+    if not any_left:
+        raise UsageError(f"every target line is bad ({len(problems)}), nothing generated: {shown}")
     if on_error == "fail":
         raise UsageError(f"{len(problems)} bad target line(s), nothing generated: {shown} "
                          "(--on-error skip generates the others)")
-    if on_error == "all-bad":
-        raise UsageError(f"every target line is bad ({len(problems)}), nothing generated: {shown}")
     print(f"warning: skipping {len(problems)} bad target line(s): {shown}", file=sys.stderr)
 
 
@@ -140,10 +141,10 @@ def generate_command(
         per_target = n
     weights = parse_weights(weight or [])
     from dlmctl.api import Model, check_counts
+    from dlmctl.checkpoint import atomic_write_text
     from dlmctl.loop import is_main_process
 
     check_counts(len(lines) * per_target, candidates, seed)
-    from dlmctl.checkpoint import atomic_write_text
 
     lm = open_model(model, device)
     show_plugin_warnings()
@@ -152,7 +153,7 @@ def generate_command(
         if problems:
             bad = {number for number, _ in problems}
             lines = [(number, controls) for number, controls in lines if number not in bad]
-            report_problems(problems, on_error if lines else "all-bad")
+            report_problems(problems, on_error, any_left=bool(lines))
     requests = [controls for _, controls in lines]
     live = bool(show_steps) and not as_json and output is None and sys.stdout.isatty()
     with forming_view(live) as on_step:
