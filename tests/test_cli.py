@@ -251,7 +251,7 @@ def test_every_bad_target_line_is_named_before_sampling_or_skipped(monkeypatch, 
     assert [(r["target"], r["line"], len(r["text"].split())) for r in records] == [(0, 1, 5), (1, 5, 7)]
     targets.write_text('not json\n')
     code, _, err = run(monkeypatch, capsys, *args, "--on-error", "skip")
-    assert code == 2 and "nothing generated" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and "every target line is bad (1), nothing generated" in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("content, message", [
