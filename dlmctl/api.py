@@ -163,13 +163,14 @@ class Model:
         from dlmctl.teacher import model_teacher
 
         prepared = prepare_controls(self.lm, [s.controls for s in samples], host=self.host)
-        teacher = model_teacher(self.lm)
-        worst = sentence_scores(teacher, [s.text for s in samples]).tolist() if teacher is not None else None
-        for index, (sample, targets) in enumerate(zip(samples, prepared.targets)):
+        for sample, targets in zip(samples, prepared.targets):
             sample.oracle = {name: float(prepared.controls[name].score(sample.text, target))
                              for name, target in targets.items()}
-            if worst is not None:
-                sample.scores["worst_token_nll"] = worst[index]
+        unscored = [s for s in samples if "worst_token_nll" not in s.scores]   # selection scored the others
+        teacher = model_teacher(self.lm)
+        if teacher is not None and unscored:
+            for sample, worst in zip(unscored, sentence_scores(teacher, [s.text for s in unscored]).tolist()):
+                sample.scores["worst_token_nll"] = worst
         return list(samples)
 
 

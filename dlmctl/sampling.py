@@ -96,7 +96,7 @@ class Sampler:
         biases = [g.guidance.token_bias.to(device) for g in guidance if g.guidance.token_bias is not None]
         bias = torch.stack(biases).sum(0) if biases else None
         gradient_terms = [g for g in guidance if g.guidance.log_prob is not None]
-        last_guided = round(chain.num_steps * (1 - cfg.guided_share))    # steps count down to 0
+        last_guided = max(round(chain.num_steps * (1 - cfg.guided_share)), 1)   # steps count down to 0
         x, x0 = noise(), None
         for i in reversed(range(chain.num_steps)):
             idx = torch.full((batch_size,), i, dtype=torch.long, device=device)
@@ -111,6 +111,6 @@ class Sampler:
                 x = mean
             else:
                 x = mean + cfg.temperature * std * noise()
-                if gradient_terms and i >= max(last_guided, 1):
+                if gradient_terms and i >= last_guided:
                     x = self._guide(x, mean, std, chain.model_time(idx - 1), gradient_terms)
             yield Step(i, x, tokens)
