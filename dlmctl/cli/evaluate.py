@@ -14,7 +14,7 @@ from rich.table import Table
 from dlmctl import defaults
 from dlmctl.cli import app
 from dlmctl.cli.common import print_json, resolve_model_dir, show_plugin_warnings
-from dlmctl.data import load_texts, looks_local
+from dlmctl.data import load_texts
 from dlmctl.diversity import distinct_n, same_target_overlap
 from dlmctl.errors import UsageError
 
@@ -56,8 +56,6 @@ def evaluate_command(
     from dlmctl.teacher import TEACHER_SUBDIR, load_teacher
 
     samples = read_samples(input_path)
-    if references and looks_local(references) and not Path(references).is_file():
-        raise UsageError(f"--references file not found: {references}")
     if teacher is not None and not (teacher / "teacher.json").is_file():
         raise UsageError(f"--teacher {teacher} is not a teacher LM (no teacher.json); make one with `dlmctl train-teacher`")
     ref_texts = load_texts(references, text_column) if references else []
