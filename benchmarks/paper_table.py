@@ -158,7 +158,8 @@ def main() -> None:
     parser.add_argument("--systems", default=",".join(SYSTEMS))
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--train-steps", type=int, default=2000)
-    parser.add_argument("--quick", action="store_true", help="4 targets, 2 variants' worth of time: a smoke run")
+    parser.add_argument("--quick", action="store_true",
+                        help="4 targets, auxiliary models trained 300 steps in RUN_DIR/quick: a smoke run in minutes")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--run-dir", type=Path, default=Path("runs/baselines"))
     parser.add_argument("--out", type=Path, default=HERE / "results" / "paper_table")
