@@ -10,6 +10,9 @@ vocabulary. Words ``[n//3, n − n//3)`` are blanked (the span); the rest is the
   consensus of its first ``--mbr`` (``--mbr``, the CLI default) and of the whole pool;
 - ``diffusion, left only``: template ``left [*]``: the same model without the right context;
 - ``teacher AR, left only``: greedy continuation of ``left`` by the teacher LM;
+- ``DELOREAN-style teacher AR, both sides``: the span's words as soft tokens over the teacher,
+  refined by the right context's gradient and the teacher's forward logits in turns
+  (:mod:`arbaselines.delorean`; span size known, as for ``diffusion, both sides``);
 - with ``--ablations``: the exact sampler (temperature 1), and the token bias alone (``bias only``;
   ~10× cheaper): one sample, ``+ MBR``, ``size unknown`` (``left [*] right``: ``--candidates``
   sizes, best by the model's denoising loss, or one size drawn at random), and left only.
@@ -47,6 +50,8 @@ from dlmctl_infill import InfillControl
 from dlmctl_infill.fill import infill
 from dlmctl_infill.select import mbr_index
 from dlmctl_infill.template import parse_template
+
+from arbaselines import delorean
 
 E2E = Path(__file__).resolve().parents[2] / "shared" / "data" / "e2e"
 
@@ -269,6 +274,12 @@ def main() -> None:
             words = left + teacher_continue(teacher, left, model.config.seq_len)
             outputs.append((words, first_k(words, left, span, right), True))
         rows.append(score("teacher AR, left only (greedy)", items, outputs, emb, teacher, time.monotonic() - t0))
+        t0 = time.monotonic()
+        outputs = []
+        for left, span, right in items:
+            words = left + delorean.fill(teacher, left, len(span), right) + right
+            outputs.append((words, middle(words, left, span, right), True))
+        rows.append(score("DELOREAN-style teacher AR, both sides", items, outputs, emb, teacher, time.monotonic() - t0))
     references = [(l + s + r, s, True) for l, s, r in items]
     rows.append(score("human reference", items, references, emb, teacher, 0.0))
     report = {

@@ -152,3 +152,19 @@ def test_bad_target_lines_are_named_before_any_work(tmp_path):
     assert done.returncode == 2
     assert f"{bad}:1" in done.stderr and "unknown tag 'VERBZ'" in done.stderr
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_fudge_s_shortcut_over_candidates_equals_running_each_continuation():
+    from arbaselines.conditioned import ConditionedLM
+    from dlmctl.configs import TeacherConfig
+
+    torch.manual_seed(0)
+    net = ConditionedLM(TeacherConfig(vocab_size=50, seq_len=20, hidden=32, layers=2, heads=4), 10, 8).eval()
+    cond = torch.tensor([[3, 4, 5, 0], [6, 7, 0, 0]])
+    words = torch.tensor([[0, 8, 9], [0, 11, 12]])
+    candidates = torch.tensor([[13, 14, 15], [16, 17, 18]])
+    with torch.no_grad():
+        fast = net.judge_continuations(cond, words, candidates)
+        slow = torch.tensor([[net(cond[i:i + 1], torch.cat([words[i:i + 1], candidates[i:i + 1, j:j + 1]], 1))[1][0, -1]
+                              for j in range(3)] for i in range(2)])
+    assert torch.allclose(fast, slow, atol=1e-5)

@@ -67,6 +67,41 @@ class ConditionedLM(nn.Module):
         h = self.hidden(cond, words)
         return h @ self.lm.embed.weight.T, self.judge(h)[..., 0]
 
+    def judge_continuations(self, cond: torch.Tensor, words: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+        """(B, k) discriminator logits of each prefix ``words`` (B, t) continued by each of its
+        ``candidates`` (B, k) words: the same as ``forward(cond, cat(words, c))[1][:, -1]`` for every
+        candidate c, but the shared condition and prefix are run once, and each candidate attends to
+        their keys and values layer by layer (FUDGE scores every candidate of every step)."""
+        lm, c, t = self.lm, cond.shape[1], words.shape[1]
+        device = words.device
+        x = torch.cat([self.condition(cond) + self.condition_position(torch.arange(c, device=device)),
+                       lm.embed(words) + lm.position(torch.arange(t, device=device))], 1)     # (B, L, H)
+        y = lm.embed(candidates) + lm.position.weight[t]                                       # (B, k, H)
+        causal = torch.ones(c + t, c + t, dtype=torch.bool, device=device).triu(1)
+        hidden_keys = torch.cat([cond == 0, torch.zeros_like(words, dtype=torch.bool)], 1)     # (B, L)
+        for layer in lm.blocks.layers:
+            attention = layer.self_attn
+            heads = attention.num_heads
+            q, k, v = nn.functional.linear(layer.norm1(x), attention.in_proj_weight,
+                                           attention.in_proj_bias).chunk(3, -1)
+            qy, ky, vy = nn.functional.linear(layer.norm1(y), attention.in_proj_weight,
+                                              attention.in_proj_bias).chunk(3, -1)
+            split = lambda z: z.unflatten(-1, (heads, -1)).transpose(1, 2)      # noqa: E731  (B, h, n, d)
+            q, k, v, qy, ky, vy = map(split, (q, k, v, qy, ky, vy))
+            scale = q.shape[-1] ** -0.5
+            blocked = causal[None, None] | hidden_keys[:, None, None, :]
+            mixed = torch.softmax((q @ k.transpose(-1, -2) * scale).masked_fill(blocked, float("-inf")), -1) @ v
+            to_prefix = (qy @ k.transpose(-1, -2) * scale).masked_fill(hidden_keys[:, None, None, :], float("-inf"))
+            to_self = (qy * ky).sum(-1, keepdim=True) * scale                                  # (B, h, k, 1)
+            weights = torch.softmax(torch.cat([to_prefix, to_self], -1), -1)
+            mixed_y = weights[..., :-1] @ v + weights[..., -1:] * vy
+            merge = lambda z: z.transpose(1, 2).flatten(-2)                     # noqa: E731  (B, n, H)
+            x = x + attention.out_proj(merge(mixed))
+            y = y + attention.out_proj(merge(mixed_y))
+            x = x + layer.linear2(layer.activation(layer.linear1(layer.norm2(x))))
+            y = y + layer.linear2(layer.activation(layer.linear1(layer.norm2(y))))
+        return self.judge(lm.norm(y))[..., 0]
+
 
 def pad_conditions(rows: Sequence[Sequence[int]], device: torch.device | str = "cpu") -> torch.Tensor:
     """(B, C) ids, rows padded with 0 to the longest."""

@@ -160,18 +160,16 @@ class Fudge(System):
         self.discriminator = discriminator
 
     def next_scores(self, ids, requests):
-        vocab, k = self.teacher.vocab, self.settings.top_k
+        vocab = self.teacher.vocab
         logits = forbid_specials(self.teacher.net(ids)[:, -1], vocab, ids.shape[1] - 1, self.settings.max_words)
-        log_probs, index = top_k_log_probs(logits, k)                                  # (R, k)
-        continued = torch.cat([ids.repeat_interleave(index.shape[1], 0), index.reshape(-1, 1)], 1)
+        log_probs, index = top_k_log_probs(logits, self.settings.top_k)                # (R, k)
         total = log_probs.clone()
         for name in sorted({n for r in requests for n in r}):
             rows = [i for i, r in enumerate(requests) if name in r]
             cond = pad_conditions([self.discriminator.conditions.encode(condition_tokens(name, requests[i][name]))
                                    for i in rows])
-            expanded = torch.tensor([i * index.shape[1] + j for i in rows for j in range(index.shape[1])])
-            judged = self.discriminator.net(cond.repeat_interleave(index.shape[1], 0), continued[expanded])[1][:, -1]
-            total[rows] += torch.nn.functional.logsigmoid(judged).reshape(len(rows), -1)
+            judged = self.discriminator.net.judge_continuations(cond, ids[rows], index[rows])  # (R_c, k)
+            total[rows] += torch.nn.functional.logsigmoid(judged)
         return torch.full_like(logits, float("-inf")).scatter(1, index, total)
 
 
