@@ -47,6 +47,8 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--top-k", type=int, default=Settings.top_k)
     parser.add_argument("--batch-size", type=int, default=Settings.batch_size)
     parser.add_argument("--search-pool", type=int, default=Settings.search_pool)
+    parser.add_argument("--fudge-strength", type=float, default=Settings.fudge_strength,
+                        help="FUDGE: exponent of the discriminator's probability (1: Bayes' rule)")
     parser.add_argument("--train-steps", type=int, default=Settings.train_steps)
     parser.add_argument("--on-error", choices=("fail", "skip"), default="fail")
     parser.add_argument("--threads", type=int, default=1)
@@ -55,8 +57,10 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> None:
-    if args.samples_per_target < 1 or args.top_k < 1 or args.batch_size < 1 or args.search_pool < 1 or args.train_steps < 1:
+    if min(args.samples_per_target, args.top_k, args.batch_size, args.search_pool, args.train_steps) < 1:
         raise UsageError("--samples-per-target, --top-k, --batch-size, --search-pool and --train-steps must be at least 1")
+    if args.fudge_strength < 0:
+        raise UsageError(f"--fudge-strength must be ≥ 0, got {args.fudge_strength}")
     check_output(args.output, "--output")
     if args.output.resolve() == args.targets.resolve():
         raise UsageError("--output is the --targets file: give another name (the targets would be overwritten)")
@@ -78,7 +82,8 @@ def run(args: argparse.Namespace) -> None:
     parsed = [{name: host.control(name).parse_target(text, model) for name, text in controls.items()}
               for _, controls in lines]
     settings = Settings(top_k=args.top_k, max_words=model.config.seq_len - 2, batch_size=args.batch_size,
-                        search_pool=args.search_pool, train_steps=args.train_steps, seed=args.seed)
+                        search_pool=args.search_pool, fudge_strength=args.fudge_strength,
+                        train_steps=args.train_steps, seed=args.seed)
     teacher = load_teacher(teacher_dir)
     system = open_system(args.system, teacher, teacher_dir, model, host.controls(), args.run_dir, args.data, settings)
     system.check(parsed)

@@ -11,13 +11,15 @@ Every system runs as its user command (``dlmctl generate --targets …`` at defa
 ``python benchmarks/baselines.py SYSTEM --targets …``), recorded with its wall time (model loading
 included); the baselines' auxiliary models are trained on ``--data`` on first use and cached in
 ``--run-dir``. Unguided diffusion is one run of ``dlmctl generate`` without controls, scored against
-every variant's targets. Results: ``--out`` (``table.md``, ``results.json``, every output file) and,
+every variant's targets. A rerun of the same command reuses the outputs already written (each with
+its command, inputs and time in ``NAME.run.json``): an interrupted table resumes. Results: ``--out`` (``table.md``, ``results.json``, every output file) and,
 with ``--docs``, the table in docs/benchmarks.md between its markers.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -65,14 +67,25 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
-def run_timed(command: list[str], log: Path) -> float:
-    """Run a command (its stderr to ``log``), fail loudly if it fails; wall seconds."""
+def run_timed(command: list[str], output: Path, inputs: Path) -> float:
+    """Run a command writing ``output`` from ``inputs`` (its stderr to OUTPUT.log), fail loudly if it
+    fails; wall seconds. A run already done — ``output`` there, with a record of the same command on
+    the same inputs — is not repeated: an interrupted table resumes where it stopped."""
+    record_path = output.with_suffix(".run.json")
+    key = {"command": shlex.join(command), "inputs_sha256": hashlib.sha256(inputs.read_bytes()).hexdigest()}
+    if output.is_file() and record_path.is_file():
+        record = json.loads(record_path.read_text())
+        if {k: record.get(k) for k in key} == key:
+            return record["seconds"]
     started = time.monotonic()
-    with open(log, "w") as err:
+    with open(output.with_suffix(".log"), "w") as err:
         done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=err)
     if done.returncode:
-        raise SystemExit(f"{shlex.join(command)} failed (exit {done.returncode}); see {log}")
-    return time.monotonic() - started
+        raise SystemExit(f"{shlex.join(command)} failed (exit {done.returncode}); see {output.with_suffix('.log')}")
+    seconds = time.monotonic() - started
+    atomic_write_text(record_path, json.dumps({**key, "seconds": round(seconds, 1),
+                                               "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}))
+    return seconds
 
 
 def system_command(system: str, targets: Path, output: Path, args) -> list[str]:
@@ -181,32 +194,31 @@ def main() -> None:
     commands = []
     unguided = None
     for variant in variants:
-        lines = variant_targets(targets, variant)
-        target_file = out / "targets" / f"{variant}.jsonl"
-        write_jsonl(target_file, [{"controls": line} for line in lines])
-        for system in systems:
+        write_jsonl(out / "targets" / f"{variant}.jsonl", [{"controls": line} for line in variant_targets(targets, variant)])
+    for system in systems:                      # one system at a time: its auxiliary model is trained once
+        folder = out / system
+        folder.mkdir(exist_ok=True)
+        for variant in variants:
             if not set(variant.split("+")) <= SUPPORTS.get(system, set(variant.split("+"))):
                 continue
-            folder = out / system
-            folder.mkdir(exist_ok=True)
-            output = folder / f"{variant}.jsonl"
+            target_file, output = out / "targets" / f"{variant}.jsonl", folder / f"{variant}.jsonl"
             if system == "diffusion-unguided":
                 if unguided is None:
                     plain = out / "targets" / "unguided.jsonl"
                     write_jsonl(plain, [{"controls": {}}] * len(targets))
                     command = system_command(system, plain, folder / "unguided.jsonl", args)
-                    unguided = (run_timed(command, folder / "unguided.log"), command)
+                    unguided = (run_timed(command, folder / "unguided.jsonl", plain), command)
                 seconds, command = unguided
-                relabel(folder / "unguided.jsonl", lines, output)
+                relabel(folder / "unguided.jsonl", variant_targets(targets, variant), output)
             else:
                 command = system_command(system, target_file, output, args)
-                seconds = run_timed(command, folder / f"{variant}.log")
+                seconds = run_timed(command, output, target_file)
             commands.append({"system": system, "variant": variant, "command": shlex.join(command),
                              "seconds": round(seconds, 1)})
             rows.setdefault(system, {})[variant] = {
                 "scores": score(output, model, teacher),
                 "sentences_per_s": round(len(targets) * args.samples / seconds, 3), "seconds": round(seconds, 1)}
-            print(f"{variant:14} {system:18} {cell(variant, rows[system][variant]['scores']):>12}  "
+            print(f"{system:18} {variant:14} {cell(variant, rows[system][variant]['scores']):>12}  "
                   f"{seconds:7.1f} s", flush=True)
     references = [text for text, _ in read_corpus(args.valid)]
     human, _ = reference_scores(teacher, references, args.valid)

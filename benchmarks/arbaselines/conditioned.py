@@ -155,16 +155,24 @@ def _examples(kind: str, sentences: list[dict[str, Any]], targets: list[dict[str
 
 def train_conditioned(kind: str, teacher: Teacher, sentences: list[dict[str, Any]], targets: list[dict[str, Any]],
                       out: Path, *, steps: int, batch_size: int = 32, lr: float = 1e-3, seed: int = 0,
-                      meta: dict[str, Any] | None = None, show_progress: bool = True) -> Conditioned:
-    """Train a ``kind`` ("ft" or "fudge") network from the teacher on the annotated ``sentences``
-    and their parsed ``targets`` (:func:`.corpus.parsed_targets`); saved to ``out``."""
+                      start_from: Conditioned | None = None, meta: dict[str, Any] | None = None,
+                      show_progress: bool = True) -> Conditioned:
+    """Train a ``kind`` ("ft" or "fudge") network on the annotated ``sentences`` and their parsed
+    ``targets`` (:func:`.corpus.parsed_targets`), starting from the teacher or from a trained network
+    (``start_from``, its condition vocabulary kept: FUDGE starts from the FT model, which has
+    already learnt to read the conditions); saved to ``out``."""
     rng = random.Random(seed)
     torch.manual_seed(seed)
     rows = _examples(kind, sentences, targets, rng)
-    conditions = ConditionVocab(sorted({t for tokens, _, _ in rows for t in tokens}))
-    longest = max(len(tokens) for tokens, _, _ in rows)
-    net = ConditionedLM(teacher.net.cfg, len(conditions), 2 * longest)
-    net.lm.load_state_dict(teacher.net.state_dict())
+    if start_from is None:
+        conditions = ConditionVocab(sorted({t for tokens, _, _ in rows for t in tokens}))
+        longest = max(len(tokens) for tokens, _, _ in rows)
+        net = ConditionedLM(teacher.net.cfg, len(conditions), 2 * longest)
+        net.lm.load_state_dict(teacher.net.state_dict())
+    else:
+        conditions = start_from.conditions
+        net = ConditionedLM(teacher.net.cfg, len(conditions), start_from.net.condition_position.num_embeddings)
+        net.load_state_dict(start_from.net.state_dict())
     vocab, seq_len = teacher.vocab, teacher.net.cfg.seq_len
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.01)
     warmup = max(1, steps // 20)

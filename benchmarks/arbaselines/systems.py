@@ -1,9 +1,10 @@
 """The baseline systems: each turns parsed requests into sentences with the teacher LM.
 
-A system is built by :func:`open_system`, which trains what it needs (FUDGE's discriminator, the FT
-model, PPLM's attribute model) into the run directory the first time and reuses it after, as long as
-it was trained from the same teacher, corpus and settings. ``System.generate`` takes the parsed
-requests (``{control: target}``, one per target) and returns ``samples_per_target`` texts for each.
+A system is built by :func:`open_system`, which trains what it needs (the FT model; FUDGE's
+discriminator, started from the FT model; PPLM's attribute model) into the run directory the first
+time and reuses it after, as long as it was trained from the same teacher, corpus and settings.
+``System.generate`` takes the parsed requests (``{control: target}``, one per target) and returns
+``samples_per_target`` texts for each.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ class Settings:
     max_words: int = 46           # the diffusion model's longest sentence
     batch_size: int = 32          # rows decoded together
     search_pool: int = 4          # FT-search: FT samples drawn per kept sample
-    train_steps: int = 1500       # FUDGE discriminator and FT model
+    fudge_strength: float = 10.0  # FUDGE: exponent of its discriminator's probability (1: Bayes' rule)
+    train_steps: int = 2000       # FUDGE discriminator and FT model, each
     train_batch: int = 32
     annotator: str = "spacy"
     seed: int = 0
@@ -169,7 +171,7 @@ class Fudge(System):
             cond = pad_conditions([self.discriminator.conditions.encode(condition_tokens(name, requests[i][name]))
                                    for i in rows])
             judged = self.discriminator.net.judge_continuations(cond, ids[rows], index[rows])  # (R_c, k)
-            total[rows] += torch.nn.functional.logsigmoid(judged)
+            total[rows] += self.settings.fudge_strength * torch.nn.functional.logsigmoid(judged)
         return torch.full_like(logits, float("-inf")).scatter(1, index, total)
 
 
@@ -205,14 +207,31 @@ def open_system(name: str, teacher: Teacher, teacher_dir: Path, model, controls:
     teacher, corpus and settings is there; ``data`` (the training corpus) is needed only to train."""
     if name == "ar":
         return System(teacher, settings)
-    kind = {"fudge": "fudge", "ft-sample": "ft", "ft-search": "ft", "pplm": "pplm"}[name]
+    if name == "pplm":
+        _prepare("pplm", teacher, teacher_dir, model, controls, run_dir, data, settings, show_progress)
+        return Pplm(teacher, settings, load_pplm(run_dir / "pplm", teacher, PplmSettings()))
+    ft = _prepare("ft", teacher, teacher_dir, model, controls, run_dir, data, settings, show_progress)
+    if name == "fudge":
+        return Fudge(teacher, settings, _prepare("fudge", teacher, teacher_dir, model, controls, run_dir, data,
+                                                 settings, show_progress, start_from=ft))
+    return {"ft-sample": FtSample, "ft-search": FtSearch}[name](teacher, settings, ft)
+
+
+def _prepare(kind: str, teacher: Teacher, teacher_dir: Path, model, controls: dict[str, Any], run_dir: Path,
+             data: Path | None, settings: Settings, show_progress: bool,
+             start_from: Conditioned | None = None) -> Conditioned | None:
+    """Train the ``kind`` model ("ft", "fudge", "pplm") into ``run_dir/kind`` unless the one there
+    has the same fingerprint; the loaded network (None for pplm, loaded by its system)."""
     directory = run_dir / kind
     trained = _trained_fingerprint(directory / (PPLM_CONFIG if kind == "pplm" else CONFIG))
     if data is None and trained is None:
-        raise UsageError(f"{name} needs its {kind} model, not yet trained in {directory}: pass --data "
-                         "TRAIN.csv (the corpus the model and its teacher were trained on)")
-    if data is not None and trained != (fingerprint := _fingerprint(teacher_dir, data, settings, kind)):
-        print(f"training the {kind} model of {name} into {directory}", file=sys.stderr)
+        raise UsageError(f"the {kind} model is not yet trained in {directory}: pass --data TRAIN.csv "
+                         "(the corpus the model and its teacher were trained on)")
+    fingerprint = None if data is None else _fingerprint(teacher_dir, data, settings, kind)
+    if start_from is not None and fingerprint is not None:
+        fingerprint["start_from"] = start_from.meta.get("fingerprint")
+    if fingerprint is not None and trained != fingerprint:
+        print(f"training the {kind} model into {directory}", file=sys.stderr)
         sentences = annotate(data, run_dir / "corpus.jsonl", settings.annotator, show_progress)
         if kind == "pplm":
             train_attribute(teacher, sentences, directory, seed=settings.seed, meta={"fingerprint": fingerprint},
@@ -221,9 +240,6 @@ def open_system(name: str, teacher: Teacher, teacher_dir: Path, model, controls:
             targets = parsed_targets(sentences, {n: controls[n] for n in CONTROLS if n in controls}, model,
                                      settings.seed)
             train_conditioned(kind, teacher, sentences, targets, directory, steps=settings.train_steps,
-                              batch_size=settings.train_batch, seed=settings.seed,
+                              batch_size=settings.train_batch, seed=settings.seed, start_from=start_from,
                               meta={"fingerprint": fingerprint}, show_progress=show_progress)
-    if kind == "pplm":
-        return Pplm(teacher, settings, load_pplm(directory, teacher, PplmSettings()))
-    network = load_conditioned(directory, teacher)
-    return {"fudge": Fudge, "ft-sample": FtSample, "ft-search": FtSearch}[name](teacher, settings, network)
+    return None if kind == "pplm" else load_conditioned(directory, teacher)
