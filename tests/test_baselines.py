@@ -72,7 +72,7 @@ def test_decoding_never_writes_specials_and_ends_by_max_words():
     assert all(set(t.split()) <= {"a", "b"} for t in texts)
 
 
-def test_fudge_adds_the_discriminator_s_log_probability_to_the_teacher_s_top_k(bundled, parsed):
+def test_fudge_adds_its_strength_times_the_discriminator_s_log_probability_to_the_teacher_s_top_k(bundled, parsed):
     from arbaselines.conditioned import Conditioned, ConditionedLM
     from arbaselines.conditions import ConditionVocab
     from arbaselines.systems import Fudge, Settings
@@ -83,14 +83,14 @@ def test_fudge_adds_the_discriminator_s_log_probability_to_the_teacher_s_top_k(b
     with torch.no_grad():
         net.judge.weight.zero_()
         net.judge.bias.fill_(-1.0)                       # p(meets) = σ(−1) for every continuation
-    fudge = Fudge(teacher, Settings(top_k=5), Conditioned(net, ConditionVocab(["<length>", "#6"]), teacher, {}))
+    fudge = Fudge(teacher, Settings(top_k=5, fudge_strength=2.0), Conditioned(net, ConditionVocab(["<length>", "#6"]), teacher, {}))
     ids = torch.tensor([[teacher.vocab.start]])
     with torch.no_grad():
         scores = fudge.next_scores(ids, [{"length": parsed["length"]}])
         plain = torch.log_softmax(teacher.net(ids)[:, -1].topk(5).values, -1)
     kept = scores[0][scores[0] > float("-inf")]
     assert len(kept) == 5
-    expected = plain[0] + torch.nn.functional.logsigmoid(torch.tensor(-1.0))
+    expected = plain[0] + 2.0 * torch.nn.functional.logsigmoid(torch.tensor(-1.0))
     assert torch.allclose(kept.sort(descending=True).values, expected, atol=1e-5)
 
 
