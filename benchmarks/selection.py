@@ -10,8 +10,9 @@ so rows differ only in the rule:
 - ``loss+classifier``: the best sum of the ranks by loss and by the control's classifier
   (``rank_by_classifier`` controls: the classifier first), each output from its own candidates;
 - ``+fluency``: the teacher's per-sentence fluency (:mod:`dlmctl.fluency`) ranks too;
-- ``+fluency, distinct``: as ``+fluency``, but the outputs of one target choose from their pooled
-  candidates and skip one that repeats a kept sample (what ``dlmctl generate`` does).
+- ``+fluency, distinct ≤ X``: as ``+fluency``, but the outputs of one target choose from their pooled
+  candidates and skip one whose word-bigram overlap with a kept sample is above X (what ``dlmctl
+  generate`` does, X = ``dlmctl.defaults.MAX_OVERLAP``; ``--max-overlap`` lists the X to compare).
 
 Reported per rule: oracle success, share of fluent samples (teacher worst-token NLL ≤ threshold),
 same-target overlap (mean pairwise word-bigram Jaccard) and the teacher's lm-score.
@@ -46,7 +47,8 @@ from dlmctl.vocab import tokenize
 sys.path.insert(0, str(Path(__file__).parent))
 from controls import cpu_name, make_targets  # noqa: E402
 
-RULES = ("first", "loss", "loss+classifier", "+fluency", "+fluency, distinct")
+RULES = ("first", "loss", "loss+classifier", "+fluency")
+DISTINCT = "+fluency, distinct ≤ "
 
 
 def choose(rule: str, texts: list[str], loss: torch.Tensor, on_target: torch.Tensor, fluency: torch.Tensor,
@@ -56,10 +58,10 @@ def choose(rule: str, texts: list[str], loss: torch.Tensor, on_target: torch.Ten
     kept = []
     for start in range(0, len(texts), samples * candidates):
         outputs = [torch.arange(start + o * candidates, start + (o + 1) * candidates) for o in range(samples)]
-        if rule == "+fluency, distinct":
+        if rule.startswith(DISTINCT):
             pool = torch.cat(outputs)
             order = pool[selection_keys(loss[pool], on_target[pool], classifier_first, fluency[pool]).argsort(stable=True)]
-            kept += pick_distinct(order.tolist(), texts, samples, MAX_OVERLAP)
+            kept += pick_distinct(order.tolist(), texts, samples, float(rule.removeprefix(DISTINCT)))
             continue
         for group in outputs:
             if rule == "first":
@@ -82,6 +84,8 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=4, help="pool size per output")
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--guide-steps", type=int, default=SamplerConfig.guide_steps)
+    parser.add_argument("--max-overlap", default=str(MAX_OVERLAP),
+                        help="comma-separated overlap caps of the distinct rule to compare")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="benchmarks/results/selection")
@@ -111,7 +115,7 @@ def main() -> None:
         fluency = sentence_scores(teacher, texts)
         nll, count = teacher.nll(texts)
         rows = {}
-        for rule in RULES:
+        for rule in [*RULES, *(DISTINCT + cap for cap in args.max_overlap.split(","))]:
             kept = choose(rule, texts, loss, on_target, fluency, controls[name].rank_by_classifier,
                           args.samples, args.candidates)
             groups = [[texts[i] for i in kept[k:k + args.samples]] for k in range(0, len(kept), args.samples)]
@@ -136,16 +140,17 @@ def main() -> None:
 
 def markdown(record: dict) -> str:
     s = record["settings"]
+    rules = list(next(iter(record["results"].values()))["rules"]) if record["results"] else list(RULES)
     lines = [f"# Choosing among guided samples ({record['date']})", "", f"`{record['command']}`", "",
              f"Machine: {record['machine']}. {s['targets']} targets × {s['samples']} outputs, each chosen "
              f"from a pool of {s['candidates']}; {s['steps']} sampling steps, {s.get('guide_steps', 3)} guide steps. Total "
              f"{record['seconds_total'] / 60:.1f} min. Per rule: success % / fluent % / same-target overlap "
              "(lm-score; lower is more fluent).", "",
-             "| variant | λ | " + " | ".join(RULES) + " | best in pool |",
-             "|---|---|" + "---|" * (len(RULES) + 1)]
+             "| variant | λ | " + " | ".join(rules) + " | best in pool |",
+             "|---|---|" + "---|" * (len(rules) + 1)]
     for spec, r in record["results"].items():
         cells = [f"{c['success']} / {c['fluent']} / {c['overlap']} ({c['lm_score']})"
-                 for c in (r['rules'][rule] for rule in RULES)]
+                 for c in (r['rules'][rule] for rule in rules)]
         lines.append(f"| {spec} | {r['weight']:g} | " + " | ".join(cells) + f" | {r['best_in_pool']} |")
     return "\n".join(lines) + "\n"
 
