@@ -64,7 +64,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for the samples")
     parser.add_argument("--out", default="benchmarks/results/playground.png")
     args = parser.parse_args()
-    browser = next((shutil.which(b) for b in BROWSERS if shutil.which(b)), None)
+    browser = next(filter(None, map(shutil.which, BROWSERS)), None)
     try:
         import playwright  # noqa: F401
     except ImportError:

@@ -199,7 +199,7 @@ def main() -> None:
         folder = out / system
         folder.mkdir(exist_ok=True)
         for variant in variants:
-            if not set(variant.split("+")) <= SUPPORTS.get(system, set(variant.split("+"))):
+            if system in SUPPORTS and not set(variant.split("+")) <= SUPPORTS[system]:
                 continue
             target_file, output = out / "targets" / f"{variant}.jsonl", folder / f"{variant}.jsonl"
             if system == "diffusion-unguided":

@@ -83,7 +83,7 @@ def test_fudge_adds_its_strength_times_the_discriminator_s_log_probability_to_th
     with torch.no_grad():
         net.judge.weight.zero_()
         net.judge.bias.fill_(-1.0)                       # p(meets) = σ(−1) for every continuation
-    fudge = Fudge(teacher, Settings(top_k=5, fudge_strength=2.0), Conditioned(net, ConditionVocab(["<length>", "#6"]), teacher, {}))
+    fudge = Fudge(teacher, Settings(top_k=5, fudge_strength=2.0), Conditioned(net, ConditionVocab(["<length>", "#6"]), {}))
     ids = torch.tensor([[teacher.vocab.start]])
     with torch.no_grad():
         scores = fudge.next_scores(ids, [{"length": parsed["length"]}])

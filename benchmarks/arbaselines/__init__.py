@@ -8,6 +8,7 @@ vocabulary):
 - :mod:`.conditioned`: the teacher reading condition tokens before the sentence, with a next-word
   head (FT) and a per-prefix "the finished sentence will meet the target" head (FUDGE);
 - :mod:`.decoding`: top-k sampling one token at a time, with a per-step hook that reweights;
+- :mod:`.states`: the teacher run on input states, for :mod:`.pplm` and :mod:`.delorean`;
 - :mod:`.systems`: FUDGE, PPLM, FT-sample, FT-search and the plain AR LM, each reading the batch
   targets of ``dlmctl generate --targets`` and writing its output lines.
 """

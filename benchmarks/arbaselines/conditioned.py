@@ -52,16 +52,22 @@ class ConditionedLM(nn.Module):
         nn.init.normal_(self.condition.weight, std=0.02)
         nn.init.normal_(self.condition_position.weight, std=0.02)
 
-    def hidden(self, cond: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
-        """(B, T, H) states of the word positions."""
+    def inputs(self, cond: torch.Tensor, words: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The input states (B, C + T, H) of condition and words, the causal mask (C + T, C + T)
+        (True: not seen) and the condition padding (B, C + T) (True: never attended)."""
         lm, c, t = self.lm, cond.shape[1], words.shape[1]
         device = words.device
-        h = torch.cat([self.condition(cond) + self.condition_position(torch.arange(c, device=device)),
+        x = torch.cat([self.condition(cond) + self.condition_position(torch.arange(c, device=device)),
                        lm.embed(words) + lm.position(torch.arange(t, device=device))], 1)
         causal = torch.ones(c + t, c + t, dtype=torch.bool, device=device).triu(1)
         padding = torch.cat([cond == 0, torch.zeros_like(words, dtype=torch.bool)], 1)
-        h = lm.blocks(lm.dropout(h), mask=causal, src_key_padding_mask=padding)
-        return lm.norm(h[:, c:])
+        return x, causal, padding
+
+    def hidden(self, cond: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
+        """(B, T, H) states of the word positions."""
+        x, causal, padding = self.inputs(cond, words)
+        h = self.lm.blocks(self.lm.dropout(x), mask=causal, src_key_padding_mask=padding)
+        return self.lm.norm(h[:, cond.shape[1]:])
 
     def forward(self, cond: torch.Tensor, words: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.hidden(cond, words)
@@ -72,13 +78,9 @@ class ConditionedLM(nn.Module):
         ``candidates`` (B, k) words: the same as ``forward(cond, cat(words, c))[1][:, -1]`` for every
         candidate c, but the shared condition and prefix are run once, and each candidate attends to
         their keys and values layer by layer (FUDGE scores every candidate of every step)."""
-        lm, c, t = self.lm, cond.shape[1], words.shape[1]
-        device = words.device
-        x = torch.cat([self.condition(cond) + self.condition_position(torch.arange(c, device=device)),
-                       lm.embed(words) + lm.position(torch.arange(t, device=device))], 1)     # (B, L, H)
-        y = lm.embed(candidates) + lm.position.weight[t]                                       # (B, k, H)
-        causal = torch.ones(c + t, c + t, dtype=torch.bool, device=device).triu(1)
-        hidden_keys = torch.cat([cond == 0, torch.zeros_like(words, dtype=torch.bool)], 1)     # (B, L)
+        lm = self.lm
+        x, causal, hidden_keys = self.inputs(cond, words)                                     # (B, L, H)
+        y = lm.embed(candidates) + lm.position.weight[words.shape[1]]                          # (B, k, H)
         for layer in lm.blocks.layers:
             attention = layer.self_attn
             heads = attention.num_heads
@@ -103,19 +105,18 @@ class ConditionedLM(nn.Module):
         return self.judge(lm.norm(y))[..., 0]
 
 
-def pad_conditions(rows: Sequence[Sequence[int]], device: torch.device | str = "cpu") -> torch.Tensor:
+def pad_conditions(rows: Sequence[Sequence[int]]) -> torch.Tensor:
     """(B, C) ids, rows padded with 0 to the longest."""
     width = max(len(r) for r in rows)
-    return torch.tensor([list(r) + [0] * (width - len(r)) for r in rows], dtype=torch.long, device=device)
+    return torch.tensor([list(r) + [0] * (width - len(r)) for r in rows], dtype=torch.long)
 
 
 class Conditioned:
-    """A trained network with its condition vocabulary and the teacher's word vocabulary."""
+    """A trained network, its condition vocabulary and its training record."""
 
-    def __init__(self, net: ConditionedLM, conditions: ConditionVocab, teacher: Teacher, meta: dict[str, Any]):
+    def __init__(self, net: ConditionedLM, conditions: ConditionVocab, meta: dict[str, Any]):
         self.net = net.eval()
         self.conditions = conditions
-        self.vocab = teacher.vocab
         self.meta = meta
 
     def encode_request(self, parsed: dict[str, Any]) -> list[int]:
@@ -205,7 +206,7 @@ def train_conditioned(kind: str, teacher: Teacher, sentences: list[dict[str, Any
                                                           "last_loss": loss.item(),
                                                           "seconds": round(time.monotonic() - started, 1)}}
     save_conditioned(out, net, conditions, record)
-    return Conditioned(net, conditions, teacher, record)
+    return Conditioned(net, conditions, record)
 
 
 def save_conditioned(out: Path, net: ConditionedLM, conditions: ConditionVocab, meta: dict[str, Any]) -> None:
@@ -216,10 +217,10 @@ def save_conditioned(out: Path, net: ConditionedLM, conditions: ConditionVocab, 
     atomic_write_text(out / CONFIG, json.dumps(config, indent=2, ensure_ascii=False))
 
 
-def load_conditioned(directory: Path, teacher: Teacher) -> Conditioned:
+def load_conditioned(directory: Path) -> Conditioned:
     config = json.loads((directory / CONFIG).read_text())
     conditions = ConditionVocab(config["conditions"])
     net = ConditionedLM(TeacherConfig.from_dict(config["model"]), len(conditions), config["max_conditions"])
     net.load_state_dict(load_file(str(directory / WEIGHTS)))
     meta = {k: v for k, v in config.items() if k not in ("model", "conditions", "max_conditions")}
-    return Conditioned(net, conditions, teacher, meta)
+    return Conditioned(net, conditions, meta)

@@ -13,6 +13,8 @@ from torch import nn
 
 from dlmctl.teacher import Teacher
 
+from .states import causal_states, with_positions
+
 
 @dataclass
 class DeloreanSettings:
@@ -20,15 +22,6 @@ class DeloreanSettings:
     step_size: float = 3.0        # gradient step on the blank's logits, per unit of gradient norm
     mix: float = 0.5              # weight of the backward-refined logits against the forward ones
     temperature: float = 1.0      # of the soft tokens
-
-
-def _states(teacher: Teacher, inputs: torch.Tensor) -> torch.Tensor:
-    """Next-word logits (1, T, V) from input embeddings (1, T, H) (positions added here)."""
-    net = teacher.net
-    length = inputs.shape[1]
-    h = inputs + net.position(torch.arange(length))[None]
-    mask = nn.Transformer.generate_square_subsequent_mask(length)
-    return net.norm(net.blocks(h, mask=mask, is_causal=True)) @ net.embed.weight.T
 
 
 def fill(teacher: Teacher, left: list[str], size: int, right: list[str],
@@ -56,7 +49,7 @@ def fill(teacher: Teacher, left: list[str], size: int, right: list[str],
         soft = soft.detach().requires_grad_()
         blank = torch.softmax(soft / settings.temperature, -1) @ embed
         inputs = torch.cat([embed[left_ids], blank, embed[right_ids[:-1]]])[None]
-        out = _states(teacher, inputs)[0]
+        out = causal_states(net, with_positions(net, inputs))[0] @ embed.T   # next-word logits
         start = len(left_ids) + size - 1              # logits predicting the first right-context word
         nll = nn.functional.cross_entropy(out[start:start + len(right_ids)], right_ids)
         grad, = torch.autograd.grad(nll, soft)

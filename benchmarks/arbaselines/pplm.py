@@ -18,9 +18,11 @@ from torch import nn
 
 from dlmctl.checkpoint import atomic_write_text, save_tensors
 from dlmctl.progress import progress_bar
-from dlmctl.teacher import Teacher, TeacherLM, encode
+from dlmctl.teacher import Teacher, encode
 from dlmctl.vocab import tokenize
 from dlmctl_semantic.meaning import FIELDS, NONE
+
+from .states import causal_states, input_states
 
 CONFIG, WEIGHTS = "attribute.json", "attribute.safetensors"
 
@@ -42,18 +44,6 @@ class AttributeModel(nn.Module):
 
     def forward(self, features: torch.Tensor) -> list[torch.Tensor]:
         return [head(features) for head in self.heads]
-
-
-def causal_states(net: TeacherLM, inputs: torch.Tensor) -> torch.Tensor:
-    """Final normalised states (B, T, H) of the teacher run on input states (B, T, H)."""
-    length = inputs.shape[1]
-    mask = nn.Transformer.generate_square_subsequent_mask(length, device=inputs.device)
-    return net.norm(net.blocks(inputs, mask=mask, is_causal=True))
-
-
-def input_states(net: TeacherLM, ids: torch.Tensor) -> torch.Tensor:
-    """Word plus position embeddings (B, T, H) of ids (B, T)."""
-    return net.embed(ids) + net.position(torch.arange(ids.shape[1], device=ids.device))[None]
 
 
 def sentence_features(teacher: Teacher, texts: Sequence[str], batch_size: int = 256) -> torch.Tensor:

@@ -242,4 +242,4 @@ def _prepare(kind: str, teacher: Teacher, teacher_dir: Path, model, controls: di
             train_conditioned(kind, teacher, sentences, targets, directory, steps=settings.train_steps,
                               batch_size=settings.train_batch, seed=settings.seed, start_from=start_from,
                               meta={"fingerprint": fingerprint}, show_progress=show_progress)
-    return None if kind == "pplm" else load_conditioned(directory, teacher)
+    return None if kind == "pplm" else load_conditioned(directory)
