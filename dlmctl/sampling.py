@@ -12,6 +12,9 @@ from dlmctl import defaults
 from dlmctl.control import Guidance
 from dlmctl.model import DiffusionLM
 
+#: Adagrad's ε (torch.optim.Adagrad's default), added to the root of the squared-gradient sum
+ADAGRAD_EPS = 1e-10
+
 
 @dataclass
 class WeightedGuidance:
@@ -72,17 +75,19 @@ class Sampler:
 
     def _guide(self, x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, t: torch.Tensor,
                terms: Sequence[WeightedGuidance]) -> torch.Tensor:
-        """K Adagrad steps on x minimising Σ −log p / λ + Σ (μ − x)² / σ (per sample, summed)."""
-        x = x.detach().requires_grad_(True)
-        optimizer = torch.optim.Adagrad([x], lr=self.config.guide_lr)
+        """K Adagrad steps on x (B, L, d) minimising Σ −log p / λ + Σ (μ − x)² / σ (per sample,
+        summed), the accumulator started afresh at every denoising step (as ``torch.optim.Adagrad``
+        re-created per step, without its optimiser machinery)."""
+        squares = torch.zeros_like(x)
         for _ in range(self.config.guide_steps):
-            optimizer.zero_grad(set_to_none=True)
             with torch.enable_grad():
+                x = x.detach().requires_grad_(True)
                 loss = (((mean - x) ** 2) / std).sum()
                 for term in terms:
                     loss = loss - term.guidance.log_prob(x, t).sum() / term.weight
-                loss.backward()
-            optimizer.step()
+                (grad,) = torch.autograd.grad(loss, x)
+            squares += grad ** 2
+            x = x.detach() - self.config.guide_lr * grad / (squares.sqrt() + ADAGRAD_EPS)
         return x.detach()
 
     @torch.no_grad()
