@@ -122,12 +122,18 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=10)
     parser.add_argument("--steps", type=int, default=defaults.STEPS)
     parser.add_argument("--guide-steps", type=int, default=defaults.GUIDE_STEPS)
+    parser.add_argument("--guide-lr", type=float, default=defaults.GUIDE_LR,
+                        help="learning rate of the guidance's Adagrad steps")
     parser.add_argument("--guided-share", type=float, default=defaults.GUIDED_SHARE,
                         help="share of the chain, from its noisy start, in which guidance runs")
     parser.add_argument("--temperature", type=float, default=SamplerConfig.temperature)
     parser.add_argument("--candidates", type=int, default=None,
                         help="keep the best of N samples by the model's loss and the controls' classifiers "
                              "(the CLI's --candidates; default: as the CLI, 4 or what a control asks for, span 8)")
+    parser.add_argument("--prune-at", type=float, default=defaults.PRUNE_AT,
+                        help="share of the chain all candidates sample before the weak ones are dropped")
+    parser.add_argument("--survivors", type=int, default=defaults.SURVIVORS,
+                        help="candidates per sentence that sample the rest of the chain")
     parser.add_argument("--variants", default="pos,tree,span,semantic,semantic+pos")
     parser.add_argument("--annotator", default="spacy")
     parser.add_argument("--batch-size", type=int, default=100)
@@ -148,14 +154,16 @@ def main() -> None:
         teacher = load_teacher(teacher_dir)
     targets = make_targets(args.valid, args.targets, model.config.seq_len - 2, args.annotator, args.seed)
     sampling_seed = args.seed if args.sampling_seed is None else args.sampling_seed
-    sampler = SamplerConfig(steps=args.steps, guide_steps=args.guide_steps, temperature=args.temperature,
+    sampler = SamplerConfig(steps=args.steps, guide_steps=args.guide_steps, guide_lr=args.guide_lr,
+                            temperature=args.temperature,
                             guided_share=args.guided_share)
     controls = PluginHost().controls()
 
     def sample(requests, host=None, weights=None):
         t0 = time.monotonic()
         texts = generate(model, requests, weights=weights, sampler=sampler, seed=sampling_seed,
-                         batch_size=args.batch_size, show_progress=True, host=host, candidates=args.candidates)
+                         batch_size=args.batch_size, show_progress=True, host=host, candidates=args.candidates,
+                         prune_at=args.prune_at, survivors=args.survivors)
         return [t.text for t in texts], time.monotonic() - t0
 
     def success(name, texts):
@@ -205,8 +213,9 @@ def main() -> None:
                    f"torch {torch.__version__}",
         "model": {"dir": args.model, "steps_done": model.meta.get("training", {}).get("steps_done")},
         "settings": {"targets": len(targets), "samples": args.samples, "steps": args.steps,
-                     "guide_steps": args.guide_steps, "guided_share": args.guided_share,
-                     "temperature": args.temperature, "candidates": args.candidates, "annotator": args.annotator,
+                     "guide_steps": args.guide_steps, "guide_lr": args.guide_lr, "guided_share": args.guided_share,
+                     "temperature": args.temperature, "candidates": args.candidates,
+                     "prune_at": args.prune_at, "survivors": args.survivors, "annotator": args.annotator,
                      "seed": args.seed, "sampling_seed": sampling_seed},
         "humans": teacher_view(teacher, [t["sentence"] for t in targets]),
         "seconds_total": round(time.monotonic() - started, 1),
@@ -218,14 +227,22 @@ def main() -> None:
     print(markdown(record))
 
 
+def pruning(settings: dict) -> str:
+    """How the candidates were pruned, for the header ('' when they all finished)."""
+    share = settings.get("prune_at", 1.0)
+    if share >= 1:
+        return ""
+    return f"; after the first {100 * share:.0f} % of the chain {settings['survivors']} per sentence go on"
+
+
 def markdown(record: dict) -> str:
     s = record["settings"]
     lines = [f"# Controls benchmark ({record['date']})", "",
              f"`{record['command']}`", "",
              f"Machine: {record['machine']}. Model: {record['model']['dir']} "
              f"({record['model']['steps_done']} training steps). {s['targets']} targets × {s['samples']} "
-             f"samples, {s['steps']} sampling steps, {s['guide_steps']} guide steps in the first "
-             f"{100 * s.get('guided_share', 0.9):.0f} % of them, temperature {s.get('temperature', 1.0)}, best of {s.get('candidates') or 'the default (4; span 8)'} (model loss + classifier ranks), annotator {s['annotator']}. "
+             f"samples, {s['steps']} sampling steps, {s['guide_steps']} guide steps (Adagrad lr {s.get('guide_lr', 0.1):g}) in the first "
+             f"{100 * s.get('guided_share', 0.9):.0f} % of them, temperature {s.get('temperature', 1.0)}, best of {s.get('candidates') or 'the default (4; span 8)'} (model loss + classifier ranks{pruning(s)}), annotator {s['annotator']}. "
              f"Total time {record['seconds_total'] / 60:.1f} min.", "",
              "| variant | control | λ | success guided % | success unguided % | paper % | fluent % | overlap | "
              "distinct-2 | lm-score | sentences/s |",

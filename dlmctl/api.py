@@ -25,7 +25,8 @@ from dlmctl.plugins import get_host
 #: keyword options of :meth:`Model.generate` and :meth:`Model.generate_batch`, with their defaults
 GENERATE_OPTIONS: dict[str, Any] = {
     "steps": defaults.STEPS, "guide_steps": defaults.GUIDE_STEPS, "guided_share": defaults.GUIDED_SHARE,
-    "temperature": defaults.TEMPERATURE, "candidates": None, "weights": None, "batch_size": defaults.BATCH_SIZE, "show_progress": False,
+    "temperature": defaults.TEMPERATURE, "candidates": None, "survivors": defaults.SURVIVORS,
+    "prune_at": defaults.PRUNE_AT, "weights": None, "batch_size": defaults.BATCH_SIZE, "show_progress": False,
     "trajectory_every": 0, "judge": False, "on_step": None,
 }
 #: keyword options of :meth:`Model.infill`, with their defaults
@@ -97,7 +98,8 @@ class Model:
                  **options: Any) -> list[Sample]:
         """``n`` sentences for one request, e.g. ``{"pos": "DET NOUN AUX ADJ PUNCT", "length": 5}``
         (several controls compose; None: unguided). ``options``: ``steps``, ``guide_steps``, ``guided_share``,
-        ``temperature``, ``candidates`` (None: the controls' default), ``weights`` ({control: λ}),
+        ``temperature``, ``candidates`` (None: the controls' default), ``prune_at`` and ``survivors``
+        (after that share of the chain only that many candidates per sentence go on), ``weights`` ({control: λ}),
         ``batch_size``, ``show_progress``, ``trajectory_every`` (k > 0: keep the sentence every k
         steps in :attr:`Sample.trajectory`), ``judge`` (fill :attr:`Sample.oracle`), ``on_step`` (with
         ``trajectory_every``: called as sampling goes, ``on_step(step, {sample position: text})``, the
@@ -127,8 +129,8 @@ class Model:
                                 temperature=settings["temperature"])
         results = generate(self.lm, [r for _, _, r in rows], weights=settings["weights"], sampler=sampler,
                            seed=seed, batch_size=settings["batch_size"], show_progress=settings["show_progress"],
-                           host=self.host, candidates=settings["candidates"],
-                           trajectory_every=settings["trajectory_every"], on_step=settings["on_step"])
+                           host=self.host, candidates=settings["candidates"], survivors=settings["survivors"],
+                           prune_at=settings["prune_at"], trajectory_every=settings["trajectory_every"], on_step=settings["on_step"])
         samples = [Sample(g.text, request, i, k, scores=g.scores, trajectory=g.trajectory)
                    for (i, k, request), g in zip(rows, results)]
         return self.judge(samples) if settings["judge"] else samples

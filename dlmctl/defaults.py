@@ -20,3 +20,8 @@ CANDIDATES = 4
 MAX_OVERLAP = 0.5
 #: teacher NLL (nats) of a sentence's least likely token at or below which it counts as fluent
 FLUENCY_THRESHOLD = 7.0
+#: share of the chain, from its noisy start, that every candidate samples; then the weak ones are
+#: dropped (1: never)
+PRUNE_AT = 1.0
+#: candidates per returned sentence that sample the rest of the chain after pruning
+SURVIVORS = 1

@@ -21,7 +21,7 @@ from dlmctl.model import DiffusionLM
 from dlmctl.plugins import PluginHost, get_host
 from dlmctl.progress import progress_bar
 from dlmctl.rerank import denoising_loss, pick_distinct, selection_keys
-from dlmctl.sampling import Sampler, SamplerConfig, WeightedGuidance
+from dlmctl.sampling import Sampler, SamplerConfig, Step, WeightedGuidance
 from dlmctl.teacher import model_teacher
 from dlmctl.vocab import detokenize, tokenize
 
@@ -100,6 +100,7 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
              weights: Mapping[str, float] | None = None, sampler: SamplerConfig | None = None,
              seed: int = 0, batch_size: int = defaults.BATCH_SIZE, show_progress: bool = True,
              host: PluginHost | None = None, candidates: int | None = 1,
+             survivors: int | None = defaults.SURVIVORS, prune_at: float = defaults.PRUNE_AT,
              max_overlap: float = MAX_OVERLAP, trajectory_every: int = 0,
              on_step: Callable[[int, dict[int, str]], None] | None = None) -> list[Generated]:
     """One sentence per request (rows may repeat a request to get several samples).
@@ -108,79 +109,157 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
     the pool: each keeps, best first, a candidate ranked high by the model's denoising loss, by the
     classifiers of its controls and by the teacher's per-sentence fluency (:func:`choose`), skipping
     one that repeats a kept sample of the same request (word-bigram overlap above ``max_overlap``)
-    while others remain. None: :func:`default_candidates`. ``trajectory_every`` k > 0 keeps the
-    decoded x̂0 of the first step and of every step whose index is a multiple of k (the chain
-    counts down to 0) in :attr:`Generated.trajectory`, and at each of those steps calls ``on_step(index,
-    {request row: x̂0 text of its first candidate})`` for the rows of the batch being sampled (to
-    show sentences forming while they are sampled).
+    while others remain. None: :func:`default_candidates`. The weak candidates are dropped early:
+    after the first ``prune_at`` share of the chain, the same choice on the words of each
+    candidate's x̂0 keeps ``survivors`` per row (None or ≥ ``candidates``: all), and only those
+    sample the rest of the chain. ``trajectory_every`` k > 0 keeps the decoded x̂0 of the first
+    step and of every step whose index is a multiple of k (the chain counts down to 0) in
+    :attr:`Generated.trajectory`, and at each of those steps calls ``on_step(index, {request row:
+    x̂0 text of its first candidate})`` for the rows of the batch being sampled (to show sentences
+    forming while they are sampled).
 
     Under ``torchrun`` the batches are shared out over the processes and gathered again, and every
     process returns what one process alone would (each batch draws its own noise, :func:`batch_seed`)."""
     if candidates is not None and candidates < 1:
         raise UsageError(f"--candidates {candidates}: need at least 1 sample per sentence")
+    if survivors is not None and survivors < 1:
+        raise UsageError(f"--survivors {survivors}: need at least 1 candidate per sentence to finish")
+    if not 0 < prune_at <= 1:
+        raise UsageError(f"--prune-at {prune_at}: need a share of the chain in (0, 1] (1: never prune)")
     if trajectory_every < 0:
         raise UsageError(f"trajectory_every {trajectory_every}: need 0 (off) or a positive number of steps")
     prepared = prepare_controls(model, requests, weights, host)
     candidates = candidates or default_candidates(prepared.controls.values())
-    targets = [row for row in prepared.targets for _ in range(candidates)]
+    finishing = min(survivors or candidates, candidates)
     run = Sampler(model, sampler)
-    shard = init_distributed(model.device)
-    starts = list(range(0, len(targets), batch_size))
-    mine = starts[shard.rank::shard.world]
-    batches: dict[int, SampledBatch] = {}
-    with progress_bar("sampling", len(mine) * run.chain.num_steps, enabled=show_progress and shard.is_main) as bar:
-        for start in mine:
-            batches[start] = sample_batch(model, run, prepared, targets[start:start + batch_size], start,
-                                          candidates, batch_seed(seed, start // batch_size), trajectory_every,
-                                          on_step, lambda: bar.advance(1))
-    if shard.world > 1:
-        batches = gather(batches, shard.world)
-    texts = [text for start in starts for text in batches[start].texts]
-    paths = [path for start in starts for path in batches[start].paths]
+    prune_index = pruning_index(run.chain.num_steps, prune_at) if finishing < candidates else 0
+    rows = [row for row in range(len(requests)) for _ in range(candidates)]
+    phases = [Phase(rows, candidates, stop=prune_index)]
+    if prune_index:
+        phases.append(Phase([row for row in range(len(requests)) for _ in range(finishing)], finishing, stop=0))
+    job = SamplingJob(model, run, prepared, batch_size, seed, trajectory_every, on_step,
+                      judged=candidates > 1, shard=init_distributed(model.device))
+    with progress_bar("sampling", job.work(phases), enabled=show_progress and job.shard.is_main) as bar:
+        sampled = job.sample(phases[0], None, bar)
+        if prune_index:
+            kept, _ = choose(model, requests, prepared, sampled.texts, candidates, sampled.on_target,
+                             max_overlap, keep=finishing)
+            sampled = job.sample(phases[1], sampled.select(kept), bar, first_batch=len(job.starts(phases[0])))
     if candidates == 1:
-        return [Generated(text, {}, path) for text, path in zip(texts, paths)]
-    on_target = [batches[start].on_target for start in starts]
-    classifier = torch.cat(on_target) if any(s.any() for s in on_target) else None
-    chosen, measures = choose(model, requests, prepared, texts, candidates, classifier, max_overlap)
-    return [Generated(texts[i], {name: float(values[i]) for name, values in measures.items()}, paths[i])
-            for i in chosen]
+        return [Generated(text, {}, path) for text, path in zip(sampled.texts, sampled.paths)]
+    chosen, measures = choose(model, requests, prepared, sampled.texts, phases[-1].group, sampled.on_target,
+                              max_overlap)
+    return [Generated(sampled.texts[i], {name: float(values[i]) for name, values in measures.items()},
+                      sampled.paths[i]) for i in chosen]
+
+
+def pruning_index(num_steps: int, prune_at: float) -> int:
+    """The chain index (counting down) of the last step all candidates sample when the first
+    ``prune_at`` share of a chain of ``num_steps`` is sampled before pruning; 0: no pruning."""
+    index = num_steps - max(round(num_steps * prune_at), 1)
+    return max(index, 0)
+
+
+@dataclass
+class Phase:
+    """A stretch of sampling: the request row of each chain (``group`` consecutive chains per
+    row), sampled down to chain index ``stop``."""
+
+    rows: list[int]
+    group: int
+    stop: int
 
 
 @dataclass
 class SampledBatch:
-    """The finished candidates of one batch of B rows: their texts, their x̂0 paths (with
-    ``trajectory_every``) and Σ_c log p_c / λ_c (B,) of their classifier controls (0 without)."""
+    """Sampled chains: their x̂0 texts at the last step, their x̂0 paths (with ``trajectory_every``),
+    Σ_c log p_c / λ_c (B,) of their classifier controls at the last step (0 without, or when not
+    judged) and their last :class:`~dlmctl.sampling.Step`, to go on from."""
 
     texts: list[str]
     paths: list[list[tuple[int, str]]]
     on_target: torch.Tensor
+    last: Step
+
+    def select(self, chains: Sequence[int]) -> "SampledBatch":
+        """The same for the chains ``chains`` only (in that order)."""
+        return SampledBatch([self.texts[i] for i in chains], [list(self.paths[i]) for i in chains],
+                            self.on_target[list(chains)], self.last.select(chains))
+
+    @staticmethod
+    def concat(batches: Sequence["SampledBatch"]) -> "SampledBatch":
+        return SampledBatch([t for b in batches for t in b.texts], [p for b in batches for p in b.paths],
+                            torch.cat([b.on_target for b in batches]), Step.concat([b.last for b in batches]))
 
 
-def sample_batch(model: DiffusionLM, run: Sampler, prepared: PreparedControls, rows: list[dict[str, Any]],
-                 start: int, candidates: int, seed: int, trajectory_every: int,
-                 on_step: Callable[[int, dict[int, str]], None] | None,
-                 advance: Callable[[], None]) -> SampledBatch:
-    """Sample the candidate ``rows`` (their parsed targets) that begin at candidate ``start`` of the
-    whole request list, with noise from ``seed``; ``advance()`` after every step."""
-    guidance = []
-    for name, control in prepared.controls.items():
-        column = [row.get(name) for row in rows]
-        if any(t is not None for t in column):
-            guidance.append(WeightedGuidance(control.guidance(model, column), prepared.weights[name]))
-    kept: list[tuple[int, torch.Tensor]] = []
-    firsts = [r for r in range(len(rows)) if (start + r) % candidates == 0]
-    generator = torch.Generator().manual_seed(seed)
-    for step in run.steps(len(rows), guidance, generator):
-        if trajectory_every and (step.index % trajectory_every == 0 or step.index == run.chain.num_steps - 1):
-            kept.append((step.index, step.tokens))
-            if on_step is not None:
-                shown = decode(model, step.tokens[firsts])
-                on_step(step.index, {(start + r) // candidates: text for r, text in zip(firsts, shown)})
-        advance()
-    steps = [[(index, text) for text in decode(model, tokens)] for index, tokens in kept]
-    paths = [list(row) for row in zip(*steps)] if kept else [[] for _ in rows]
-    on_target = target_log_prob(model, guidance, step.tokens) if candidates > 1 else torch.zeros(len(rows))
-    return SampledBatch(decode(model, step.tokens), paths, on_target)
+@dataclass
+class SamplingJob:
+    """What every batch of one :func:`generate` call shares; samples a :class:`Phase` in batches,
+    shared out over the ``torchrun`` processes."""
+
+    model: DiffusionLM
+    run: Sampler
+    prepared: PreparedControls
+    batch_size: int
+    seed: int
+    trajectory_every: int
+    on_step: Callable[[int, dict[int, str]], None] | None
+    judged: bool
+    shard: Any
+
+    def starts(self, phase: Phase) -> list[int]:
+        return list(range(0, len(phase.rows), self.batch_size))
+
+    def work(self, phases: Sequence[Phase]) -> int:
+        """Denoising steps this process runs for ``phases`` (for the progress bar)."""
+        total, first = 0, self.run.chain.num_steps - 1
+        for phase in phases:
+            total += len(self.starts(phase)[self.shard.rank::self.shard.world]) * (first - phase.stop + 1)
+            first = phase.stop - 1
+        return total
+
+    def sample(self, phase: Phase, resume: SampledBatch | None, bar, first_batch: int = 0) -> SampledBatch:
+        """Every chain of ``phase``, from the noisy start or going on from ``resume`` (one entry
+        per chain); batch k draws its noise from :func:`batch_seed` (seed, ``first_batch`` + k)."""
+        starts = self.starts(phase)
+        batches: dict[int, SampledBatch] = {}
+        for number, start in list(enumerate(starts))[self.shard.rank::self.shard.world]:
+            chains = list(range(start, min(start + self.batch_size, len(phase.rows))))
+            batches[start] = self.sample_batch(phase, chains, None if resume is None else resume.select(chains),
+                                               batch_seed(self.seed, first_batch + number), lambda: bar.advance(1))
+        if self.shard.world > 1:
+            batches = gather(batches, self.shard.world)
+        return SampledBatch.concat([batches[start] for start in starts])
+
+    def sample_batch(self, phase: Phase, chains: list[int], resume: SampledBatch | None, seed: int,
+                     advance: Callable[[], None]) -> SampledBatch:
+        """Sample the ``chains`` of ``phase`` (indices into its rows) with noise from ``seed``;
+        ``advance()`` after every step."""
+        model, run, prepared = self.model, self.run, self.prepared
+        targets = [prepared.targets[phase.rows[c]] for c in chains]
+        guidance = []
+        for name, control in prepared.controls.items():
+            column = [row.get(name) for row in targets]
+            if any(t is not None for t in column):
+                guidance.append(WeightedGuidance(control.guidance(model, column), prepared.weights[name]))
+        kept: list[tuple[int, torch.Tensor]] = []
+        firsts = [i for i, c in enumerate(chains) if c % phase.group == 0]
+        generator = torch.Generator().manual_seed(seed)
+        every = self.trajectory_every
+        steps = run.steps(len(chains), guidance, generator, None if resume is None else resume.last, phase.stop)
+        for step in steps:
+            if every and (step.index % every == 0 or step.index == run.chain.num_steps - 1):
+                kept.append((step.index, step.tokens))
+                if self.on_step is not None:
+                    shown = decode(model, step.tokens[firsts])
+                    self.on_step(step.index, {phase.rows[chains[i]]: text for i, text in zip(firsts, shown)})
+            advance()
+        paths = [list(resume.paths[i]) if resume else [] for i in range(len(chains))]
+        for index, tokens in kept:
+            for path, text in zip(paths, decode(model, tokens)):
+                path.append((index, text))
+        on_target = target_log_prob(model, guidance, step.tokens) if self.judged else torch.zeros(len(chains))
+        return SampledBatch(decode(model, step.tokens), paths, on_target, step)
 
 
 def batch_seed(seed: int, batch: int) -> int:
@@ -206,10 +285,11 @@ def decode(model: DiffusionLM, tokens: torch.Tensor) -> list[str]:
 
 def choose(model: DiffusionLM, requests: Sequence[Mapping[str, str]], prepared: PreparedControls,
            texts: list[str], candidates: int, on_target: torch.Tensor | None,
-           max_overlap: float) -> tuple[list[int], dict[str, torch.Tensor]]:
-    """For each request row, the index into ``texts`` (``candidates`` consecutive candidates per
-    row) of the sample it keeps, rows with equal requests choosing from their pooled candidates;
-    and the measures it ranked by, each (len(texts),) (:attr:`Generated.scores`)."""
+           max_overlap: float, keep: int = 1) -> tuple[list[int], dict[str, torch.Tensor]]:
+    """For each request row, the indices into ``texts`` (``candidates`` consecutive candidates per
+    row) of the ``keep`` samples it keeps, row by row, rows with equal requests choosing from their
+    pooled candidates; and the measures it ranked by, each (len(texts),) (:attr:`Generated.scores`)."""
+    on_target = on_target if on_target is not None and on_target.any() else None
     ids = model.vocab.encode_batch([tokenize(text) for text in texts], model.config.seq_len)
     loss = denoising_loss(model, ids).cpu()
     teacher = model_teacher(model)
@@ -218,15 +298,16 @@ def choose(model: DiffusionLM, requests: Sequence[Mapping[str, str]], prepared: 
     pools: dict[str, list[int]] = defaultdict(list)
     for row, request in enumerate(requests):
         pools[json.dumps(dict(request), sort_keys=True)].append(row)
-    chosen = [0] * len(requests)
+    chosen = [0] * (len(requests) * keep)
     for rows in pools.values():
         pool = torch.tensor([row * candidates + k for row in rows for k in range(candidates)])
         keys = selection_keys(loss[pool], None if on_target is None else on_target[pool],
                               ranks_by_classifier(prepared.controls, prepared.targets[rows[0]]),
                               None if fluency is None else fluency[pool])
         order = pool[keys.argsort(stable=True)].tolist()
-        for row, index in zip(rows, pick_distinct(order, texts, len(rows), max_overlap)):
-            chosen[row] = index
+        picked = pick_distinct(order, texts, len(rows) * keep, max_overlap)
+        for n, index in enumerate(picked):
+            chosen[rows[n // keep] * keep + n % keep] = index
     return chosen, {name: values for name, values in measures.items() if values is not None}
 
 

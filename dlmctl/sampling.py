@@ -27,11 +27,27 @@ class WeightedGuidance:
 @dataclass
 class Step:
     """One finished denoising step: chain index ``index`` (counts down to 0), latents ``x``
-    (B, L, d) for the next step and the clamped x̂0 words ``tokens`` (B, L)."""
+    (B, L, d) for the next step, the x̂0 ``estimate`` (B, L, d) that a self-conditioned model reads
+    next step, and the clamped x̂0 words ``tokens`` (B, L). A chain can go on from any Step
+    (:meth:`Sampler.steps` ``resume``)."""
 
     index: int
     x: torch.Tensor
+    estimate: torch.Tensor
     tokens: torch.Tensor
+
+    def select(self, rows: torch.Tensor | Sequence[int]) -> "Step":
+        """The same step for the chains ``rows`` only (in that order)."""
+        rows = torch.as_tensor(rows, dtype=torch.long)
+        return Step(self.index, self.x[rows], self.estimate[rows], self.tokens[rows])
+
+    @staticmethod
+    def concat(steps: Sequence["Step"]) -> "Step":
+        """Steps of the same index for several batches of chains, as one."""
+        if len({s.index for s in steps}) != 1:
+            raise ValueError("only steps at the same chain index can be joined")
+        return Step(steps[0].index, *(torch.cat([getattr(s, name) for s in steps])
+                                      for name in ("x", "estimate", "tokens")))
 
 
 @dataclass
@@ -92,8 +108,11 @@ class Sampler:
 
     @torch.no_grad()
     def steps(self, batch_size: int, guidance: Sequence[WeightedGuidance] = (),
-              generator: torch.Generator | None = None) -> Iterator[Step]:
-        """Yield every step of one sampling run of ``batch_size`` sentences."""
+              generator: torch.Generator | None = None, resume: Step | None = None,
+              stop: int = 0) -> Iterator[Step]:
+        """Yield every step of one sampling run of ``batch_size`` sentences, from the noisy start
+        or from ``resume`` (a Step of this chain for ``batch_size`` rows) down to chain index
+        ``stop``."""
         model, chain, cfg = self.model, self.chain, self.config
         device = model.device
         shape = (batch_size, model.config.seq_len, model.config.embed_dim)
@@ -102,8 +121,11 @@ class Sampler:
         bias = torch.stack(biases).sum(0) if biases else None
         gradient_terms = [g for g in guidance if g.guidance.log_prob is not None]
         last_guided = max(round(chain.num_steps * (1 - cfg.guided_share)), 1)   # steps count down to 0
-        x, x0 = noise(), None
-        for i in reversed(range(chain.num_steps)):
+        if resume is None:
+            x, x0, first = noise(), None, chain.num_steps - 1
+        else:
+            x, x0, first = resume.x.to(device), resume.estimate.to(device), resume.index - 1
+        for i in range(first, stop - 1, -1):
             idx = torch.full((batch_size,), i, dtype=torch.long, device=device)
             x0 = model.denoiser(x, chain.model_time(idx), x0)   # reads the last step's x̂0 if self-conditioned
             scores = self.word_scores(x0)
@@ -118,4 +140,4 @@ class Sampler:
                 x = mean + cfg.temperature * std * noise()
                 if gradient_terms and i >= last_guided:
                     x = self._guide(x, mean, std, chain.model_time(idx - 1), gradient_terms)
-            yield Step(i, x, tokens)
+            yield Step(i, x, x0, tokens)

@@ -65,12 +65,14 @@ def test_control_classifier_trains_under_torchrun(tiny_model_dir, small_corpus, 
 @pytest.mark.skipif(TORCHRUN is None, reason="torchrun not on PATH")
 def test_two_processes_generate_the_same_file_as_one(tiny_model_dir, tmp_path):
     """``torchrun … dlmctl generate --targets`` shares the batches out and writes one output file,
-    the same as one process writes (several batches, candidates pooled across them)."""
+    the same as one process writes (several batches, candidates pooled across them and pruned
+    halfway)."""
     targets = tmp_path / "targets.jsonl"
     targets.write_text("".join(json.dumps({"controls": c}) + "\n" for c in
                                [{"length": "5"}, {}, {"length": "7"}, {"length": "5"}, {"length": "9"}]))
     args = ["generate", "--model", str(tiny_model_dir), "--targets", str(targets), "--samples-per-target", "2",
-            "--steps", "10", "--candidates", "2", "--batch-size", "4", "--device", "cpu"]
+            "--steps", "10", "--candidates", "3", "--prune-at", "0.5", "--survivors", "2", "--batch-size", "4",
+            "--device", "cpu"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     outputs = {}
     for name, launcher in (("one", [sys.executable, "-m", "dlmctl"]),

@@ -9,10 +9,10 @@ import torch
 
 from dlmctl.diversity import bigram_jaccard
 from dlmctl.errors import UsageError
-from dlmctl.generation import DEFAULT_CANDIDATES, MAX_OVERLAP, default_candidates, ranks_by_classifier
+from dlmctl.generation import DEFAULT_CANDIDATES, MAX_OVERLAP, default_candidates, generate, ranks_by_classifier
 from dlmctl.plugins import PluginHost
 from dlmctl.rerank import denoising_loss, pick_distinct, selection_keys
-from dlmctl.sampling import SamplerConfig
+from dlmctl.sampling import Sampler, SamplerConfig
 from dlmctl.testing import generate_texts
 from dlmctl.vocab import tokenize
 
@@ -83,3 +83,36 @@ def test_unset_candidates_follow_the_controls_that_ask_for_more(tiny_model):
     unset = generate_texts(tiny_model, requests, sampler=sampler, candidates=None, show_progress=False)
     assert unset == generate_texts(tiny_model, requests, sampler=sampler, candidates=4, show_progress=False)
     assert unset != generate_texts(tiny_model, requests, sampler=sampler, candidates=1, show_progress=False)
+
+
+def test_pruned_candidates_stop_early_and_the_survivors_finish(tiny_model, monkeypatch):
+    """After the first half of the chain only one candidate per sentence goes on: 4 chains per
+    sentence sample 5 steps, then 1 per sentence the other 5; each sample's path covers the chain."""
+    rows_per_step = []
+    steps = Sampler.steps
+
+    def counted(self, batch_size, *args, **kwargs):
+        for step in steps(self, batch_size, *args, **kwargs):
+            rows_per_step.append(batch_size)
+            yield step
+
+    monkeypatch.setattr(Sampler, "steps", counted)
+    samples = generate(tiny_model, [{"length": "6"}] * 2, sampler=SamplerConfig(steps=10), seed=3,
+                       show_progress=False, candidates=4, prune_at=0.5, survivors=1, trajectory_every=1)
+    assert rows_per_step == [8] * 5 + [2] * 5
+    assert [len(s.text.split()) for s in samples] == [6, 6]
+    for sample in samples:
+        assert [index for index, _ in sample.trajectory] == list(range(9, -1, -1))
+        assert sample.trajectory[-1][1] == sample.text and set(sample.scores) >= {"loss"}
+
+
+def test_pruning_needs_fewer_survivors_than_candidates_and_a_share_of_the_chain(tiny_model):
+    sampler = SamplerConfig(steps=10)
+    whole = generate_texts(tiny_model, [{}] * 2, sampler=sampler, seed=5, show_progress=False, candidates=4,
+                           prune_at=1.0)
+    assert generate_texts(tiny_model, [{}] * 2, sampler=sampler, seed=5, show_progress=False, candidates=4,
+                          prune_at=0.3, survivors=4) == whole
+    for options, message in (({"prune_at": 0.0}, "--prune-at 0.0"), ({"prune_at": 1.5}, "--prune-at 1.5"),
+                             ({"survivors": 0}, "--survivors 0")):
+        with pytest.raises(UsageError, match=message):
+            generate_texts(tiny_model, [{}], sampler=sampler, show_progress=False, candidates=4, **options)

@@ -79,3 +79,14 @@ def test_guidance_runs_in_the_guided_share_of_the_chain_only(tiny_model):
         sampler = Sampler(tiny_model, SamplerConfig(steps=10, guide_steps=2, guided_share=share))
         list(sampler.steps(2, term, torch.Generator().manual_seed(0)))
         assert len(calls) == 2 * guided, share        # K = 2 gradient steps per guided denoising step
+
+
+def test_a_chain_stopped_and_resumed_ends_where_the_unbroken_chain_ends(tiny_model):
+    sampler = Sampler(tiny_model, SamplerConfig(steps=10))
+    whole = list(sampler.steps(3, generator=torch.Generator().manual_seed(0)))
+    generator = torch.Generator().manual_seed(0)
+    first = list(sampler.steps(3, generator=generator, stop=6))
+    rest = list(sampler.steps(2, generator=generator, resume=first[-1].select([0, 2]), stop=0))
+    assert [s.index for s in first] == list(range(9, 5, -1)) and [s.index for s in rest] == list(range(5, -1, -1))
+    assert torch.equal(first[-1].x, whole[3].x) and first[-1].index == whole[3].index
+    assert rest[-1].tokens.shape == (2, tiny_model.config.seq_len)

@@ -102,6 +102,10 @@ def generate_command(
                                              "the controls' classifiers and the teacher's fluency that does not "
                                              f"repeat another. Default {defaults.CANDIDATES}, or more where a control "
                                              "asks for more (span: 8). 1 is fastest.")] = None,
+    prune_at: Annotated[float, Opt(help="Share of the chain, from its noisy start, that every candidate samples; "
+                                   "then only the best --survivors per sentence, judged on their words so "
+                                   "far, go on (1: every candidate finishes).")] = defaults.PRUNE_AT,
+    survivors: Annotated[int, Opt(help="Candidates per sentence that sample the chain after --prune-at.")] = defaults.SURVIVORS,
     seed: Annotated[int, Opt(help="Random seed.")] = 0,
     batch_size: Annotated[int, Opt(help="Sentences sampled together.")] = defaults.BATCH_SIZE,
     targets: Annotated[Optional[Path], Opt(help="JSONL file of {\"controls\": {...}} lines (batch mode); - reads "
@@ -160,7 +164,7 @@ def generate_command(
         samples = Model(lm).generate_batch(requests, samples_per_target=per_target, seed=seed, steps=steps,
                                            guide_steps=guide_steps, guided_share=guided_share,
                                            temperature=temperature, candidates=candidates,
-                                           weights=weights, batch_size=batch_size, trajectory_every=show_steps,
+                                           prune_at=prune_at, survivors=survivors, weights=weights, batch_size=batch_size, trajectory_every=show_steps,
                                            judge=judge, on_step=on_step,
                                            show_progress=not live and (not as_json or output is not None))
     if not is_main_process():           # under torchrun every process holds all samples; one writes them

@@ -35,7 +35,8 @@ from dlmctl.errors import DlmctlError, UsageError
 PAGE = Path(__file__).with_name("page.html")
 log = logging.getLogger("dlmctl.server")
 #: options a request may set, per endpoint (the rest are the server's)
-GENERATE_OPTIONS = ("steps", "guide_steps", "guided_share", "temperature", "candidates", "weights", "judge")
+GENERATE_OPTIONS = ("steps", "guide_steps", "guided_share", "temperature", "candidates", "prune_at", "survivors",
+                    "weights", "judge")
 INFILL_OPTIONS = ("steps", "temperature", "mbr", "candidates", "weights", "judge")
 
 
@@ -236,7 +237,7 @@ def request_options(body: dict[str, Any], allowed: tuple[str, ...], limits: Limi
     if unknown:
         raise UsageError(f"unknown option '{unknown[0]}' (options: {', '.join(allowed)})")
     caps = {"steps": limits.max_steps, "candidates": limits.max_candidates, "mbr": limits.max_candidates,
-            "guide_steps": defaults.GUIDE_STEPS * 4}
+            "guide_steps": defaults.GUIDE_STEPS * 4, "survivors": limits.max_candidates}
     for name, cap in caps.items():
         value = options.get(name)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= cap):
@@ -244,7 +245,7 @@ def request_options(body: dict[str, Any], allowed: tuple[str, ...], limits: Limi
     weights = options.get("weights", {})
     if not isinstance(weights, dict) or not all(_is_number(v) for v in weights.values()):
         raise UsageError('"options.weights" must be an object of control name → λ, e.g. {"pos": 0.003}')
-    for name in ("temperature", "guided_share"):
+    for name in ("temperature", "guided_share", "prune_at"):
         if name in options and not _is_number(options[name]):
             raise UsageError(f'"options.{name}" must be a number, got {options[name]!r}')
     if "judge" in options and not isinstance(options["judge"], bool):
