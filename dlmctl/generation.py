@@ -110,9 +110,9 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
     classifiers of its controls and by the teacher's per-sentence fluency (:func:`choose`), skipping
     one that repeats a kept sample of the same request (word-bigram overlap above ``max_overlap``)
     while others remain. None: :func:`default_candidates`. The weak candidates are dropped early:
-    after the first ``prune_at`` share of the chain, the same choice on the words of each
-    candidate's x̂0 keeps ``survivors`` per row (None or ≥ ``candidates``: all), and only those
-    sample the rest of the chain. ``trajectory_every`` k > 0 keeps the decoded x̂0 of the first
+    in the first ``prune_at`` share of the chain (1: never), the same choice on the words of each
+    candidate's x̂0 halves them at even intervals until ``survivors`` per row are left (None: all),
+    and only those sample the rest of the chain (:func:`pruning_plan`). ``trajectory_every`` k > 0 keeps the decoded x̂0 of the first
     step and of every step whose index is a multiple of k (the chain counts down to 0) in
     :attr:`Generated.trajectory`, and at each of those steps calls ``on_step(index, {request row:
     x̂0 text of its first candidate})`` for the rows of the batch being sampled (to show sentences
@@ -130,21 +130,20 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
         raise UsageError(f"trajectory_every {trajectory_every}: need 0 (off) or a positive number of steps")
     prepared = prepare_controls(model, requests, weights, host)
     candidates = candidates or default_candidates(prepared.controls.values())
-    finishing = min(survivors or candidates, candidates)
     run = Sampler(model, sampler)
-    prune_index = pruning_index(run.chain.num_steps, prune_at) if finishing < candidates else 0
-    rows = [row for row in range(len(requests)) for _ in range(candidates)]
-    phases = [Phase(rows, candidates, stop=prune_index)]
-    if prune_index:
-        phases.append(Phase([row for row in range(len(requests)) for _ in range(finishing)], finishing, stop=0))
+    phases = [Phase([row for row in range(len(requests)) for _ in range(count)], count, stop)
+              for count, stop in pruning_plan(run.chain.num_steps, candidates, survivors or candidates, prune_at)]
     job = SamplingJob(model, run, prepared, batch_size, seed, trajectory_every, on_step,
                       judged=candidates > 1, shard=init_distributed(model.device))
     with progress_bar("sampling", job.work(phases), enabled=show_progress and job.shard.is_main) as bar:
-        sampled = job.sample(phases[0], None, bar)
-        if prune_index:
-            kept, _ = choose(model, requests, prepared, sampled.texts, candidates, sampled.on_target,
-                             max_overlap, keep=finishing)
-            sampled = job.sample(phases[1], sampled.select(kept), bar, first_batch=len(job.starts(phases[0])))
+        sampled, first_batch = None, 0
+        for before, phase in zip([None, *phases], phases):
+            if before is not None:        # keep phase.group of the before.group chains per row
+                kept, _ = choose(model, requests, prepared, sampled.texts, before.group, sampled.on_target,
+                                 max_overlap, keep=phase.group)
+                sampled = sampled.select(kept)
+            sampled = job.sample(phase, sampled, bar, first_batch)
+            first_batch += len(job.starts(phase))
     if candidates == 1:
         return [Generated(text, {}, path) for text, path in zip(sampled.texts, sampled.paths)]
     chosen, measures = choose(model, requests, prepared, sampled.texts, phases[-1].group, sampled.on_target,
@@ -153,11 +152,20 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
                       sampled.paths[i]) for i in chosen]
 
 
-def pruning_index(num_steps: int, prune_at: float) -> int:
-    """The chain index (counting down) of the last step all candidates sample when the first
-    ``prune_at`` share of a chain of ``num_steps`` is sampled before pruning; 0: no pruning."""
-    index = num_steps - max(round(num_steps * prune_at), 1)
-    return max(index, 0)
+def pruning_plan(num_steps: int, candidates: int, survivors: int, prune_at: float) -> list[tuple[int, int]]:
+    """(chains per request row, chain index of its last step) of each stretch of sampling: the
+    candidates halved (successive halving) at even intervals of the first ``prune_at`` share of a
+    chain of ``num_steps``, down to ``survivors``; one stretch when there is nothing to prune."""
+    counts = [candidates]
+    while counts[-1] > survivors and prune_at < 1:
+        counts.append(max(-(-counts[-1] // 2), survivors))
+    prunes = len(counts) - 1
+    stops = [num_steps - max(round(num_steps * prune_at * k / prunes), 1) for k in range(1, prunes + 1)]
+    plan: list[tuple[int, int]] = []
+    for count, stop in zip(counts, [*stops, 0]):
+        if not plan or stop < plan[-1][1]:      # a stretch of no steps is skipped: its prune joins the next
+            plan.append((count, stop))
+    return plan
 
 
 @dataclass
