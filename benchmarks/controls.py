@@ -232,7 +232,7 @@ def pruning(settings: dict) -> str:
     share = settings.get("prune_at", 1.0)
     if share >= 1:
         return ""
-    return f"; halved in the first {100 * share:.0f} % of the chain down to {settings['survivors']} per sentence"
+    return f"; after the first {100 * share:.0f} % of the chain {settings['survivors']} per sentence go on"
 
 
 def markdown(record: dict) -> str:

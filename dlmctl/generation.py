@@ -110,9 +110,9 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
     classifiers of its controls and by the teacher's per-sentence fluency (:func:`choose`), skipping
     one that repeats a kept sample of the same request (word-bigram overlap above ``max_overlap``)
     while others remain. None: :func:`default_candidates`. The weak candidates are dropped early:
-    in the first ``prune_at`` share of the chain (1: never), the same choice on the words of each
-    candidate's x̂0 halves them at even intervals until ``survivors`` per row are left (None: all),
-    and only those sample the rest of the chain (:func:`pruning_plan`). ``trajectory_every`` k > 0 keeps the decoded x̂0 of the first
+    after the first ``prune_at`` share of the chain (1: never), the same choice on the words of each
+    candidate's x̂0 keeps ``survivors`` per row (None: all), and only those sample the rest of the
+    chain (:func:`pruning_plan`). ``trajectory_every`` k > 0 keeps the decoded x̂0 of the first
     step and of every step whose index is a multiple of k (the chain counts down to 0) in
     :attr:`Generated.trajectory`, and at each of those steps calls ``on_step(index, {request row:
     x̂0 text of its first candidate})`` for the rows of the batch being sampled (to show sentences
@@ -153,19 +153,14 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
 
 
 def pruning_plan(num_steps: int, candidates: int, survivors: int, prune_at: float) -> list[tuple[int, int]]:
-    """(chains per request row, chain index of its last step) of each stretch of sampling: the
-    candidates halved (successive halving) at even intervals of the first ``prune_at`` share of a
-    chain of ``num_steps``, down to ``survivors``; one stretch when there is nothing to prune."""
-    counts = [candidates]
-    while counts[-1] > survivors and prune_at < 1:
-        counts.append(max(-(-counts[-1] // 2), survivors))
-    prunes = len(counts) - 1
-    stops = [num_steps - max(round(num_steps * prune_at * k / prunes), 1) for k in range(1, prunes + 1)]
-    plan: list[tuple[int, int]] = []
-    for count, stop in zip(counts, [*stops, 0]):
-        if not plan or stop < plan[-1][1]:      # a stretch of no steps is skipped: its prune joins the next
-            plan.append((count, stop))
-    return plan
+    """(chains per request row, chain index of its last step) of each stretch of sampling a chain
+    of ``num_steps``: every candidate for the first ``prune_at`` share, then ``survivors`` of them;
+    one stretch when there is nothing to prune. (Halving them in two steps instead, 4 → 2 → 1,
+    lost tree and composition success: docs/benchmarks.md.)"""
+    stop = num_steps - max(round(num_steps * prune_at), 1)
+    if survivors >= candidates or stop == 0:
+        return [(candidates, 0)]
+    return [(candidates, stop), (survivors, 0)]
 
 
 @dataclass

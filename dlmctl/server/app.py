@@ -28,7 +28,6 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from dlmctl import defaults
 from dlmctl.api import Model, controls
 from dlmctl.errors import DlmctlError, UsageError
 
@@ -47,6 +46,7 @@ class Limits:
     max_n: int = 16
     max_steps: int = 400
     max_candidates: int = 16
+    max_guide_steps: int = 12
     max_body: int = 16_384          # bytes
     queue: int = 4                  # requests waiting behind the one running
     retry_after: int = 10           # seconds, in a 503's Retry-After
@@ -237,7 +237,7 @@ def request_options(body: dict[str, Any], allowed: tuple[str, ...], limits: Limi
     if unknown:
         raise UsageError(f"unknown option '{unknown[0]}' (options: {', '.join(allowed)})")
     caps = {"steps": limits.max_steps, "candidates": limits.max_candidates, "mbr": limits.max_candidates,
-            "guide_steps": defaults.GUIDE_STEPS * 4, "survivors": limits.max_candidates}
+            "guide_steps": limits.max_guide_steps, "survivors": limits.max_candidates}
     for name, cap in caps.items():
         value = options.get(name)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= cap):
