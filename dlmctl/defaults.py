@@ -4,9 +4,9 @@ This module imports nothing heavy, so that ``dlmctl --help`` can show them witho
 #: sampling chain length, respaced from the model's diffusion steps
 STEPS = 100
 #: gradient steps on the latents per denoising step, for controls with a classifier
-GUIDE_STEPS = 3
+GUIDE_STEPS = 1
 #: Adagrad learning rate of those steps (the optimiser is re-created every denoising step)
-GUIDE_LR = 0.1
+GUIDE_LR = 0.15
 #: share of the chain, from its noisy start, in which classifier guidance runs (the words settle
 #: early; guiding the rest costs time and fluency)
 GUIDED_SHARE = 0.9
@@ -22,6 +22,6 @@ MAX_OVERLAP = 0.5
 FLUENCY_THRESHOLD = 7.0
 #: share of the chain, from its noisy start, that every candidate samples; then the weak ones are
 #: dropped (1: never)
-PRUNE_AT = 1.0
+PRUNE_AT = 0.5
 #: candidates per returned sentence that sample the rest of the chain after pruning
 SURVIVORS = 1
