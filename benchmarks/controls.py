@@ -130,8 +130,9 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=None,
                         help="keep the best of N samples by the model's loss and the controls' classifiers "
                              "(the CLI's --candidates; default: as the CLI, 4 or what a control asks for, span 8)")
-    parser.add_argument("--prune-at", type=float, default=defaults.PRUNE_AT,
-                        help="share of the chain all candidates sample before the weak ones are dropped")
+    parser.add_argument("--prune-at", type=float, default=None,
+                        help="share of the chain all candidates sample before the weak ones are dropped "
+                             "(default: as the CLI, 0.5 where classifier controls guide, else 1)")
     parser.add_argument("--survivors", type=int, default=defaults.SURVIVORS,
                         help="candidates per sentence that sample the rest of the chain")
     parser.add_argument("--variants", default="pos,tree,span,semantic,semantic+pos")
@@ -230,6 +231,8 @@ def main() -> None:
 def pruning(settings: dict) -> str:
     """How the candidates were pruned, for the header ('' when they all finished)."""
     share = settings.get("prune_at", 1.0)
+    if share is None:
+        return "; pruned as the CLI does by default"
     if share >= 1:
         return ""
     return f"; after the first {100 * share:.0f} % of the chain {settings['survivors']} per sentence go on"

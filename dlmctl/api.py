@@ -26,7 +26,7 @@ from dlmctl.plugins import get_host
 GENERATE_OPTIONS: dict[str, Any] = {
     "steps": defaults.STEPS, "guide_steps": defaults.GUIDE_STEPS, "guided_share": defaults.GUIDED_SHARE,
     "temperature": defaults.TEMPERATURE, "candidates": None, "survivors": defaults.SURVIVORS,
-    "prune_at": defaults.PRUNE_AT, "weights": None, "batch_size": defaults.BATCH_SIZE, "show_progress": False,
+    "prune_at": None, "weights": None, "batch_size": defaults.BATCH_SIZE, "show_progress": False,
     "trajectory_every": 0, "judge": False, "on_step": None,
 }
 #: keyword options of :meth:`Model.infill`, with their defaults
@@ -99,7 +99,8 @@ class Model:
         """``n`` sentences for one request, e.g. ``{"pos": "DET NOUN AUX ADJ PUNCT", "length": 5}``
         (several controls compose; None: unguided). ``options``: ``steps``, ``guide_steps``, ``guided_share``,
         ``temperature``, ``candidates`` (None: the controls' default), ``prune_at`` and ``survivors``
-        (after that share of the chain only that many candidates per sentence go on), ``weights`` ({control: λ}),
+        (after that share of the chain only that many candidates per sentence go on; None: halfway
+        where classifier controls guide, else never), ``weights`` ({control: λ}),
         ``batch_size``, ``show_progress``, ``trajectory_every`` (k > 0: keep the sentence every k
         steps in :attr:`Sample.trajectory`), ``judge`` (fill :attr:`Sample.oracle`), ``on_step`` (with
         ``trajectory_every``: called as sampling goes, ``on_step(step, {sample position: text})``, the

@@ -65,6 +65,10 @@ class Control(ABC):
     rank_by_classifier: ClassVar[bool] = False
     #: whether ``train`` must run (``dlmctl train-control NAME``) before the control can be used
     needs_classifier: ClassVar[bool] = False
+    #: for a classifier control, the share of the chain every candidate samples before the weak
+    #: ones are dropped, when the user gives no ``--prune-at``: a run gets the latest any of its
+    #: classifier controls asks for, and at least ``dlmctl.defaults.PRUNE_AT`` (None: no wish)
+    prune_at: ClassVar[float | None] = None
 
     @abstractmethod
     def parse_target(self, text: str, model: "DiffusionLM") -> Any:

@@ -100,7 +100,7 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
              weights: Mapping[str, float] | None = None, sampler: SamplerConfig | None = None,
              seed: int = 0, batch_size: int = defaults.BATCH_SIZE, show_progress: bool = True,
              host: PluginHost | None = None, candidates: int | None = 1,
-             survivors: int | None = defaults.SURVIVORS, prune_at: float = defaults.PRUNE_AT,
+             survivors: int | None = defaults.SURVIVORS, prune_at: float | None = None,
              max_overlap: float = MAX_OVERLAP, trajectory_every: int = 0,
              on_step: Callable[[int, dict[int, str]], None] | None = None) -> list[Generated]:
     """One sentence per request (rows may repeat a request to get several samples).
@@ -110,9 +110,9 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
     classifiers of its controls and by the teacher's per-sentence fluency (:func:`choose`), skipping
     one that repeats a kept sample of the same request (word-bigram overlap above ``max_overlap``)
     while others remain. None: :func:`default_candidates`. The weak candidates are dropped early:
-    after the first ``prune_at`` share of the chain (1: never), the same choice on the words of each
-    candidate's x̂0 keeps ``survivors`` per row (None: all), and only those sample the rest of the
-    chain (:func:`pruning_plan`). ``trajectory_every`` k > 0 keeps the decoded x̂0 of the first
+    after the first ``prune_at`` share of the chain (1: never; None: :func:`default_prune_at`), the
+    same choice on the words of each candidate's x̂0 keeps ``survivors`` per row (None: all), and
+    only those sample the rest of the chain (:func:`pruning_plan`). ``trajectory_every`` k > 0 keeps the decoded x̂0 of the first
     step and of every step whose index is a multiple of k (the chain counts down to 0) in
     :attr:`Generated.trajectory`, and at each of those steps calls ``on_step(index, {request row:
     x̂0 text of its first candidate})`` for the rows of the batch being sampled (to show sentences
@@ -124,12 +124,13 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
         raise UsageError(f"--candidates {candidates}: need at least 1 sample per sentence")
     if survivors is not None and survivors < 1:
         raise UsageError(f"--survivors {survivors}: need at least 1 candidate per sentence to finish")
-    if not 0 < prune_at <= 1:
+    if prune_at is not None and not 0 < prune_at <= 1:
         raise UsageError(f"--prune-at {prune_at}: need a share of the chain in (0, 1] (1: never prune)")
     if trajectory_every < 0:
         raise UsageError(f"trajectory_every {trajectory_every}: need 0 (off) or a positive number of steps")
     prepared = prepare_controls(model, requests, weights, host)
     candidates = candidates or default_candidates(prepared.controls.values())
+    prune_at = prune_at or default_prune_at(prepared.controls.values())
     run = Sampler(model, sampler)
     phases = [Phase([row for row in range(len(requests)) for _ in range(count)], count, stop)
               for count, stop in pruning_plan(run.chain.num_steps, candidates, survivors or candidates, prune_at)]
@@ -318,6 +319,15 @@ def default_candidates(controls: Iterable[Control]) -> int:
     """Samples per sentence when none is asked for: DEFAULT_CANDIDATES, or more where a control
     asks for more (``Control.default_candidates``)."""
     return max([DEFAULT_CANDIDATES, *(c.default_candidates for c in controls if c.default_candidates)])
+
+
+def default_prune_at(controls: Iterable[Control]) -> float:
+    """The share of the chain every candidate samples when none is asked for: where classifier
+    controls guide (their gradient steps are what pruning saves), defaults.PRUNE_AT or the latest
+    share one of them asks for (``Control.prune_at``); else 1, every candidate finishes (unguided,
+    pruned candidates lost fluent sentences: docs/benchmarks.md)."""
+    shares = [c.prune_at or defaults.PRUNE_AT for c in controls if c.needs_classifier]
+    return max(shares, default=1.0)
 
 
 def ranks_by_classifier(controls: Mapping[str, Control], row: Mapping[str, Any]) -> bool:

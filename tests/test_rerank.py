@@ -7,10 +7,11 @@ import random
 import pytest
 import torch
 
+from dlmctl import defaults
 from dlmctl.diversity import bigram_jaccard
 from dlmctl.errors import UsageError
-from dlmctl.generation import (DEFAULT_CANDIDATES, MAX_OVERLAP, default_candidates, generate, pruning_plan,
-                               ranks_by_classifier)
+from dlmctl.generation import (DEFAULT_CANDIDATES, MAX_OVERLAP, default_candidates, default_prune_at, generate,
+                               pruning_plan, ranks_by_classifier)
 from dlmctl.plugins import PluginHost
 from dlmctl.rerank import denoising_loss, pick_distinct, selection_keys
 from dlmctl.sampling import Sampler, SamplerConfig
@@ -113,6 +114,14 @@ def test_pruning_plans_every_candidate_for_its_share_then_the_survivors():
     assert pruning_plan(100, 4, 1, 1.0) == pruning_plan(100, 4, 4, 0.5) == [(4, 0)]     # nothing to prune
     assert pruning_plan(2, 4, 1, 0.5) == [(4, 1), (1, 0)]
     assert pruning_plan(1, 4, 1, 0.5) == [(4, 0)]              # no step left to prune at
+
+
+def test_candidates_are_pruned_by_default_where_classifiers_guide():
+    host = PluginHost()
+    assert default_prune_at([]) == default_prune_at([host.control("length")]) == 1.0
+    assert default_prune_at([host.control("pos"), host.control("length")]) == defaults.PRUNE_AT < 1
+    span = host.control("span")
+    assert default_prune_at([host.control("pos"), span]) == max(span.prune_at or 0, defaults.PRUNE_AT)
 
 
 def test_pruning_needs_fewer_survivors_than_candidates_and_a_share_of_the_chain(tiny_model):

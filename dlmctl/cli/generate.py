@@ -102,9 +102,11 @@ def generate_command(
                                              "the controls' classifiers and the teacher's fluency that does not "
                                              f"repeat another. Default {defaults.CANDIDATES}, or more where a control "
                                              "asks for more (span: 8). 1 is fastest.")] = None,
-    prune_at: Annotated[float, Opt(help="Share of the chain, from its noisy start, that every candidate samples; "
-                                   "then only the best --survivors per sentence, judged on their words so "
-                                   "far, go on (1: every candidate finishes).")] = defaults.PRUNE_AT,
+    prune_at: Annotated[Optional[float], Opt(help="Share of the chain, from its noisy start, that every candidate "
+                                             "samples; then only the best --survivors per sentence, judged on their "
+                                             "words so far, go on (1: every candidate finishes). Default "
+                                             f"{defaults.PRUNE_AT} where classifier controls guide, or later where one "
+                                             "asks; 1 otherwise.")] = None,
     survivors: Annotated[int, Opt(help="Candidates per sentence that sample the chain after --prune-at.")] = defaults.SURVIVORS,
     seed: Annotated[int, Opt(help="Random seed.")] = 0,
     batch_size: Annotated[int, Opt(help="Sentences sampled together.")] = defaults.BATCH_SIZE,
