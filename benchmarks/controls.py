@@ -129,7 +129,7 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, default=SamplerConfig.temperature)
     parser.add_argument("--candidates", type=int, default=None,
                         help="keep the best of N samples by the model's loss and the controls' classifiers "
-                             "(the CLI's --candidates; default: as the CLI, 4 or what a control asks for, span 8)")
+                             "(the CLI's --candidates; default: as the CLI, 4 or what a control asks for)")
     parser.add_argument("--prune-at", type=float, default=None,
                         help="share of the chain all candidates sample before the weak ones are dropped "
                              "(default: as the CLI, 0.5 where classifier controls guide, else 1)")
@@ -245,7 +245,7 @@ def markdown(record: dict) -> str:
              f"Machine: {record['machine']}. Model: {record['model']['dir']} "
              f"({record['model']['steps_done']} training steps). {s['targets']} targets × {s['samples']} "
              f"samples, {s['steps']} sampling steps, {s['guide_steps']} guide steps (Adagrad lr {s.get('guide_lr', 0.1):g}) in the first "
-             f"{100 * s.get('guided_share', 0.9):.0f} % of them, temperature {s.get('temperature', 1.0)}, best of {s.get('candidates') or 'the default (4; span 8)'} (model loss + classifier ranks{pruning(s)}), annotator {s['annotator']}. "
+             f"{100 * s.get('guided_share', 0.9):.0f} % of them, temperature {s.get('temperature', 1.0)}, best of {s.get('candidates') or 'the default'} (model loss + classifier ranks{pruning(s)}), annotator {s['annotator']}. "
              f"Total time {record['seconds_total'] / 60:.1f} min.", "",
              "| variant | control | λ | success guided % | success unguided % | paper % | fluent % | overlap | "
              "distinct-2 | lm-score | sentences/s |",

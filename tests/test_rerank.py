@@ -75,11 +75,15 @@ def test_a_request_ranks_by_classifier_only_if_all_its_classifier_controls_ask()
 
 def test_unset_candidates_follow_the_controls_that_ask_for_more(tiny_model):
     """``candidates=None`` (the CLI without --candidates) draws DEFAULT_CANDIDATES samples per
-    sentence, or as many as a used control asks for (span asks for 8)."""
+    sentence, or as many as a used control asks for."""
     controls = PluginHost().controls()
+
+    class Choosy(type(controls["length"])):
+        default_candidates = 8
+
     assert default_candidates([]) == DEFAULT_CANDIDATES == 4
     assert default_candidates([controls["pos"], controls["length"]]) == 4
-    assert default_candidates([controls["pos"], controls["span"]]) == controls["span"].default_candidates == 8
+    assert default_candidates([controls["pos"], Choosy()]) == 8
     sampler = SamplerConfig(steps=5)
     requests = [{"length": "6"}] * 3
     unset = generate_texts(tiny_model, requests, sampler=sampler, candidates=None, show_progress=False)
@@ -120,8 +124,7 @@ def test_candidates_are_pruned_by_default_where_classifiers_guide():
     host = PluginHost()
     assert default_prune_at([]) == default_prune_at([host.control("length")]) == 1.0
     assert default_prune_at([host.control("pos"), host.control("length")]) == defaults.PRUNE_AT < 1
-    span = host.control("span")
-    assert default_prune_at([host.control("pos"), span]) == max(span.prune_at or 0, defaults.PRUNE_AT)
+    assert default_prune_at([host.control("pos"), host.control("span")]) == 1.0      # span asks not to prune
 
 
 def test_pruning_needs_fewer_survivors_than_candidates_and_a_share_of_the_chain(tiny_model):

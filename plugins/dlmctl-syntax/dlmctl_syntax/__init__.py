@@ -126,7 +126,7 @@ class SpanControl(_ChartControl):
     example_target = "2,5,NP"
     default_weight = 3e-3   # chosen on benchmarks/controls.py, ranked by its classifier (benchmarks/selection.py)
     rank_by_classifier = True
-    default_candidates = 8  # more on-target than 4 at equal fluency (benchmarks/controls.py, docs/benchmarks.md)
+    prune_at = 1.0   # pruned, its candidates ended in filler ("… . sell Beside Beside"): docs/benchmarks.md
 
     def parse_target(self, text: str, model) -> SpanTarget:
         match = _SPAN.match(text)
