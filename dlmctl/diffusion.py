@@ -33,8 +33,10 @@ class Diffusion:
         self.sqrt_ac = self.alphas_cumprod.sqrt()
         self.sqrt_1m_ac = (1 - self.alphas_cumprod).sqrt()
         self.posterior_var = betas * (1 - prev) / (1 - self.alphas_cumprod)
-        # the first posterior variance is 0; clip its log as improved-diffusion does
-        self.posterior_log_var = torch.log(torch.cat([self.posterior_var[1:2], self.posterior_var[1:]]))
+        # the first posterior variance is 0; clip its log as improved-diffusion does (a chain of one
+        # step has no second variance to clip to: its β, never used, as the last step adds no noise)
+        first = self.posterior_var[1:2] if self.num_steps > 1 else betas[:1]
+        self.posterior_log_var = torch.log(torch.cat([first, self.posterior_var[1:]]))
         self.coef_x0 = betas * prev.sqrt() / (1 - self.alphas_cumprod)
         self.coef_xt = (1 - prev) * (1 - betas).sqrt() / (1 - self.alphas_cumprod)
 

@@ -26,3 +26,11 @@ def test_posterior_at_first_step_returns_x0():
     x0, xt = torch.randn(2, 5, 3), torch.randn(2, 5, 3)
     mean, _ = r.posterior(x0, xt, torch.zeros(2, dtype=torch.long))
     assert torch.allclose(mean, x0, atol=1e-6)
+
+
+def test_a_chain_of_one_step_returns_x0():
+    """``--steps 1``: the one step is the last, its posterior mean x̂0 itself."""
+    r = Diffusion.sqrt(2000).respaced(1)
+    x0, xt = torch.randn(2, 5, 3), torch.randn(2, 5, 3)
+    mean, std = r.posterior(x0, xt, torch.zeros(2, dtype=torch.long))
+    assert r.num_steps == 1 and torch.allclose(mean, x0, atol=1e-6) and torch.isfinite(std).all()
