@@ -25,6 +25,7 @@ import torch
 from dlmctl.checkpoint import atomic_write_text
 from dlmctl.fluency import DEFAULT_THRESHOLD, sentence_scores
 from dlmctl.teacher import load_teacher
+from dlmctl.vocab import tokenize
 
 THRESHOLDS = (5.0, 6.0, 6.5, DEFAULT_THRESHOLD, 7.5, 8.0, 9.0)
 
@@ -57,7 +58,7 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results/fluency_proxy")
     args = parser.parse_args()
     texts, sources, good = read_reading(args.reading)
-    scores = sentence_scores(load_teacher(args.teacher), texts)
+    scores = sentence_scores(load_teacher(args.teacher), [tokenize(text) for text in texts])
     bad = ~torch.tensor(good)
     generated = torch.tensor([s != "human" for s in sources])
     record = {

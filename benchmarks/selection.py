@@ -112,7 +112,7 @@ def main() -> None:
             for s in range(0, len(ids), 200)])
         success = torch.tensor([controls[name].score(text, target) for text, target in zip(texts, parsed)])
         loss = denoising_loss(model, ids).cpu()
-        fluency = sentence_scores(teacher, texts)
+        fluency = sentence_scores(teacher, [tokenize(text) for text in texts])
         nll, count = teacher.nll(texts)
         rows = {}
         for rule in [*RULES, *(DISTINCT + cap for cap in args.max_overlap.split(","))]:

@@ -164,6 +164,7 @@ class Model:
         from dlmctl.fluency import sentence_scores
         from dlmctl.generation import prepare_controls
         from dlmctl.teacher import model_teacher
+        from dlmctl.vocab import tokenize
 
         prepared = prepare_controls(self.lm, [s.controls for s in samples], host=self.host)
         for sample, targets in zip(samples, prepared.targets):
@@ -172,7 +173,7 @@ class Model:
         unscored = [s for s in samples if "worst_token_nll" not in s.scores]   # selection scored the others
         teacher = model_teacher(self.lm)
         if teacher is not None and unscored:
-            for sample, worst in zip(unscored, sentence_scores(teacher, [s.text for s in unscored]).tolist()):
+            for sample, worst in zip(unscored, sentence_scores(teacher, [tokenize(s.text) for s in unscored]).tolist()):
                 sample.scores["worst_token_nll"] = worst
         return list(samples)
 

@@ -21,9 +21,11 @@ from dlmctl.teacher import Teacher
 DEFAULT_THRESHOLD = defaults.FLUENCY_THRESHOLD
 
 
-def sentence_scores(teacher: Teacher, texts: Sequence[str]) -> torch.Tensor:
-    """(N,) NLL of each text's least likely token under ``teacher`` (words and END); higher is worse."""
-    return torch.stack([row.max() for row in teacher.token_nlls(texts)]) if texts else torch.zeros(0)
+def sentence_scores(teacher: Teacher, sentences: Sequence[Sequence[str]]) -> torch.Tensor:
+    """(N,) NLL of each sentence's least likely token under ``teacher`` (words and END), the
+    sentences given as words (:func:`dlmctl.vocab.tokenize`); higher is worse."""
+    rows = teacher.word_nlls(sentences)
+    return torch.stack([row.max() for row in rows]) if rows else torch.zeros(0)
 
 
 def fluent(scores: torch.Tensor, threshold: float = DEFAULT_THRESHOLD) -> torch.Tensor:

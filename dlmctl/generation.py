@@ -23,7 +23,7 @@ from dlmctl.progress import progress_bar
 from dlmctl.rerank import denoising_loss, pick_distinct, selection_keys
 from dlmctl.sampling import Sampler, SamplerConfig, Step, WeightedGuidance
 from dlmctl.teacher import model_teacher
-from dlmctl.vocab import detokenize, tokenize
+from dlmctl.vocab import detokenize
 
 
 DEFAULT_CANDIDATES = defaults.CANDIDATES   # samples per sentence unless told (or a control asks for more)
@@ -294,10 +294,11 @@ def choose(model: DiffusionLM, requests: Sequence[Mapping[str, str]], prepared: 
     row) of the ``keep`` samples it keeps, row by row, rows with equal requests choosing from their
     pooled candidates; and the measures it ranked by, each (len(texts),) (:attr:`Generated.scores`)."""
     on_target = on_target if on_target is not None and on_target.any() else None
-    ids = model.vocab.encode_batch([tokenize(text) for text in texts], model.config.seq_len)
+    words = [text.split() for text in texts]         # decoded texts: vocabulary words joined by spaces
+    ids = model.vocab.encode_batch(words, model.config.seq_len)
     loss = denoising_loss(model, ids).cpu()
     teacher = model_teacher(model)
-    fluency = sentence_scores(teacher, texts) if teacher is not None else None
+    fluency = sentence_scores(teacher, words) if teacher is not None else None
     measures = {"loss": loss, "classifier_log_prob": on_target, "worst_token_nll": fluency}
     pools: dict[str, list[int]] = defaultdict(list)
     for row, request in enumerate(requests):

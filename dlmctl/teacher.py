@@ -92,10 +92,13 @@ class Teacher:
         self.vocab = vocab
         self.meta = meta or {}
 
-    @torch.no_grad()
     def token_nlls(self, texts: Sequence[str], batch_size: int = 256) -> list[torch.Tensor]:
         """Per text, the NLL of each scored token (words, then END), shape (n_words + 1,)."""
-        words = [tokenize(t) for t in texts]
+        return self.word_nlls([tokenize(t) for t in texts], batch_size)
+
+    @torch.no_grad()
+    def word_nlls(self, words: Sequence[Sequence[str]], batch_size: int = 256) -> list[torch.Tensor]:
+        """:meth:`token_nlls` of sentences given as words."""
         order = sorted(range(len(words)), key=lambda i: len(words[i]))
         out: list[torch.Tensor] = [torch.zeros(0)] * len(words)
         device = self.net.embed.weight.device
