@@ -9,7 +9,7 @@ GUIDE_STEPS = 1
 GUIDE_LR = 0.15
 #: share of the chain, from its noisy start, in which classifier guidance runs (the words settle
 #: early; guiding the rest costs time and fluency)
-GUIDED_SHARE = 0.9
+GUIDED_SHARE = 0.5
 #: scale of the noise added per denoising step (1: the exact ancestral sampler)
 TEMPERATURE = 0.7
 #: sentences sampled together in one batch
@@ -24,4 +24,4 @@ FLUENCY_THRESHOLD = 7.0
 #: dropped (1: never)
 PRUNE_AT = 0.5
 #: candidates per returned sentence that sample the rest of the chain after pruning
-SURVIVORS = 1
+SURVIVORS = 2
