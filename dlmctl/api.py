@@ -24,7 +24,8 @@ from dlmctl.plugins import get_host
 
 #: keyword options of :meth:`Model.generate` and :meth:`Model.generate_batch`, with their defaults
 GENERATE_OPTIONS: dict[str, Any] = {
-    "steps": defaults.STEPS, "guide_steps": defaults.GUIDE_STEPS, "guided_share": defaults.GUIDED_SHARE,
+    "steps": defaults.STEPS, "guide_steps": defaults.GUIDE_STEPS, "guide_lr": defaults.GUIDE_LR,
+    "guided_share": defaults.GUIDED_SHARE,
     "temperature": defaults.TEMPERATURE, "candidates": None, "survivors": defaults.SURVIVORS,
     "prune_at": None, "weights": None, "batch_size": defaults.BATCH_SIZE, "show_progress": False,
     "trajectory_every": 0, "judge": False, "on_step": None,
@@ -97,8 +98,8 @@ class Model:
     def generate(self, controls: Mapping[str, Any] | None = None, *, n: int = 1, seed: int = 0,
                  **options: Any) -> list[Sample]:
         """``n`` sentences for one request, e.g. ``{"pos": "DET NOUN AUX ADJ PUNCT", "length": 5}``
-        (several controls compose; None: unguided). ``options``: ``steps``, ``guide_steps``, ``guided_share``,
-        ``temperature``, ``candidates`` (None: the controls' default), ``prune_at`` and ``survivors``
+        (several controls compose; None: unguided). ``options``: ``steps``, ``guide_steps``,
+        ``guide_lr``, ``guided_share``, ``temperature``, ``candidates`` (None: the controls' default), ``prune_at`` and ``survivors``
         (after that share of the chain only that many candidates per sentence go on; None: halfway
         where classifier controls guide, else never), ``weights`` ({control: λ}),
         ``batch_size``, ``show_progress``, ``trajectory_every`` (k > 0: keep the sentence every k
@@ -121,17 +122,20 @@ class Model:
             raise UsageError("on_step is called every trajectory_every steps: give trajectory_every too")
         check_counts(len(targets) * samples_per_target, settings["candidates"], seed)
         check_sampling(self.lm, settings["steps"], settings["temperature"], settings["guide_steps"])
+        if not 0 < settings["guide_lr"] < float("inf"):
+            raise UsageError(f"--guide-lr must be a positive number, got {settings['guide_lr']}")
         requests = [_request(target) for target in targets]
         rows = [(i, k, r) for i, r in enumerate(requests) for k in range(samples_per_target)]
         if not 0 <= settings["guided_share"] <= 1:
             raise UsageError(f"guided_share must be in [0, 1], got {settings['guided_share']}")
         sampler = SamplerConfig(steps=settings["steps"], guide_steps=settings["guide_steps"],
-                                guided_share=settings["guided_share"],
+                                guide_lr=settings["guide_lr"], guided_share=settings["guided_share"],
                                 temperature=settings["temperature"])
         results = generate(self.lm, [r for _, _, r in rows], weights=settings["weights"], sampler=sampler,
                            seed=seed, batch_size=settings["batch_size"], show_progress=settings["show_progress"],
                            host=self.host, candidates=settings["candidates"], survivors=settings["survivors"],
-                           prune_at=settings["prune_at"], trajectory_every=settings["trajectory_every"], on_step=settings["on_step"])
+                           prune_at=settings["prune_at"], trajectory_every=settings["trajectory_every"],
+                           on_step=settings["on_step"])
         samples = [Sample(g.text, request, i, k, scores=g.scores, trajectory=g.trajectory)
                    for (i, k, request), g in zip(rows, results)]
         return self.judge(samples) if settings["judge"] else samples

@@ -112,11 +112,11 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
     while others remain. None: :func:`default_candidates`. The weak candidates are dropped early:
     after the first ``prune_at`` share of the chain (1: never; None: :func:`default_prune_at`), the
     same choice on the words of each candidate's x̂0 keeps ``survivors`` per row (None: all), and
-    only those sample the rest of the chain (:func:`pruning_plan`). ``trajectory_every`` k > 0 keeps the decoded x̂0 of the first
-    step and of every step whose index is a multiple of k (the chain counts down to 0) in
-    :attr:`Generated.trajectory`, and at each of those steps calls ``on_step(index, {request row:
-    x̂0 text of its first candidate})`` for the rows of the batch being sampled (to show sentences
-    forming while they are sampled).
+    only those sample the rest of the chain (:func:`pruning_plan`). ``trajectory_every`` k > 0
+    keeps the decoded x̂0 of the first step and of every step whose index is a multiple of k (the
+    chain counts down to 0) in :attr:`Generated.trajectory`, and at each of those steps calls
+    ``on_step(index, {request row: x̂0 text of its first candidate})`` for the rows of the batch
+    being sampled (to show sentences forming while they are sampled).
 
     Under ``torchrun`` the batches are shared out over the processes and gathered again, and every
     process returns what one process alone would (each batch draws its own noise, :func:`batch_seed`)."""

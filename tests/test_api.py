@@ -35,6 +35,11 @@ def test_options_and_errors_are_in_library_terms(tiny_model_dir, tmp_path):
         model.generate(n=1, stepz=5)
     with pytest.raises(DlmctlError, match="unknown control 'lenght'; did you mean 'length'"):
         model.generate({"lenght": 5}, steps=5)
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(UsageError, match="--guide-lr must be a positive number"):
+            model.generate(steps=5, guide_lr=bad)
+    with pytest.raises(UsageError, match="--prune-at 0"):
+        model.generate(steps=5, prune_at=0.0)
     with pytest.raises(ModelError):
         dlmctl.load(tmp_path / "nothing-here")
     assert issubclass(UsageError, dlmctl.DlmctlError) and dlmctl.DlmctlError is DlmctlError

@@ -218,8 +218,9 @@ def test_crossing_spans_are_exactly_those_that_cannot_coexist_with_the_target():
 
 @pytest.mark.parametrize("name, target", [("pos", "DET NOUN AUX ADJ PUNCT"), ("span", "1,2,NP")])
 def test_candidates_are_chosen_by_loss_and_by_the_control_classifier(trained, name, target):
-    """``generate`` keeps what the selection keys pick from the same pool: by the rank sum for pos,
-    by the classifier first for span (``rank_by_classifier``), without repeats."""
+    """``generate`` keeps what the selection keys pick from the same pool of finished candidates
+    (``prune_at=1``): by the rank sum for pos, by the classifier first for span
+    (``rank_by_classifier``), without repeats."""
     from dlmctl.generation import MAX_OVERLAP, prepare_controls, target_log_prob
     from dlmctl.rerank import denoising_loss, pick_distinct, selection_keys
     from dlmctl.sampling import WeightedGuidance
@@ -227,7 +228,8 @@ def test_candidates_are_chosen_by_loss_and_by_the_control_classifier(trained, na
     sampler = SamplerConfig(steps=20)
     request = {name: target}
     pool = generate_texts(model, [request] * 24, sampler=sampler, seed=3, show_progress=False)
-    chosen = generate_texts(model, [request] * 6, sampler=sampler, seed=3, show_progress=False, candidates=4)
+    chosen = generate_texts(model, [request] * 6, sampler=sampler, seed=3, show_progress=False, candidates=4,
+                            prune_at=1.0)
     prepared = prepare_controls(model, [request] * 24)
     control = prepared.controls[name]
     guidance = [WeightedGuidance(control.guidance(model, [row[name] for row in prepared.targets]),

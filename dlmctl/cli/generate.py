@@ -93,6 +93,7 @@ def generate_command(
     weight: Annotated[Optional[list[str]], Opt("--weight", help="NAME=λ: fluency weight of a control.")] = None,
     steps: Annotated[int, Opt(help="Sampling steps (respaced from the model's diffusion steps).")] = defaults.STEPS,
     guide_steps: Annotated[int, Opt(help="Gradient steps per denoising step for classifier controls.")] = defaults.GUIDE_STEPS,
+    guide_lr: Annotated[float, Opt(help="Adagrad learning rate of those steps.")] = defaults.GUIDE_LR,
     guided_share: Annotated[float, Opt(help="Share of the chain, from its noisy start, in which classifier "
                                        "controls guide (the words settle early).")] = defaults.GUIDED_SHARE,
     temperature: Annotated[float, Opt(help="Noise scale per sampling step: lower is more fluent and less "
@@ -164,7 +165,7 @@ def generate_command(
     live = bool(show_steps) and not as_json and output is None and sys.stdout.isatty()
     with forming_view(live) as on_step:
         samples = Model(lm).generate_batch(requests, samples_per_target=per_target, seed=seed, steps=steps,
-                                           guide_steps=guide_steps, guided_share=guided_share,
+                                           guide_steps=guide_steps, guide_lr=guide_lr, guided_share=guided_share,
                                            temperature=temperature, candidates=candidates,
                                            prune_at=prune_at, survivors=survivors, weights=weights, batch_size=batch_size, trajectory_every=show_steps,
                                            judge=judge, on_step=on_step,

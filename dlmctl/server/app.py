@@ -34,7 +34,7 @@ from dlmctl.errors import DlmctlError, UsageError
 PAGE = Path(__file__).with_name("page.html")
 log = logging.getLogger("dlmctl.server")
 #: options a request may set, per endpoint (the rest are the server's)
-GENERATE_OPTIONS = ("steps", "guide_steps", "guided_share", "temperature", "candidates", "prune_at", "survivors",
+GENERATE_OPTIONS = ("steps", "guide_steps", "guide_lr", "guided_share", "temperature", "candidates", "prune_at", "survivors",
                     "weights", "judge")
 INFILL_OPTIONS = ("steps", "temperature", "mbr", "candidates", "weights", "judge")
 
@@ -245,7 +245,7 @@ def request_options(body: dict[str, Any], allowed: tuple[str, ...], limits: Limi
     weights = options.get("weights", {})
     if not isinstance(weights, dict) or not all(_is_number(v) for v in weights.values()):
         raise UsageError('"options.weights" must be an object of control name → λ, e.g. {"pos": 0.003}')
-    for name in ("temperature", "guided_share", "prune_at"):
+    for name in ("temperature", "guide_lr", "guided_share", "prune_at"):
         if name in options and not _is_number(options[name]) and not (name == "prune_at" and options[name] is None):
             raise UsageError(f'"options.{name}" must be a number, got {options[name]!r}')
     if "judge" in options and not isinstance(options["judge"], bool):
