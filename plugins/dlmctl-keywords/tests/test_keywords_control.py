@@ -106,7 +106,7 @@ def test_guided_sampling_contains_the_keywords(tiny_model):
     from dlmctl.testing import generate_texts
 
     # the tiny model needs a stronger pull than the defaults give: 0.2.0's three steps over 90 % of
-    # the chain (on the bundled model the defaults find both keywords as often: docs/benchmarks.md)
+    # the chain
     sampler = SamplerConfig(steps=40, guide_steps=3, guided_share=0.9)
     rows = [{"keywords": "riverside, cheap"}] * 8
     target = control.parse_target("riverside, cheap", tiny_model)
