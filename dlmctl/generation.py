@@ -192,6 +192,7 @@ class SampledBatch:
 
     @staticmethod
     def concat(batches: Sequence["SampledBatch"]) -> "SampledBatch":
+        """Batches of chains at the same step, as one, in order."""
         return SampledBatch([t for b in batches for t in b.texts], [p for b in batches for p in b.paths],
                             torch.cat([b.on_target for b in batches]), Step.concat([b.last for b in batches]))
 
@@ -212,6 +213,7 @@ class SamplingJob:
     shard: Any
 
     def starts(self, phase: Phase) -> list[int]:
+        """The first chain of each batch of ``phase``."""
         return list(range(0, len(phase.rows), self.batch_size))
 
     def work(self, phases: Sequence[Phase]) -> int:
