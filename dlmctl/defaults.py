@@ -5,7 +5,7 @@ This module imports nothing heavy, so that ``dlmctl --help`` can show them witho
 STEPS = 100
 #: gradient steps on the latents per denoising step, for controls with a classifier
 GUIDE_STEPS = 1
-#: Adagrad learning rate of those steps (the optimiser is re-created every denoising step)
+#: Adagrad learning rate of those steps (its accumulator starts afresh every denoising step)
 GUIDE_LR = 0.15
 #: share of the chain, from its noisy start, in which classifier guidance runs (the words settle
 #: early; guiding the rest costs time and fluency)
@@ -20,8 +20,8 @@ CANDIDATES = 4
 MAX_OVERLAP = 0.5
 #: teacher NLL (nats) of a sentence's least likely token at or below which it counts as fluent
 FLUENCY_THRESHOLD = 7.0
-#: share of the chain, from its noisy start, that every candidate samples; then the weak ones are
-#: dropped (1: never)
+#: where classifier controls guide, the share of the chain, from its noisy start, that every
+#: candidate samples; then the weak ones are dropped (1: never)
 PRUNE_AT = 0.5
 #: candidates per returned sentence that sample the rest of the chain after pruning
 SURVIVORS = 2
