@@ -99,9 +99,10 @@ class Model:
                  **options: Any) -> list[Sample]:
         """``n`` sentences for one request, e.g. ``{"pos": "DET NOUN AUX ADJ PUNCT", "length": 5}``
         (several controls compose; None: unguided). ``options``: ``steps``, ``guide_steps``,
-        ``guide_lr``, ``guided_share``, ``temperature``, ``candidates`` (None: the controls' default), ``prune_at`` and ``survivors``
-        (after that share of the chain only that many candidates per sentence go on; None: halfway
-        where classifier controls guide, else never), ``weights`` ({control: λ}),
+        ``guide_lr``, ``guided_share``, ``temperature``, ``candidates`` (None: the controls' default),
+        ``prune_at`` and ``survivors`` (after that share of the chain only that many candidates per
+        sentence go on; None: halfway where classifier controls guide, else never), ``weights``
+        ({control: λ}),
         ``batch_size``, ``show_progress``, ``trajectory_every`` (k > 0: keep the sentence every k
         steps in :attr:`Sample.trajectory`), ``judge`` (fill :attr:`Sample.oracle`), ``on_step`` (with
         ``trajectory_every``: called as sampling goes, ``on_step(step, {sample position: text})``, the
@@ -177,7 +178,8 @@ class Model:
         unscored = [s for s in samples if "worst_token_nll" not in s.scores]   # selection scored the others
         teacher = model_teacher(self.lm)
         if teacher is not None and unscored:
-            for sample, worst in zip(unscored, sentence_scores(teacher, [tokenize(s.text) for s in unscored]).tolist()):
+            worst_nlls = sentence_scores(teacher, [tokenize(s.text) for s in unscored]).tolist()
+            for sample, worst in zip(unscored, worst_nlls):
                 sample.scores["worst_token_nll"] = worst
         return list(samples)
 

@@ -132,8 +132,8 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
     candidates = candidates or default_candidates(prepared.controls.values())
     prune_at = prune_at or default_prune_at(prepared.controls.values())
     run = Sampler(model, sampler)
-    phases = [Phase([row for row in range(len(requests)) for _ in range(count)], count, stop)
-              for count, stop in pruning_plan(run.chain.num_steps, candidates, survivors or candidates, prune_at)]
+    plan = pruning_plan(run.chain.num_steps, candidates, survivors or candidates, prune_at)
+    phases = [Phase(len(requests), count, stop) for count, stop in plan]
     job = SamplingJob(model, run, prepared, batch_size, seed, trajectory_every, on_step,
                       judged=candidates > 1, shard=init_distributed(model.device))
     with progress_bar("sampling", job.work(phases), enabled=show_progress and job.shard.is_main) as bar:
@@ -166,12 +166,16 @@ def pruning_plan(num_steps: int, candidates: int, survivors: int, prune_at: floa
 
 @dataclass
 class Phase:
-    """A stretch of sampling: the request row of each chain (``group`` consecutive chains per
-    row), sampled down to chain index ``stop``."""
+    """A stretch of sampling: ``group`` consecutive chains for each of ``requests`` request rows
+    (chain c answers row c // group), sampled down to chain index ``stop``."""
 
-    rows: list[int]
+    requests: int
     group: int
     stop: int
+
+    @property
+    def chains(self) -> int:
+        return self.requests * self.group
 
 
 @dataclass
@@ -187,7 +191,7 @@ class SampledBatch:
 
     def select(self, chains: Sequence[int]) -> "SampledBatch":
         """The same for the chains ``chains`` only (in that order)."""
-        return SampledBatch([self.texts[i] for i in chains], [list(self.paths[i]) for i in chains],
+        return SampledBatch([self.texts[i] for i in chains], [self.paths[i] for i in chains],
                             self.on_target[list(chains)], self.last.select(chains))
 
     @staticmethod
@@ -214,7 +218,7 @@ class SamplingJob:
 
     def starts(self, phase: Phase) -> list[int]:
         """The first chain of each batch of ``phase``."""
-        return list(range(0, len(phase.rows), self.batch_size))
+        return list(range(0, phase.chains, self.batch_size))
 
     def work(self, phases: Sequence[Phase]) -> int:
         """Denoising steps this process runs for ``phases`` (for the progress bar)."""
@@ -230,7 +234,7 @@ class SamplingJob:
         starts = self.starts(phase)
         batches: dict[int, SampledBatch] = {}
         for number, start in list(enumerate(starts))[self.shard.rank::self.shard.world]:
-            chains = list(range(start, min(start + self.batch_size, len(phase.rows))))
+            chains = list(range(start, min(start + self.batch_size, phase.chains)))
             batches[start] = self.sample_batch(phase, chains, None if resume is None else resume.select(chains),
                                                batch_seed(self.seed, first_batch + number), lambda: bar.advance(1))
         if self.shard.world > 1:
@@ -242,7 +246,7 @@ class SamplingJob:
         """Sample the ``chains`` of ``phase`` (indices into its rows) with noise from ``seed``;
         ``advance()`` after every step."""
         model, run, prepared = self.model, self.run, self.prepared
-        targets = [prepared.targets[phase.rows[c]] for c in chains]
+        targets = [prepared.targets[c // phase.group] for c in chains]
         guidance = []
         for name, control in prepared.controls.items():
             column = [row.get(name) for row in targets]
@@ -258,7 +262,7 @@ class SamplingJob:
                 kept.append((step.index, step.tokens))
                 if self.on_step is not None:
                     shown = decode(model, step.tokens[firsts])
-                    self.on_step(step.index, {phase.rows[chains[i]]: text for i, text in zip(firsts, shown)})
+                    self.on_step(step.index, {chains[i] // phase.group: text for i, text in zip(firsts, shown)})
             advance()
         paths = [list(resume.paths[i]) if resume else [] for i in range(len(chains))]
         for index, tokens in kept:

@@ -108,7 +108,8 @@ def generate_command(
                                              "words so far, go on (1: every candidate finishes). Default "
                                              f"{defaults.PRUNE_AT} where classifier controls guide, or later where one "
                                              "asks; 1 otherwise.")] = None,
-    survivors: Annotated[int, Opt(help="Candidates per sentence that sample the chain after --prune-at.")] = defaults.SURVIVORS,
+    survivors: Annotated[int, Opt(help="Candidates per sentence that sample the chain after "
+                                  "--prune-at.")] = defaults.SURVIVORS,
     seed: Annotated[int, Opt(help="Random seed.")] = 0,
     batch_size: Annotated[int, Opt(help="Sentences sampled together.")] = defaults.BATCH_SIZE,
     targets: Annotated[Optional[Path], Opt(help="JSONL file of {\"controls\": {...}} lines (batch mode); - reads "
@@ -167,7 +168,8 @@ def generate_command(
         samples = Model(lm).generate_batch(requests, samples_per_target=per_target, seed=seed, steps=steps,
                                            guide_steps=guide_steps, guide_lr=guide_lr, guided_share=guided_share,
                                            temperature=temperature, candidates=candidates,
-                                           prune_at=prune_at, survivors=survivors, weights=weights, batch_size=batch_size, trajectory_every=show_steps,
+                                           prune_at=prune_at, survivors=survivors, weights=weights,
+                                           batch_size=batch_size, trajectory_every=show_steps,
                                            judge=judge, on_step=on_step,
                                            show_progress=not live and (not as_json or output is not None))
     if not is_main_process():           # under torchrun every process holds all samples; one writes them
