@@ -126,6 +126,8 @@ def main() -> None:
                         help="learning rate of the guidance's Adagrad steps")
     parser.add_argument("--guided-share", type=float, default=defaults.GUIDED_SHARE,
                         help="share of the chain, from its noisy start, in which guidance runs")
+    parser.add_argument("--tail-stride", type=int, default=defaults.TAIL_STRIDE,
+                        help="after the guided share, every n-th step of the chain only")
     parser.add_argument("--temperature", type=float, default=SamplerConfig.temperature)
     parser.add_argument("--candidates", type=int, default=None,
                         help="keep the best of N samples by the model's loss and the controls' classifiers "
@@ -157,7 +159,7 @@ def main() -> None:
     sampling_seed = args.seed if args.sampling_seed is None else args.sampling_seed
     sampler = SamplerConfig(steps=args.steps, guide_steps=args.guide_steps, guide_lr=args.guide_lr,
                             temperature=args.temperature,
-                            guided_share=args.guided_share)
+                            guided_share=args.guided_share, tail_stride=args.tail_stride)
     controls = PluginHost().controls()
 
     def sample(requests, host=None, weights=None):
@@ -215,7 +217,7 @@ def main() -> None:
         "model": {"dir": args.model, "steps_done": model.meta.get("training", {}).get("steps_done")},
         "settings": {"targets": len(targets), "samples": args.samples, "steps": args.steps,
                      "guide_steps": args.guide_steps, "guide_lr": args.guide_lr, "guided_share": args.guided_share,
-                     "temperature": args.temperature, "candidates": args.candidates,
+                     "tail_stride": args.tail_stride, "temperature": args.temperature, "candidates": args.candidates,
                      "prune_at": args.prune_at, "survivors": args.survivors, "annotator": args.annotator,
                      "seed": args.seed, "sampling_seed": sampling_seed},
         "humans": teacher_view(teacher, [t["sentence"] for t in targets]),
@@ -238,6 +240,12 @@ def pruning(settings: dict) -> str:
     return f"; after the first {100 * share:.0f} % of the chain {settings['survivors']} per sentence go on"
 
 
+def tail(settings: dict) -> str:
+    """How the chain after the guided share is strided, for the table's header."""
+    stride = settings.get("tail_stride", 1)
+    return f", the rest at a stride of {stride} steps" if stride > 1 else ""
+
+
 def markdown(record: dict) -> str:
     s = record["settings"]
     lines = [f"# Controls benchmark ({record['date']})", "",
@@ -245,7 +253,7 @@ def markdown(record: dict) -> str:
              f"Machine: {record['machine']}. Model: {record['model']['dir']} "
              f"({record['model']['steps_done']} training steps). {s['targets']} targets × {s['samples']} "
              f"samples, {s['steps']} sampling steps, {s['guide_steps']} guide steps (Adagrad lr {s.get('guide_lr', 0.1):g}) in the first "
-             f"{100 * s.get('guided_share', 0.9):.0f} % of them, temperature {s.get('temperature', 1.0)}, best of {s.get('candidates') or 'the default'} (model loss + classifier ranks{pruning(s)}), annotator {s['annotator']}. "
+             f"{100 * s.get('guided_share', 0.9):.0f} % of them{tail(s)}, temperature {s.get('temperature', 1.0)}, best of {s.get('candidates') or 'the default'} (model loss + classifier ranks{pruning(s)}), annotator {s['annotator']}. "
              f"Total time {record['seconds_total'] / 60:.1f} min.", "",
              "| variant | control | λ | success guided % | success unguided % | paper % | fluent % | overlap | "
              "distinct-2 | lm-score | sentences/s |",

@@ -10,6 +10,8 @@ GUIDE_LR = 0.15
 #: share of the chain, from its noisy start, in which classifier guidance runs (the words settle
 #: early; guiding the rest costs time and fluency)
 GUIDED_SHARE = 0.5
+#: after the guided share, the chain takes every n-th of its steps only (the words have settled)
+TAIL_STRIDE = 2
 #: scale of the noise added per denoising step (1: the exact ancestral sampler)
 TEMPERATURE = 0.7
 #: sentences sampled together in one batch

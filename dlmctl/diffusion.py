@@ -48,7 +48,10 @@ class Diffusion:
         """A chain of ``steps`` evenly strided steps with the same ᾱ at the kept steps."""
         if not 1 <= steps <= self.num_steps:
             raise ValueError(f"steps must be in 1..{self.num_steps}")
-        keep = sorted({round(i * (self.num_steps - 1) / max(steps - 1, 1)) for i in range(steps)})
+        return self.subset(sorted({round(i * (self.num_steps - 1) / max(steps - 1, 1)) for i in range(steps)}))
+
+    def subset(self, keep: list[int]) -> "Diffusion":
+        """A chain of the steps ``keep`` of this one (ascending, from 0) with the same ᾱ at each."""
         last, betas = 1.0, []
         for i in keep:
             betas.append(1 - self.alphas_cumprod[i].item() / last)

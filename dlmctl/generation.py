@@ -132,7 +132,7 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
     candidates = candidates or default_candidates(prepared.controls.values())
     prune_at = prune_at or default_prune_at(prepared.controls.values())
     run = Sampler(model, sampler)
-    plan = pruning_plan(run.chain.num_steps, candidates, survivors or candidates, prune_at)
+    plan = pruning_plan(run.index_after(prune_at), candidates, survivors or candidates)
     phases = [Phase(len(requests), count, stop) for count, stop in plan]
     job = SamplingJob(model, run, prepared, batch_size, seed, trajectory_every, on_step,
                       judged=candidates > 1, shard=init_distributed(model.device))
@@ -153,12 +153,11 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
                       sampled.paths[i]) for i in chosen]
 
 
-def pruning_plan(num_steps: int, candidates: int, survivors: int, prune_at: float) -> list[tuple[int, int]]:
-    """(chains per request row, chain index of its last step) of each stretch of sampling a chain
-    of ``num_steps``: every candidate for the first ``prune_at`` share, then ``survivors`` of them;
-    one stretch when there is nothing to prune. (Halving them in two steps instead, 4 → 2 → 1,
-    lost tree and composition success: docs/benchmarks.md.)"""
-    stop = num_steps - max(round(num_steps * prune_at), 1)
+def pruning_plan(stop: int, candidates: int, survivors: int) -> list[tuple[int, int]]:
+    """(chains per request row, chain index of its last step) of each stretch of sampling: every
+    candidate down to chain index ``stop`` (:meth:`Sampler.index_after` the pruning share), then
+    ``survivors`` of them; one stretch when there is nothing to prune. (Halving them in two steps
+    instead, 4 → 2 → 1, lost tree and composition success: docs/benchmarks.md.)"""
     if survivors >= candidates or stop == 0:
         return [(candidates, 0)]
     return [(candidates, stop), (survivors, 0)]

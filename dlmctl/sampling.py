@@ -59,13 +59,31 @@ class SamplerConfig:
     guide_lr: float = defaults.GUIDE_LR          # Adagrad learning rate, optimiser re-created every step
     guided_share: float = defaults.GUIDED_SHARE  # guidance in this share of the chain, from its noisy start
     temperature: float = defaults.TEMPERATURE    # noise scale per step (1: the exact ancestral sampler)
+    tail_stride: int = defaults.TAIL_STRIDE      # after the guided share, every n-th step of the chain only
 
 
 class Sampler:
+    """Samples a chain of ``config.steps`` evenly strided steps of the model's diffusion, of which
+    the ``guided_share`` from the noisy start is kept whole and the rest, where the words have
+    settled, every ``tail_stride``-th step (ending at step 0)."""
+
     def __init__(self, model: DiffusionLM, config: SamplerConfig | None = None):
         self.model = model
         self.config = config or SamplerConfig()
-        self.chain = model.diffusion.respaced(self.config.steps)
+        if self.config.tail_stride < 1:
+            raise ValueError(f"tail_stride must be at least 1, got {self.config.tail_stride}")
+        self.even = model.diffusion.respaced(self.config.steps)
+        n = self.even.num_steps
+        self.guided = round(n * self.config.guided_share)      # steps guided, from the noisy start
+        tail = list(range(n - self.guided))[::self.config.tail_stride]
+        self.chain = self.even.subset(tail + list(range(n - self.guided, n)))
+
+    def index_after(self, share: float) -> int:
+        """The chain index of the step that ends the first ``share`` of the chain, from its noisy
+        start (at least one step; in the strided tail, the kept step at or before that point)."""
+        n = self.even.num_steps
+        boundary = self.even.timesteps[n - max(round(n * share), 1)]
+        return int(torch.searchsorted(self.chain.timesteps, boundary))
 
     def snap(self, x0: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         """Nearest word embedding (L2) of each position of x0 (B, L, d) → ids (B, L); ``bias``
@@ -120,7 +138,7 @@ class Sampler:
         biases = [g.guidance.token_bias.to(device) for g in guidance if g.guidance.token_bias is not None]
         bias = torch.stack(biases).sum(0) if biases else None
         gradient_terms = [g for g in guidance if g.guidance.log_prob is not None]
-        last_guided = max(round(chain.num_steps * (1 - cfg.guided_share)), 1)   # steps count down to 0
+        last_guided = max(chain.num_steps - self.guided, 1)   # steps count down to 0; the last is never guided
         if resume is None:
             x, x0, first = noise(), None, chain.num_steps - 1
         else:

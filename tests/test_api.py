@@ -40,6 +40,9 @@ def test_options_and_errors_are_in_library_terms(tiny_model_dir, tmp_path):
             model.generate(steps=5, guide_lr=bad)
     with pytest.raises(UsageError, match="--prune-at 0"):
         model.generate(steps=5, prune_at=0.0)
+    for bad in (0, 1.5, True):
+        with pytest.raises(UsageError, match="--tail-stride must be a whole number"):
+            model.generate(steps=5, tail_stride=bad)
     with pytest.raises(ModelError):
         dlmctl.load(tmp_path / "nothing-here")
     assert issubclass(UsageError, dlmctl.DlmctlError) and dlmctl.DlmctlError is DlmctlError
@@ -79,7 +82,7 @@ def test_trajectory_shows_the_sentence_forming_and_ends_with_the_sample(tiny_mod
     traced = model.generate({"length": 6}, n=2, seed=1, steps=20, candidates=1, trajectory_every=5)
     assert [s.text for s in traced] == [s.text for s in plain]      # watching does not change the text
     for sample in traced:
-        assert [step for step, _ in sample.trajectory] == [19, 15, 10, 5, 0]
+        assert [step for step, _ in sample.trajectory] == [14, 10, 5, 0]     # 10 whole steps, 10 at stride 2
         assert sample.trajectory[-1][1] == sample.text
     chosen = model.generate({"length": 6}, n=2, seed=1, steps=20, candidates=3, trajectory_every=10)
     assert all(s.trajectory[-1][1] == s.text for s in chosen)       # the kept candidate's own path
@@ -110,7 +113,7 @@ def test_output_dash_writes_jsonl_to_stdout_and_show_steps_prints_the_path(monke
     records = [json.loads(line) for line in cli_lines(monkeypatch, capsys, *base, "--output", "-")]
     assert [r["sample"] for r in records] == [0, 1] and all(len(r["text"].split()) == 5 for r in records)
     lines = cli_lines(monkeypatch, capsys, *base, "--show-steps", "5", "--judge", "--candidates", "1")
-    assert [line.split()[:2] for line in lines if line.startswith("  step")] == [["step", "9"], ["step", "5"]] * 2
+    assert [line.split()[:2] for line in lines if line.startswith("  step")] == [["step", "7"], ["step", "5"]] * 2
     finals = [line for line in lines if not line.startswith("  step")]
     assert len(finals) == 2 and all(len(line.split("\t")[0].split()) == 5 for line in finals)
     assert all(line.endswith("\tlength=1.00") for line in finals)

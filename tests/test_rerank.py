@@ -93,7 +93,8 @@ def test_unset_candidates_follow_the_controls_that_ask_for_more(tiny_model):
 
 def test_pruned_candidates_stop_early_and_the_survivors_finish(tiny_model, monkeypatch):
     """After the first half of the chain only one candidate per sentence goes on: 4 chains per
-    sentence sample 5 steps, then 1 per sentence the other 5; each sample's path covers the chain."""
+    sentence sample 5 steps, then 1 per sentence the other 5, strided to 3; each sample's path
+    covers the chain."""
     rows_per_step = []
     steps = Sampler.steps
 
@@ -103,21 +104,19 @@ def test_pruned_candidates_stop_early_and_the_survivors_finish(tiny_model, monke
             yield step
 
     monkeypatch.setattr(Sampler, "steps", counted)
-    samples = generate(tiny_model, [{"length": "6"}] * 2, sampler=SamplerConfig(steps=10), seed=3,
-                       show_progress=False, candidates=4, prune_at=0.5, survivors=1, trajectory_every=1)
-    assert rows_per_step == [8] * 5 + [2] * 5
+    samples = generate(tiny_model, [{"length": "6"}] * 2, sampler=SamplerConfig(steps=10, tail_stride=2),
+                       seed=3, show_progress=False, candidates=4, prune_at=0.5, survivors=1, trajectory_every=1)
+    assert rows_per_step == [8] * 5 + [2] * 3
     assert [len(s.text.split()) for s in samples] == [6, 6]
     for sample in samples:
-        assert [index for index, _ in sample.trajectory] == list(range(9, -1, -1))
+        assert [index for index, _ in sample.trajectory] == list(range(7, -1, -1))
         assert sample.trajectory[-1][1] == sample.text and set(sample.scores) >= {"loss"}
 
 
 def test_pruning_plans_every_candidate_for_its_share_then_the_survivors():
-    assert pruning_plan(100, 4, 1, 0.5) == [(4, 50), (1, 0)]
-    assert pruning_plan(100, 8, 2, 0.3) == [(8, 70), (2, 0)]
-    assert pruning_plan(100, 4, 1, 1.0) == pruning_plan(100, 4, 4, 0.5) == [(4, 0)]     # nothing to prune
-    assert pruning_plan(2, 4, 1, 0.5) == [(4, 1), (1, 0)]
-    assert pruning_plan(1, 4, 1, 0.5) == [(4, 0)]              # no step left to prune at
+    assert pruning_plan(50, 4, 1) == [(4, 50), (1, 0)]
+    assert pruning_plan(70, 8, 2) == [(8, 70), (2, 0)]
+    assert pruning_plan(0, 4, 1) == pruning_plan(50, 4, 4) == [(4, 0)]     # nothing to prune
 
 
 def test_candidates_are_pruned_by_default_where_classifiers_guide():

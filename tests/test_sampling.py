@@ -18,7 +18,7 @@ def test_sampling_is_deterministic_per_seed(tiny_model):
 def test_clamped_steps_stay_in_vocabulary(tiny_model):
     sampler = Sampler(tiny_model, FAST)
     steps = list(sampler.steps(3, generator=torch.Generator().manual_seed(0)))
-    assert len(steps) == 40 and [s.index for s in steps] == list(range(39, -1, -1))
+    assert [s.index for s in steps] == list(range(sampler.chain.num_steps - 1, -1, -1))
     for step in steps:
         assert step.tokens.shape == (3, tiny_model.config.seq_len)
         assert int(step.tokens.min()) >= 0 and int(step.tokens.max()) < len(tiny_model.vocab)
@@ -63,6 +63,34 @@ def test_self_conditioning_reads_the_words_a_token_bias_imposed(tiny_model):
     assert torch.equal(out[keep], x0[keep])
 
 
+def test_the_chain_keeps_its_guided_share_whole_and_strides_the_rest(tiny_model):
+    even = tiny_model.diffusion.respaced(20).timesteps
+    for stride, kept in ((1, list(range(20))), (2, [0, 2, 4, 6, 8, *range(10, 20)]),
+                         (4, [0, 4, 8, *range(10, 20)])):
+        sampler = Sampler(tiny_model, SamplerConfig(steps=20, guided_share=0.5, tail_stride=stride))
+        assert torch.equal(sampler.chain.timesteps, even[kept]), stride
+        # the same ᾱ at every kept step as on the even chain
+        assert torch.allclose(sampler.chain.alphas_cumprod, tiny_model.diffusion.respaced(20).alphas_cumprod[kept])
+    everything = Sampler(tiny_model, SamplerConfig(steps=20, guided_share=1.0, tail_stride=4))
+    assert torch.equal(everything.chain.timesteps, even)
+
+
+def test_a_share_of_the_chain_ends_at_the_same_step_however_the_tail_is_strided(tiny_model):
+    even = Sampler(tiny_model, SamplerConfig(steps=20, guided_share=0.5, tail_stride=1))
+    strided = Sampler(tiny_model, SamplerConfig(steps=20, guided_share=0.5, tail_stride=4))   # kept: 0 4 8 10…19
+    assert [even.index_after(s) for s in (0.3, 0.5, 0.7, 1.0)] == [14, 10, 6, 0]
+    assert [strided.index_after(s) for s in (0.3, 0.5, 0.7, 1.0)] == [7, 3, 2, 0]      # 0.7: step 6 is not kept, 8 is
+    for s in (0.3, 0.5):
+        assert strided.chain.timesteps[strided.index_after(s)] == even.chain.timesteps[even.index_after(s)]
+
+
+def test_a_strided_tail_samples_fewer_steps_to_the_same_end(tiny_model):
+    sampler = Sampler(tiny_model, SamplerConfig(steps=20, guided_share=0.5, tail_stride=2))
+    steps = list(sampler.steps(2, generator=torch.Generator().manual_seed(0)))
+    assert len(steps) == 15 and steps[-1].index == 0
+    assert torch.allclose(steps[-1].x, tiny_model.embeddings[steps[-1].tokens], atol=1e-5)
+
+
 def test_guidance_runs_in_the_guided_share_of_the_chain_only(tiny_model):
     from dlmctl.control import Guidance
     from dlmctl.sampling import WeightedGuidance
@@ -74,15 +102,15 @@ def test_guidance_runs_in_the_guided_share_of_the_chain_only(tiny_model):
         return -(x ** 2).sum((1, 2))
 
     term = [WeightedGuidance(Guidance(log_prob=log_prob), 1.0)]
-    for share, guided in ((0.5, 5), (1.0, 9), (0.0, 0)):
+    for share, stride, guided in ((0.5, 1, 5), (0.5, 2, 5), (1.0, 2, 9), (0.0, 1, 0)):
         calls.clear()
-        sampler = Sampler(tiny_model, SamplerConfig(steps=10, guide_steps=2, guided_share=share))
+        sampler = Sampler(tiny_model, SamplerConfig(steps=10, guide_steps=2, guided_share=share, tail_stride=stride))
         list(sampler.steps(2, term, torch.Generator().manual_seed(0)))
         assert len(calls) == 2 * guided, share        # K = 2 gradient steps per guided denoising step
 
 
 def test_a_chain_stopped_and_resumed_ends_where_the_unbroken_chain_ends(tiny_model):
-    sampler = Sampler(tiny_model, SamplerConfig(steps=10))
+    sampler = Sampler(tiny_model, SamplerConfig(steps=10, tail_stride=1))
     whole = list(sampler.steps(3, generator=torch.Generator().manual_seed(0)))
     generator = torch.Generator().manual_seed(0)
     first = list(sampler.steps(3, generator=generator, stop=6))

@@ -52,7 +52,7 @@ def test_the_stream_shows_sentences_forming_then_the_same_samples(client):
         kind, data = block.split("\n")
         parsed.append((kind.removeprefix("event: "), json.loads(data.removeprefix("data: "))))
     steps = [data for kind, data in parsed if kind == "step"]
-    assert [s["step"] for s in steps] == [19, 15, 10, 5, 0] and set(steps[0]["texts"]) == {"0", "1"}
+    assert [s["step"] for s in steps] == [14, 10, 5, 0] and set(steps[0]["texts"]) == {"0", "1"}
     kind, final = parsed[-1]
     assert kind == "samples" and [s["text"] for s in final["samples"]] == [steps[-1]["texts"][k] for k in ("0", "1")]
     plain = client.post("/v1/generate", json={**body, "options": {"steps": 20, "candidates": 1}}).json()
@@ -74,6 +74,7 @@ def test_infill_keeps_the_template_s_words(client):
     (b'{"controls": {"length": "6"}, "steps": 5}', 400, "unknown field 'steps'"),
     (b'{"n": 50}', 400, '"n" must be between 1 and 4 on this server'),
     (b'{"options": {"steps": 5000}}', 400, '"options.steps" must be a whole number from 1 to 50'),
+    (b'{"options": {"tail_stride": 0}}', 400, '"options.tail_stride" must be a whole number from 1 to 50'),
     (b'{"options": {"batch_size": 5}}', 400, "unknown option 'batch_size'"),
     (b'{"controls": {"lenght": "6"}}', 400, "did you mean 'length'"),
     (b'{"controls": {"length": "many"}}', 400, "'many' is not a number"),

@@ -96,6 +96,8 @@ def generate_command(
     guide_lr: Annotated[float, Opt(help="Adagrad learning rate of those steps.")] = defaults.GUIDE_LR,
     guided_share: Annotated[float, Opt(help="Share of the chain, from its noisy start, in which classifier "
                                        "controls guide (the words settle early).")] = defaults.GUIDED_SHARE,
+    tail_stride: Annotated[int, Opt(help="After the guided share, sample only every N-th step of the chain "
+                                    "(the words have settled; 1: every step).")] = defaults.TAIL_STRIDE,
     temperature: Annotated[float, Opt(help="Noise scale per sampling step: lower is more fluent and less "
                                       "varied, 1 is the exact sampler.")] = defaults.TEMPERATURE,
     candidates: Annotated[Optional[int], Opt(help="Samples drawn per sentence, to choose from: the samples of one "
@@ -167,6 +169,7 @@ def generate_command(
     with forming_view(live) as on_step:
         samples = Model(lm).generate_batch(requests, samples_per_target=per_target, seed=seed, steps=steps,
                                            guide_steps=guide_steps, guide_lr=guide_lr, guided_share=guided_share,
+                                           tail_stride=tail_stride,
                                            temperature=temperature, candidates=candidates,
                                            prune_at=prune_at, survivors=survivors, weights=weights,
                                            batch_size=batch_size, trajectory_every=show_steps,
