@@ -126,6 +126,8 @@ def main() -> None:
                         help="learning rate of the guidance's Adagrad steps")
     parser.add_argument("--guided-share", type=float, default=defaults.GUIDED_SHARE,
                         help="share of the chain, from its noisy start, in which guidance runs")
+    parser.add_argument("--guide-every", type=int, default=defaults.GUIDE_EVERY,
+                        help="the classifiers' gradient computed every n-th guided step, reused between")
     parser.add_argument("--tail-stride", type=int, default=defaults.TAIL_STRIDE,
                         help="after the guided share, every n-th step of the chain only")
     parser.add_argument("--temperature", type=float, default=SamplerConfig.temperature)
@@ -159,7 +161,8 @@ def main() -> None:
     sampling_seed = args.seed if args.sampling_seed is None else args.sampling_seed
     sampler = SamplerConfig(steps=args.steps, guide_steps=args.guide_steps, guide_lr=args.guide_lr,
                             temperature=args.temperature,
-                            guided_share=args.guided_share, tail_stride=args.tail_stride)
+                            guided_share=args.guided_share, tail_stride=args.tail_stride,
+                            guide_every=args.guide_every)
     controls = PluginHost().controls()
 
     def sample(requests, host=None, weights=None):
@@ -217,7 +220,7 @@ def main() -> None:
         "model": {"dir": args.model, "steps_done": model.meta.get("training", {}).get("steps_done")},
         "settings": {"targets": len(targets), "samples": args.samples, "steps": args.steps,
                      "guide_steps": args.guide_steps, "guide_lr": args.guide_lr, "guided_share": args.guided_share,
-                     "tail_stride": args.tail_stride, "temperature": args.temperature, "candidates": args.candidates,
+                     "tail_stride": args.tail_stride, "guide_every": args.guide_every, "temperature": args.temperature, "candidates": args.candidates,
                      "prune_at": args.prune_at, "survivors": args.survivors, "annotator": args.annotator,
                      "seed": args.seed, "sampling_seed": sampling_seed},
         "humans": teacher_view(teacher, [t["sentence"] for t in targets]),
@@ -240,6 +243,12 @@ def pruning(settings: dict) -> str:
     return f"; after the first {100 * share:.0f} % of the chain {settings['survivors']} per sentence go on"
 
 
+def refresh(settings: dict) -> str:
+    """How often the classifiers' gradient was computed, for the table's header."""
+    every = settings.get("guide_every", 1)
+    return f", the classifiers' gradient computed every {every} steps" if every > 1 else ""
+
+
 def tail(settings: dict) -> str:
     """How the chain after the guided share is strided, for the table's header."""
     stride = settings.get("tail_stride", 1)
@@ -252,7 +261,7 @@ def markdown(record: dict) -> str:
              f"`{record['command']}`", "",
              f"Machine: {record['machine']}. Model: {record['model']['dir']} "
              f"({record['model']['steps_done']} training steps). {s['targets']} targets × {s['samples']} "
-             f"samples, {s['steps']} sampling steps, {s['guide_steps']} guide steps (Adagrad lr {s.get('guide_lr', 0.1):g}) in the first "
+             f"samples, {s['steps']} sampling steps, {s['guide_steps']} guide steps (Adagrad lr {s.get('guide_lr', 0.1):g}{refresh(s)}) in the first "
              f"{100 * s.get('guided_share', 0.9):.0f} % of them{tail(s)}, temperature {s.get('temperature', 1.0)}, best of {s.get('candidates') or 'the default'} (model loss + classifier ranks{pruning(s)}), annotator {s['annotator']}. "
              f"Total time {record['seconds_total'] / 60:.1f} min.", "",
              "| variant | control | λ | success guided % | success unguided % | paper % | fluent % | overlap | "

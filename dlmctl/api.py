@@ -25,6 +25,7 @@ from dlmctl.plugins import get_host
 #: keyword options of :meth:`Model.generate` and :meth:`Model.generate_batch`, with their defaults
 GENERATE_OPTIONS: dict[str, Any] = {
     "steps": defaults.STEPS, "guide_steps": defaults.GUIDE_STEPS, "guide_lr": defaults.GUIDE_LR,
+    "guide_every": defaults.GUIDE_EVERY,
     "guided_share": defaults.GUIDED_SHARE, "tail_stride": defaults.TAIL_STRIDE,
     "temperature": defaults.TEMPERATURE, "candidates": None, "survivors": defaults.SURVIVORS,
     "prune_at": None, "weights": None, "batch_size": defaults.BATCH_SIZE, "show_progress": False,
@@ -99,8 +100,9 @@ class Model:
                  **options: Any) -> list[Sample]:
         """``n`` sentences for one request, e.g. ``{"pos": "DET NOUN AUX ADJ PUNCT", "length": 5}``
         (several controls compose; None: unguided). ``options``: ``steps``, ``guide_steps``,
-        ``guide_lr``, ``guided_share``, ``tail_stride`` (after the guided share, every n-th step of
-        the chain only), ``temperature``, ``candidates`` (None: the controls' default),
+        ``guide_lr``, ``guide_every`` (the classifiers' gradient computed every n-th guided step,
+        reused between), ``guided_share``, ``tail_stride`` (after the guided share, every n-th step
+        of the chain only), ``temperature``, ``candidates`` (None: the controls' default),
         ``prune_at`` and ``survivors`` (after that share of the chain only that many candidates per
         sentence go on; None: halfway where classifier controls guide, else never), ``weights``
         ({control: λ}),
@@ -130,12 +132,15 @@ class Model:
         rows = [(i, k, r) for i, r in enumerate(requests) for k in range(samples_per_target)]
         if not 0 <= settings["guided_share"] <= 1:
             raise UsageError(f"guided_share must be in [0, 1], got {settings['guided_share']}")
-        stride = settings["tail_stride"]
-        if not isinstance(stride, int) or isinstance(stride, bool) or stride < 1:
-            raise UsageError(f"--tail-stride must be a whole number, 1 (every step) or more, got {stride!r}")
+        for name in ("tail_stride", "guide_every"):
+            value = settings[name]
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be a whole number, 1 (every step) or more, "
+                                 f"got {value!r}")
         sampler = SamplerConfig(steps=settings["steps"], guide_steps=settings["guide_steps"],
                                 guide_lr=settings["guide_lr"], guided_share=settings["guided_share"],
-                                temperature=settings["temperature"], tail_stride=settings["tail_stride"])
+                                temperature=settings["temperature"], tail_stride=settings["tail_stride"],
+                                guide_every=settings["guide_every"])
         results = generate(self.lm, [r for _, _, r in rows], weights=settings["weights"], sampler=sampler,
                            seed=seed, batch_size=settings["batch_size"], show_progress=settings["show_progress"],
                            host=self.host, candidates=settings["candidates"], survivors=settings["survivors"],

@@ -5,6 +5,9 @@ This module imports nothing heavy, so that ``dlmctl --help`` can show them witho
 STEPS = 100
 #: gradient steps on the latents per denoising step, for controls with a classifier
 GUIDE_STEPS = 1
+#: the classifiers' gradient is computed every n-th guided step; the steps between reuse it (the
+#: fluency term's gradient is exact at every step)
+GUIDE_EVERY = 1
 #: Adagrad learning rate of those steps (its accumulator starts afresh every denoising step)
 GUIDE_LR = 0.15
 #: share of the chain, from its noisy start, in which classifier guidance runs (the words settle

@@ -28,26 +28,32 @@ class WeightedGuidance:
 class Step:
     """One finished denoising step: chain index ``index`` (counts down to 0), latents ``x``
     (B, L, d) for the next step, the x̂0 ``estimate`` (B, L, d) that a self-conditioned model reads
-    next step, and the clamped x̂0 words ``tokens`` (B, L). A chain can go on from any Step
-    (:meth:`Sampler.steps` ``resume``)."""
+    next step, the clamped x̂0 words ``tokens`` (B, L), and the classifiers' ``gradient`` (B, L, d)
+    last computed (None before guidance), which the next guided steps may reuse
+    (``SamplerConfig.guide_every``). A chain can go on from any Step (:meth:`Sampler.steps`
+    ``resume``)."""
 
     index: int
     x: torch.Tensor
     estimate: torch.Tensor
     tokens: torch.Tensor
+    gradient: torch.Tensor | None = None
 
     def select(self, rows: torch.Tensor | Sequence[int]) -> "Step":
         """The same step for the chains ``rows`` only (in that order)."""
         rows = torch.as_tensor(rows, dtype=torch.long)
-        return Step(self.index, self.x[rows], self.estimate[rows], self.tokens[rows])
+        return Step(self.index, self.x[rows], self.estimate[rows], self.tokens[rows],
+                    None if self.gradient is None else self.gradient[rows])
 
     @staticmethod
     def concat(steps: Sequence["Step"]) -> "Step":
         """Steps of the same index for several batches of chains, as one."""
         if len({s.index for s in steps}) != 1:
             raise ValueError("only steps at the same chain index can be joined")
+        gradients = [s.gradient for s in steps]
         return Step(steps[0].index, *(torch.cat([getattr(s, name) for s in steps])
-                                      for name in ("x", "estimate", "tokens")))
+                                      for name in ("x", "estimate", "tokens")),
+                    None if any(g is None for g in gradients) else torch.cat(gradients))
 
 
 @dataclass
@@ -57,6 +63,7 @@ class SamplerConfig:
     steps: int = defaults.STEPS                  # sampling chain length (respaced from the model's T)
     guide_steps: int = defaults.GUIDE_STEPS      # K gradient steps per denoising step
     guide_lr: float = defaults.GUIDE_LR          # Adagrad learning rate, optimiser re-created every step
+    guide_every: int = defaults.GUIDE_EVERY      # the classifiers' gradient computed every n-th guided step
     guided_share: float = defaults.GUIDED_SHARE  # guidance in this share of the chain, from its noisy start
     temperature: float = defaults.TEMPERATURE    # noise scale per step (1: the exact ancestral sampler)
     tail_stride: int = defaults.TAIL_STRIDE      # after the guided share, every n-th step of the chain only
@@ -70,8 +77,8 @@ class Sampler:
     def __init__(self, model: DiffusionLM, config: SamplerConfig | None = None):
         self.model = model
         self.config = config or SamplerConfig()
-        if self.config.tail_stride < 1:
-            raise ValueError(f"tail_stride must be at least 1, got {self.config.tail_stride}")
+        if self.config.tail_stride < 1 or self.config.guide_every < 1:
+            raise ValueError("tail_stride and guide_every must be at least 1")
         self.even = model.diffusion.respaced(self.config.steps)
         n = self.even.num_steps
         self.guided = round(n * self.config.guided_share)      # steps guided, from the noisy start
@@ -107,22 +114,31 @@ class Sampler:
         overruled = tokens != (self.snap(x0, None) if free is None else free)
         return torch.where(overruled[..., None], clamped, x0)
 
+    @staticmethod
+    def classifier_gradient(x: torch.Tensor, t: torch.Tensor, terms: Sequence[WeightedGuidance]) -> torch.Tensor:
+        """∇ₓ Σ_c −log p_c(target_c | x, t) / λ_c, (B, L, d) for latents x (B, L, d)."""
+        with torch.enable_grad():
+            x = x.detach().requires_grad_(True)
+            loss = sum(-term.guidance.log_prob(x, t).sum() / term.weight for term in terms)
+            (grad,) = torch.autograd.grad(loss, x)
+        return grad
+
     def _guide(self, x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, t: torch.Tensor,
-               terms: Sequence[WeightedGuidance]) -> torch.Tensor:
+               terms: Sequence[WeightedGuidance], reused: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """K Adagrad steps on x (B, L, d) minimising Σ −log p / λ + Σ (μ − x)² / σ (per sample,
         summed), the accumulator started afresh at every denoising step (as ``torch.optim.Adagrad``
-        re-created per step, without its optimiser machinery)."""
+        re-created per step, without its optimiser machinery); the first of them takes the
+        classifiers' gradient ``reused`` if given instead of computing it. Returns the new x and
+        the classifiers' gradient last used."""
         squares = torch.zeros_like(x)
-        for _ in range(self.config.guide_steps):
-            with torch.enable_grad():
-                x = x.detach().requires_grad_(True)
-                loss = (((mean - x) ** 2) / std).sum()
-                for term in terms:
-                    loss = loss - term.guidance.log_prob(x, t).sum() / term.weight
-                (grad,) = torch.autograd.grad(loss, x)
+        gradient = reused
+        for k in range(self.config.guide_steps):
+            if k > 0 or gradient is None:
+                gradient = self.classifier_gradient(x, t, terms)
+            grad = gradient + 2 * (x - mean) / std          # the fluency term's gradient, exact
             squares += grad ** 2
-            x = x.detach() - self.config.guide_lr * grad / (squares.sqrt() + ADAGRAD_EPS)
-        return x.detach()
+            x = x - self.config.guide_lr * grad / (squares.sqrt() + ADAGRAD_EPS)
+        return x, gradient
 
     @torch.no_grad()
     def steps(self, batch_size: int, guidance: Sequence[WeightedGuidance] = (),
@@ -140,9 +156,10 @@ class Sampler:
         gradient_terms = [g for g in guidance if g.guidance.log_prob is not None]
         last_guided = max(chain.num_steps - self.guided, 1)   # steps count down to 0; the last is never guided
         if resume is None:
-            x, x0, first = noise(), None, chain.num_steps - 1
+            x, x0, gradient, first = noise(), None, None, chain.num_steps - 1
         else:
             x, x0, first = resume.x.to(device), resume.estimate.to(device), resume.index - 1
+            gradient = None if resume.gradient is None else resume.gradient.to(device)
         for i in range(first, stop - 1, -1):
             idx = torch.full((batch_size,), i, dtype=torch.long, device=device)
             x0 = model.denoiser(x, chain.model_time(idx), x0)   # reads the last step's x̂0 if self-conditioned
@@ -157,5 +174,7 @@ class Sampler:
             else:
                 x = mean + cfg.temperature * std * noise()
                 if gradient_terms and i >= last_guided:
-                    x = self._guide(x, mean, std, chain.model_time(idx - 1), gradient_terms)
-            yield Step(i, x, x0, tokens)
+                    fresh = (chain.num_steps - 1 - i) % cfg.guide_every == 0     # counted from the first step
+                    x, gradient = self._guide(x, mean, std, chain.model_time(idx - 1), gradient_terms,
+                                              None if fresh else gradient)
+            yield Step(i, x, x0, tokens, gradient)

@@ -2,6 +2,7 @@
 errors in library terms, the control list, and the module's own example."""
 
 import doctest
+import itertools
 import json
 
 import pytest
@@ -40,9 +41,9 @@ def test_options_and_errors_are_in_library_terms(tiny_model_dir, tmp_path):
             model.generate(steps=5, guide_lr=bad)
     with pytest.raises(UsageError, match="--prune-at 0"):
         model.generate(steps=5, prune_at=0.0)
-    for bad in (0, 1.5, True):
-        with pytest.raises(UsageError, match="--tail-stride must be a whole number"):
-            model.generate(steps=5, tail_stride=bad)
+    for name, bad in itertools.product(("tail_stride", "guide_every"), (0, 1.5, True)):
+        with pytest.raises(UsageError, match=f"--{name.replace('_', '-')} must be a whole number"):
+            model.generate(steps=5, **{name: bad})
     with pytest.raises(ModelError):
         dlmctl.load(tmp_path / "nothing-here")
     assert issubclass(UsageError, dlmctl.DlmctlError) and dlmctl.DlmctlError is DlmctlError

@@ -104,9 +104,48 @@ def test_guidance_runs_in_the_guided_share_of_the_chain_only(tiny_model):
     term = [WeightedGuidance(Guidance(log_prob=log_prob), 1.0)]
     for share, stride, guided in ((0.5, 1, 5), (0.5, 2, 5), (1.0, 2, 9), (0.0, 1, 0)):
         calls.clear()
-        sampler = Sampler(tiny_model, SamplerConfig(steps=10, guide_steps=2, guided_share=share, tail_stride=stride))
+        sampler = Sampler(tiny_model, SamplerConfig(steps=10, guide_steps=2, guided_share=share, tail_stride=stride,
+                                                    guide_every=1))
         list(sampler.steps(2, term, torch.Generator().manual_seed(0)))
         assert len(calls) == 2 * guided, share        # K = 2 gradient steps per guided denoising step
+
+
+def test_the_classifiers_gradient_is_reused_between_the_steps_that_compute_it(tiny_model):
+    from dlmctl.control import Guidance
+    from dlmctl.sampling import WeightedGuidance
+
+    times = []
+
+    def log_prob(x, t):
+        times.append(int(t[0]))
+        return -((x - 1) ** 2).sum((1, 2))
+
+    term = [WeightedGuidance(Guidance(log_prob=log_prob), 1.0)]
+    chains = {}
+    for every in (1, 3):
+        times.clear()
+        sampler = Sampler(tiny_model, SamplerConfig(steps=10, guided_share=0.6, tail_stride=1, guide_every=every))
+        chains[every] = list(sampler.steps(2, term, torch.Generator().manual_seed(0)))
+        guided = sampler.chain.model_time(torch.arange(8, 2, -1)).tolist()     # chain steps 9..4 guide, at t − 1
+        assert times == (guided if every == 1 else guided[::3]), every
+    # a reused gradient still pulls: the latents differ from an unguided chain's from the first step on
+    plain = list(Sampler(tiny_model, SamplerConfig(steps=10, guided_share=0.6, tail_stride=1)).steps(
+        2, (), torch.Generator().manual_seed(0)))
+    assert not torch.allclose(chains[3][1].x, plain[1].x)
+    assert not torch.allclose(chains[3][1].x, chains[1][1].x)       # step 8 reused step 9's gradient
+
+
+def test_a_guided_chain_resumed_from_any_step_ends_where_the_unbroken_chain_ends(tiny_model):
+    from dlmctl.control import Guidance
+    from dlmctl.sampling import WeightedGuidance
+
+    term = [WeightedGuidance(Guidance(log_prob=lambda x, t: -((x - 1) ** 2).sum((1, 2))), 1.0)]
+    sampler = Sampler(tiny_model, SamplerConfig(steps=10, guided_share=0.8, guide_every=3))
+    whole = list(sampler.steps(2, term, torch.Generator().manual_seed(0)))
+    generator = torch.Generator().manual_seed(0)
+    first = list(sampler.steps(2, term, generator, stop=5))          # stops between two computed gradients
+    rest = list(sampler.steps(2, term, generator, resume=first[-1]))
+    assert torch.equal(rest[-1].x, whole[-1].x) and torch.equal(rest[-1].tokens, whole[-1].tokens)
 
 
 def test_a_chain_stopped_and_resumed_ends_where_the_unbroken_chain_ends(tiny_model):

@@ -94,6 +94,8 @@ def generate_command(
     steps: Annotated[int, Opt(help="Sampling steps (respaced from the model's diffusion steps).")] = defaults.STEPS,
     guide_steps: Annotated[int, Opt(help="Gradient steps per denoising step for classifier controls.")] = defaults.GUIDE_STEPS,
     guide_lr: Annotated[float, Opt(help="Adagrad learning rate of those steps.")] = defaults.GUIDE_LR,
+    guide_every: Annotated[int, Opt(help="Compute the classifiers' gradient every N-th guided step; the steps "
+                                    "between reuse it (1: every step).")] = defaults.GUIDE_EVERY,
     guided_share: Annotated[float, Opt(help="Share of the chain, from its noisy start, in which classifier "
                                        "controls guide (the words settle early).")] = defaults.GUIDED_SHARE,
     tail_stride: Annotated[int, Opt(help="After the guided share, sample only every N-th step of the chain "
@@ -169,7 +171,7 @@ def generate_command(
     with forming_view(live) as on_step:
         samples = Model(lm).generate_batch(requests, samples_per_target=per_target, seed=seed, steps=steps,
                                            guide_steps=guide_steps, guide_lr=guide_lr, guided_share=guided_share,
-                                           tail_stride=tail_stride,
+                                           tail_stride=tail_stride, guide_every=guide_every,
                                            temperature=temperature, candidates=candidates,
                                            prune_at=prune_at, survivors=survivors, weights=weights,
                                            batch_size=batch_size, trajectory_every=show_steps,

@@ -34,8 +34,8 @@ from dlmctl.errors import DlmctlError, UsageError
 PAGE = Path(__file__).with_name("page.html")
 log = logging.getLogger("dlmctl.server")
 #: options a request may set, per endpoint (the rest are the server's)
-GENERATE_OPTIONS = ("steps", "guide_steps", "guide_lr", "guided_share", "tail_stride", "temperature", "candidates",
-                    "prune_at", "survivors", "weights", "judge")
+GENERATE_OPTIONS = ("steps", "guide_steps", "guide_lr", "guide_every", "guided_share", "tail_stride", "temperature",
+                    "candidates", "prune_at", "survivors", "weights", "judge")
 INFILL_OPTIONS = ("steps", "temperature", "mbr", "candidates", "weights", "judge")
 
 
@@ -237,7 +237,8 @@ def request_options(body: dict[str, Any], allowed: tuple[str, ...], limits: Limi
     if unknown:
         raise UsageError(f"unknown option '{unknown[0]}' (options: {', '.join(allowed)})")
     caps = {"steps": limits.max_steps, "candidates": limits.max_candidates, "mbr": limits.max_candidates,
-            "guide_steps": limits.max_guide_steps, "survivors": limits.max_candidates, "tail_stride": limits.max_steps}
+            "guide_steps": limits.max_guide_steps, "survivors": limits.max_candidates, "tail_stride": limits.max_steps,
+            "guide_every": limits.max_steps}
     for name, cap in caps.items():
         value = options.get(name)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= cap):
