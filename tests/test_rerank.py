@@ -75,15 +75,11 @@ def test_a_request_ranks_by_classifier_only_if_all_its_classifier_controls_ask()
 
 def test_unset_candidates_follow_the_controls_that_ask_for_more(tiny_model):
     """``candidates=None`` (the CLI without --candidates) draws DEFAULT_CANDIDATES samples per
-    sentence, or as many as a used control asks for."""
+    sentence, or as many as a used control asks for (span asks for 8)."""
     controls = PluginHost().controls()
-
-    class Choosy(type(controls["length"])):
-        default_candidates = 8
-
     assert default_candidates([]) == DEFAULT_CANDIDATES == 4
     assert default_candidates([controls["pos"], controls["length"]]) == 4
-    assert default_candidates([controls["pos"], Choosy()]) == 8
+    assert default_candidates([controls["pos"], controls["span"]]) == controls["span"].default_candidates == 8
     sampler = SamplerConfig(steps=5)
     requests = [{"length": "6"}] * 3
     unset = generate_texts(tiny_model, requests, sampler=sampler, candidates=None, show_progress=False)

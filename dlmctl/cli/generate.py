@@ -106,7 +106,7 @@ def generate_command(
                                              "target share them, each keeping one ranked high by the model's loss, "
                                              "the controls' classifiers and the teacher's fluency that does not "
                                              f"repeat another. Default {defaults.CANDIDATES}, or more where a control "
-                                             "asks for more. 1 is fastest.")] = None,
+                                             "asks for more (span: 8). 1 is fastest.")] = None,
     prune_at: Annotated[Optional[float], Opt(help="Share of the chain, from its noisy start, that every candidate "
                                              "samples; then only the best --survivors per sentence, judged on their "
                                              "words so far, go on (1: every candidate finishes). Default "

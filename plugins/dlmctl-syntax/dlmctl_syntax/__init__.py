@@ -127,6 +127,7 @@ class SpanControl(_ChartControl):
     default_weight = 3e-3   # chosen on benchmarks/controls.py, ranked by its classifier (benchmarks/selection.py)
     rank_by_classifier = True
     prune_at = 1.0   # pruned, its candidates ended in filler ("… . sell Beside Beside"): docs/benchmarks.md
+    default_candidates = 8  # read grammatical twice as often as from 4 (docs/benchmarks.md, 2026-12-03)
 
     def parse_target(self, text: str, model) -> SpanTarget:
         match = _SPAN.match(text)
