@@ -25,8 +25,7 @@ from dlmctl.plugins import get_host
 #: keyword options of :meth:`Model.generate` and :meth:`Model.generate_batch`, with their defaults
 GENERATE_OPTIONS: dict[str, Any] = {
     "steps": defaults.STEPS, "guide_steps": defaults.GUIDE_STEPS, "guide_lr": defaults.GUIDE_LR,
-    "guide_every": defaults.GUIDE_EVERY,
-    "guided_share": defaults.GUIDED_SHARE, "tail_stride": defaults.TAIL_STRIDE,
+    "guide_every": defaults.GUIDE_EVERY, "guided_share": defaults.GUIDED_SHARE, "tail_stride": defaults.TAIL_STRIDE,
     "temperature": defaults.TEMPERATURE, "candidates": None, "survivors": defaults.SURVIVORS,
     "prune_at": None, "weights": None, "batch_size": defaults.BATCH_SIZE, "show_progress": False,
     "trajectory_every": 0, "judge": False, "on_step": None,
