@@ -216,6 +216,8 @@ def main() -> None:
     ap.add_argument("--sentences", type=int, default=100)
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--temperature", type=float, default=SamplerConfig.temperature)
+    ap.add_argument("--tail-stride", type=int, default=SamplerConfig.tail_stride,
+                    help="after the first half of the chain, every n-th step only (1: every step)")
     ap.add_argument("--pool", type=int, default=8, help="samples drawn per sentence for the both-sides rows")
     ap.add_argument("--mbr", type=int, default=4)
     ap.add_argument("--candidates", type=int, default=4)
@@ -237,7 +239,7 @@ def main() -> None:
         print(f"teacher LM unavailable ({exc}); AR baseline skipped", file=sys.stderr)
     items = [split(w) for w in load_sentences(Path(args.data), model, args.sentences)]
     emb = EmbeddingF1()
-    sampler = SamplerConfig(steps=args.steps, temperature=args.temperature)
+    sampler = SamplerConfig(steps=args.steps, temperature=args.temperature, tail_stride=args.tail_stride)
     both = lambda l, s, r: " ".join(l + [f"[{len(s)}]"] + r)
     unknown = lambda l, s, r: " ".join(l + ["[*]"] + r)
     left_only = lambda l, s, r: " ".join(l + ["[*]"])
@@ -246,7 +248,8 @@ def main() -> None:
     if args.ablations:
         systems += [
             ("diffusion, both sides, temperature 1", shipped,
-             dict(template_of=both, span_of=middle, candidates=1, sampler=SamplerConfig(steps=args.steps, temperature=1.0))),
+             dict(template_of=both, span_of=middle, candidates=1, sampler=SamplerConfig(steps=args.steps, temperature=1.0,
+                                                                    tail_stride=args.tail_stride))),
             ("bias only: both sides", bias_only, dict(template_of=both, span_of=middle, candidates=1)),
             (f"bias only: both sides + MBR-{args.mbr}", bias_only, dict(template_of=both, span_of=middle, mbr=args.mbr)),
             (f"bias only: size unknown (rerank {args.candidates})", bias_only,
@@ -288,6 +291,7 @@ def main() -> None:
         "machine": f"{platform.node()} {platform.machine()} {platform.processor() or ''}".strip(),
         "threads": args.threads,
         "steps": args.steps,
+        "tail_stride": args.tail_stride,
         "temperature": args.temperature,
         "model": args.model,
         "model_steps": model.meta.get("training", {}).get("steps_done"),
@@ -307,7 +311,7 @@ def to_markdown(report: dict) -> str:
              f"- command: `{report['command']}`", f"- date: {report['date']}",
              f"- machine: {report['machine']}, {report['threads']} thread(s)",
              f"- model: {report['model']} (training step {report['model_steps']}); teacher: {report['teacher']}",
-             f"- sampling: {report['steps']} steps, temperature {report['temperature']}; both-sides rows choose "
+             f"- sampling: {report['steps']} steps (the second half at a stride of {report.get('tail_stride', 1)}), temperature {report['temperature']}; both-sides rows choose "
              f"from one pool of {report.get('pool', 1)} samples per sentence (their s: one sample per sentence; choosing among k costs k×)",
              f"- time taken: {report['seconds']} s", "",
              "| system | n | span BLEU-4 | span ROUGE-L | span emb-F1 | full BLEU-4 | known kept % | span words | lm-score | s |",
