@@ -121,13 +121,15 @@ def main() -> None:
     parser.add_argument("--targets", type=int, default=20)
     parser.add_argument("--samples", type=int, default=10)
     parser.add_argument("--steps", type=int, default=defaults.STEPS)
-    parser.add_argument("--guide-steps", type=int, default=defaults.GUIDE_STEPS)
-    parser.add_argument("--guide-lr", type=float, default=defaults.GUIDE_LR,
-                        help="learning rate of the guidance's Adagrad steps")
+    parser.add_argument("--guide-steps", type=int,
+                        help="gradient steps per denoising step (default: as the CLI, what the controls ask for)")
+    parser.add_argument("--guide-lr", type=float,
+                        help="learning rate of the guidance's Adagrad steps (default: as the CLI)")
     parser.add_argument("--guided-share", type=float, default=defaults.GUIDED_SHARE,
                         help="share of the chain, from its noisy start, in which guidance runs")
-    parser.add_argument("--guide-every", type=int, default=defaults.GUIDE_EVERY,
-                        help="the classifiers' gradient computed every n-th guided step, reused between")
+    parser.add_argument("--guide-every", type=int,
+                        help="the classifiers' gradient computed every n-th guided step, reused between "
+                             "(default: as the CLI)")
     parser.add_argument("--tail-stride", type=int, default=defaults.TAIL_STRIDE,
                         help="after the guided share, every n-th step of the chain only")
     parser.add_argument("--temperature", type=float, default=SamplerConfig.temperature)
@@ -244,10 +246,14 @@ def pruning(settings: dict) -> str:
     return f"; after the first {100 * share:.0f} % of the chain {settings['survivors']} per sentence go on"
 
 
-def refresh(settings: dict) -> str:
-    """How often the classifiers' gradient was computed, for the table's header."""
-    every = settings.get("guide_every", 1)
-    return f", the classifiers' gradient computed every {every} steps" if every > 1 else ""
+def guidance(settings: dict) -> str:
+    """The guidance steps, for the table's header (settings left unset: as each control asks)."""
+    steps, lr, every = (settings.get(name, default) for name, default in
+                        (("guide_steps", 3), ("guide_lr", 0.1), ("guide_every", 1)))
+    if steps is None and lr is None and every is None:
+        return "guidance as each control asks (the CLI's defaults)"
+    text = f"{steps or 'default'} guide steps (Adagrad lr {lr or 'default'}"
+    return text + (f", the classifiers' gradient computed every {every} steps)" if every and every > 1 else ")")
 
 
 def tail(settings: dict) -> str:
@@ -262,7 +268,7 @@ def markdown(record: dict) -> str:
              f"`{record['command']}`", "",
              f"Machine: {record['machine']}. Model: {record['model']['dir']} "
              f"({record['model']['steps_done']} training steps). {s['targets']} targets × {s['samples']} "
-             f"samples, {s['steps']} sampling steps, {s['guide_steps']} guide steps (Adagrad lr {s.get('guide_lr', 0.1):g}{refresh(s)}) in the first "
+             f"samples, {s['steps']} sampling steps, {guidance(s)} in the first "
              f"{100 * s.get('guided_share', 0.9):.0f} % of them{tail(s)}, temperature {s.get('temperature', 1.0)}, best of {s.get('candidates') or 'the default'} (model loss + classifier ranks{pruning(s)}), annotator {s['annotator']}. "
              f"Total time {record['seconds_total'] / 60:.1f} min.", "",
              "| variant | control | λ | success guided % | success unguided % | paper % | fluent % | overlap | "

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import torch
 
+from dlmctl import defaults
 from dlmctl.checkpoint import atomic_write_text, load_model
 from dlmctl.diversity import same_target_overlap
 from dlmctl.fluency import fluent, sentence_scores
@@ -83,7 +84,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=5, help="outputs per target")
     parser.add_argument("--candidates", type=int, default=4, help="pool size per output")
     parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--guide-steps", type=int, default=SamplerConfig.guide_steps)
+    parser.add_argument("--guide-steps", type=int, default=defaults.GUIDE_STEPS)
     parser.add_argument("--max-overlap", default=str(MAX_OVERLAP),
                         help="comma-separated overlap caps of the distinct rule to compare")
     parser.add_argument("--seed", type=int, default=0)

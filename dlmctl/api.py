@@ -24,8 +24,8 @@ from dlmctl.plugins import get_host
 
 #: keyword options of :meth:`Model.generate` and :meth:`Model.generate_batch`, with their defaults
 GENERATE_OPTIONS: dict[str, Any] = {
-    "steps": defaults.STEPS, "guide_steps": defaults.GUIDE_STEPS, "guide_lr": defaults.GUIDE_LR,
-    "guide_every": defaults.GUIDE_EVERY, "guided_share": defaults.GUIDED_SHARE, "tail_stride": defaults.TAIL_STRIDE,
+    "steps": defaults.STEPS, "guide_steps": None, "guide_lr": None,
+    "guide_every": None, "guided_share": defaults.GUIDED_SHARE, "tail_stride": defaults.TAIL_STRIDE,
     "temperature": defaults.TEMPERATURE, "candidates": None, "survivors": defaults.SURVIVORS,
     "prune_at": None, "weights": None, "batch_size": defaults.BATCH_SIZE, "show_progress": False,
     "trajectory_every": 0, "judge": False, "on_step": None,
@@ -100,7 +100,7 @@ class Model:
         """``n`` sentences for one request, e.g. ``{"pos": "DET NOUN AUX ADJ PUNCT", "length": 5}``
         (several controls compose; None: unguided). ``options``: ``steps``, ``guide_steps``,
         ``guide_lr``, ``guide_every`` (the classifiers' gradient computed every n-th guided step,
-        reused between), ``guided_share``, ``tail_stride`` (after the guided share, every n-th step
+        reused between; these three None: as the controls ask, else the defaults), ``guided_share``, ``tail_stride`` (after the guided share, every n-th step
         of the chain only), ``temperature``, ``candidates`` (None: the controls' default),
         ``prune_at`` and ``survivors`` (after that share of the chain only that many candidates per
         sentence go on; None: halfway where classifier controls guide, else never), ``weights``
@@ -124,8 +124,8 @@ class Model:
         if settings["on_step"] is not None and not settings["trajectory_every"]:
             raise UsageError("on_step is called every trajectory_every steps: give trajectory_every too")
         check_counts(len(targets) * samples_per_target, settings["candidates"], seed)
-        check_sampling(self.lm, settings["steps"], settings["temperature"], settings["guide_steps"])
-        if not 0 < settings["guide_lr"] < float("inf"):
+        check_sampling(self.lm, settings["steps"], settings["temperature"], settings["guide_steps"] or 0)
+        if settings["guide_lr"] is not None and not 0 < settings["guide_lr"] < float("inf"):
             raise UsageError(f"--guide-lr must be a positive number, got {settings['guide_lr']}")
         requests = [_request(target) for target in targets]
         rows = [(i, k, r) for i, r in enumerate(requests) for k in range(samples_per_target)]
@@ -133,6 +133,8 @@ class Model:
             raise UsageError(f"guided_share must be in [0, 1], got {settings['guided_share']}")
         for name in ("tail_stride", "guide_every"):
             value = settings[name]
+            if value is None and name == "guide_every":
+                continue
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be a whole number, 1 (every step) or more, "
                                  f"got {value!r}")

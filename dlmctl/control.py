@@ -17,7 +17,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
 
 if TYPE_CHECKING:
     import torch
@@ -69,6 +69,10 @@ class Control(ABC):
     #: ones are dropped, when the user gives no ``--prune-at``: a run gets the latest any of its
     #: classifier controls asks for, and at least ``dlmctl.defaults.PRUNE_AT`` (None: no wish)
     prune_at: ClassVar[float | None] = None
+    #: for a classifier control, guidance settings tuned for it (``guide_steps``, ``guide_lr``,
+    #: ``guide_every``), e.g. ``{"guide_every": 2}``: a run uses them where the user sets none and
+    #: all of its classifier controls ask for the same schedule; else the defaults (``dlmctl.defaults``)
+    guidance_schedule: ClassVar[Mapping[str, int | float]] = {}
 
     @abstractmethod
     def parse_target(self, text: str, model: "DiffusionLM") -> Any:

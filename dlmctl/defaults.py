@@ -1,5 +1,6 @@
-"""Default generation settings, defined once for the command line, the Python API and the sampler.
-This module imports nothing heavy, so that ``dlmctl --help`` can show them without loading torch."""
+"""Default generation settings, defined once for the command line, the Python API and the sampler
+(a control may ask for its own guidance settings: ``Control.guidance_schedule``). This module imports
+nothing heavy, so that ``dlmctl --help`` can show them without loading torch."""
 
 #: sampling chain length, respaced from the model's diffusion steps
 STEPS = 100

@@ -14,14 +14,14 @@ import torch
 
 from dlmctl import defaults
 from dlmctl.control import Control
-from dlmctl.errors import TargetError, UsageError
+from dlmctl.errors import PluginError, TargetError, UsageError
 from dlmctl.fluency import sentence_scores
 from dlmctl.loop import init_distributed
 from dlmctl.model import DiffusionLM
 from dlmctl.plugins import PluginHost, get_host
 from dlmctl.progress import progress_bar
 from dlmctl.rerank import denoising_loss, pick_distinct, selection_keys
-from dlmctl.sampling import Sampler, SamplerConfig, Step, WeightedGuidance
+from dlmctl.sampling import SCHEDULE_SETTINGS, Sampler, SamplerConfig, Step, WeightedGuidance
 from dlmctl.teacher import model_teacher
 from dlmctl.vocab import detokenize
 
@@ -131,7 +131,7 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
     prepared = prepare_controls(model, requests, weights, host)
     candidates = candidates or default_candidates(prepared.controls.values())
     prune_at = prune_at or default_prune_at(prepared.controls.values())
-    run = Sampler(model, sampler)
+    run = Sampler(model, (sampler or SamplerConfig()).filled(guidance_schedule(prepared.controls.values())))
     plan = pruning_plan(run.index_after(prune_at), candidates, survivors or candidates)
     phases = [Phase(len(requests), count, stop) for count, stop in plan]
     job = SamplingJob(model, run, prepared, batch_size, seed, trajectory_every, on_step,
@@ -334,6 +334,20 @@ def default_prune_at(controls: Iterable[Control]) -> float:
     pruned candidates lost fluent sentences: docs/benchmarks.md)."""
     shares = [c.prune_at or defaults.PRUNE_AT for c in controls if c.needs_classifier]
     return max(shares, default=1.0)
+
+
+def guidance_schedule(controls: Iterable[Control]) -> dict[str, int | float]:
+    """The guidance settings of a run whose classifier controls all ask for the same schedule
+    (``Control.guidance_schedule``: settings tuned together, so they are not mixed); else {}, the
+    defaults."""
+    guided = [c for c in controls if c.needs_classifier]
+    for control in guided:
+        unknown = sorted(set(control.guidance_schedule) - set(SCHEDULE_SETTINGS))
+        if unknown:
+            raise PluginError(f"control '{control.name}' asks for an unknown guidance setting '{unknown[0]}' "
+                              f"(settings: {', '.join(SCHEDULE_SETTINGS)})")
+    schedules = [dict(c.guidance_schedule) for c in guided]
+    return schedules[0] if schedules and all(s == schedules[0] for s in schedules) else {}
 
 
 def ranks_by_classifier(controls: Mapping[str, Control], row: Mapping[str, Any]) -> bool:

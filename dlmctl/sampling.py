@@ -3,8 +3,8 @@ where guidance runs (docs/method.md, "Sampling" and "Guided sampling")."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Iterator, Mapping, Sequence
 
 import torch
 
@@ -56,17 +56,29 @@ class Step:
                     None if any(g is None for g in gradients) else torch.cat(gradients))
 
 
+#: the settings a control may set for its own runs (``Control.guidance_schedule``)
+SCHEDULE_SETTINGS = ("guide_steps", "guide_lr", "guide_every")
+
+
 @dataclass
 class SamplerConfig:
-    """Sampling settings; the defaults are :mod:`dlmctl.defaults`."""
+    """Sampling settings; the defaults are :mod:`dlmctl.defaults`. The guidance settings left None
+    take what the controls ask for (:meth:`filled`)."""
 
     steps: int = defaults.STEPS                  # sampling chain length (respaced from the model's T)
-    guide_steps: int = defaults.GUIDE_STEPS      # K gradient steps per denoising step
-    guide_lr: float = defaults.GUIDE_LR          # Adagrad learning rate, optimiser re-created every step
-    guide_every: int = defaults.GUIDE_EVERY      # the classifiers' gradient computed every n-th guided step
+    guide_steps: int | None = None               # K gradient steps per denoising step
+    guide_lr: float | None = None                # Adagrad learning rate, optimiser re-created every step
+    guide_every: int | None = None               # the classifiers' gradient computed every n-th guided step
     guided_share: float = defaults.GUIDED_SHARE  # guidance in this share of the chain, from its noisy start
     temperature: float = defaults.TEMPERATURE    # noise scale per step (1: the exact ancestral sampler)
     tail_stride: int = defaults.TAIL_STRIDE      # after the guided share, every n-th step of the chain only
+
+    def filled(self, schedule: Mapping[str, int | float] | None = None) -> "SamplerConfig":
+        """This config with each guidance setting left None taken from ``schedule`` (what the
+        controls ask for), else from :mod:`dlmctl.defaults`."""
+        schedule = schedule or {}
+        return replace(self, **{name: schedule.get(name, getattr(defaults, name.upper()))
+                                for name in SCHEDULE_SETTINGS if getattr(self, name) is None})
 
 
 class Sampler:
@@ -76,7 +88,7 @@ class Sampler:
 
     def __init__(self, model: DiffusionLM, config: SamplerConfig | None = None):
         self.model = model
-        self.config = config or SamplerConfig()
+        self.config = (config or SamplerConfig()).filled()
         if self.config.tail_stride < 1 or self.config.guide_every < 1:
             raise ValueError("tail_stride and guide_every must be at least 1")
         self.even = model.diffusion.respaced(self.config.steps)

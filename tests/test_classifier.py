@@ -9,14 +9,16 @@ import sys
 import pytest
 import torch
 
+from dlmctl import defaults
 from dlmctl.checkpoint import load_model
 from dlmctl.classifiers.network import LatentClassifier, encoder_config
 from dlmctl.classifiers.training import (TrainOptions, loss_and_correct, model_times, noise_levels, noisy_latents,
                                          sample_times, train_classifier)
-from dlmctl.errors import ModelError, TargetError, UsageError
+from dlmctl.errors import ModelError, PluginError, TargetError, UsageError
+from dlmctl.generation import guidance_schedule
 from dlmctl.hookspecs import hookimpl
 from dlmctl.plugins import PluginHost
-from dlmctl.sampling import SamplerConfig
+from dlmctl.sampling import Sampler, SamplerConfig
 from dlmctl.testing import generate_texts
 from dlmctl.vocab import tokenize
 
@@ -154,6 +156,40 @@ def test_guidance_moves_samples_toward_the_target(trained, controls, name, targe
     plain = generate_texts(model, [{}] * n, sampler=sampler, host=host, show_progress=False)
     gain = _target_log_prob(control, model, parsed, guided).mean() - _target_log_prob(control, model, parsed, plain).mean()
     assert gain > 1.0
+
+
+def test_a_run_takes_the_guidance_schedule_all_its_classifier_controls_ask_for(trained, controls, monkeypatch):
+    """Guidance settings left unset follow the schedule the run's classifier controls agree on
+    (pos asks for a fresh gradient every 2nd guided step, semantic for that at two steps of lr
+    0.1), else the defaults, not a mix; an explicit setting wins."""
+    pos, semantic = controls["pos"], controls["semantic"]
+    assert guidance_schedule([]) == guidance_schedule([controls["length"]]) == {}
+    assert guidance_schedule([pos, controls["length"]]) == {"guide_every": 2}
+    assert guidance_schedule([semantic]) == {"guide_steps": 2, "guide_lr": 0.1, "guide_every": 2}
+    assert guidance_schedule([pos, semantic]) == guidance_schedule([pos, controls["tree"]]) == {}
+    assert SamplerConfig(guide_steps=3).filled({"guide_steps": 2, "guide_every": 2}) == SamplerConfig(
+        guide_steps=3, guide_lr=defaults.GUIDE_LR, guide_every=2)
+    model, _ = trained
+    computed = []
+    gradient = Sampler.classifier_gradient
+    monkeypatch.setattr(Sampler, "classifier_gradient", staticmethod(
+        lambda *args: computed.append(1) or gradient(*args)))
+    calls, texts = {}, {}
+    for every in (None, 2, 1):
+        computed.clear()
+        texts[every] = generate_texts(model, [{"pos": "DET NOUN AUX ADJ PUNCT"}] * 2, seed=1, candidates=1,
+                                      sampler=SamplerConfig(steps=10, guide_every=every), show_progress=False)
+        calls[every] = len(computed)
+    assert calls == {None: 3, 2: 3, 1: 5}           # chain steps 9..5 guide; every 2nd: 9, 7, 5
+    assert texts[None] == texts[2]
+
+
+def test_a_control_asking_for_an_unknown_guidance_setting_is_named(controls):
+    class Odd(type(controls["pos"])):
+        guidance_schedule = {"guide_step": 2}
+
+    with pytest.raises(PluginError, match="control 'pos' asks for an unknown guidance setting 'guide_step'"):
+        guidance_schedule([Odd()])
 
 
 def test_train_control_rejects_a_control_without_classifier(tiny_model_dir, small_corpus):
