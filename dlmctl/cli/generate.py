@@ -99,7 +99,7 @@ def generate_command(
                                              "or as the controls ask (semantic: 0.1).")] = None,
     guide_every: Annotated[Optional[int], Opt(help="Compute the classifiers' gradient every N-th guided step; "
                                               f"the steps between reuse it. Default {defaults.GUIDE_EVERY} (every "
-                                              "step), or as the controls ask (pos, semantic: 2).")] = None,
+                                              "step), or as the controls ask (pos: 2, semantic: 3).")] = None,
     guided_share: Annotated[float, Opt(help="Share of the chain, from its noisy start, in which classifier "
                                        "controls guide (the words settle early).")] = defaults.GUIDED_SHARE,
     tail_stride: Annotated[int, Opt(help="After the guided share, sample only every N-th step of the chain "
