@@ -100,8 +100,9 @@ class Model:
         """``n`` sentences for one request, e.g. ``{"pos": "DET NOUN AUX ADJ PUNCT", "length": 5}``
         (several controls compose; None: unguided). ``options``: ``steps``, ``guide_steps``,
         ``guide_lr``, ``guide_every`` (the classifiers' gradient computed every n-th guided step,
-        reused between; these three None: as the controls ask, else the defaults), ``guided_share``, ``tail_stride`` (after the guided share, every n-th step
-        of the chain only), ``temperature``, ``candidates`` (None: the controls' default),
+        reused between; these three None: as the controls ask, else the defaults),
+        ``guided_share``, ``tail_stride`` (after the guided share, every n-th step of the chain
+        only), ``temperature``, ``candidates`` (None: the controls' default),
         ``prune_at`` and ``survivors`` (after that share of the chain only that many candidates per
         sentence go on; None: halfway where classifier controls guide, else never), ``weights``
         ({control: λ}),
