@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import torch
@@ -28,6 +28,8 @@ from dlmctl.vocab import detokenize
 
 DEFAULT_CANDIDATES = defaults.CANDIDATES   # samples per sentence unless told (or a control asks for more)
 MAX_OVERLAP = defaults.MAX_OVERLAP         # word-bigram overlap above which two samples of one request repeat
+REDRAWS = 2                 # rounds of fresh samples for rows that came out as exact copies of another of their request
+REDRAW_TEMPERATURE = 1.3    # their noise scale: the default's copies come from a narrow mode
 #: the λ a control may be given: beyond these, −log p / λ overflows float32 (or the control vanishes)
 MIN_WEIGHT, MAX_WEIGHT = 1e-12, 1e12
 
@@ -102,14 +104,18 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
              host: PluginHost | None = None, candidates: int | None = 1,
              survivors: int | None = defaults.SURVIVORS, prune_at: float | None = None,
              max_overlap: float = MAX_OVERLAP, trajectory_every: int = 0,
-             on_step: Callable[[int, dict[int, str]], None] | None = None) -> list[Generated]:
+             on_step: Callable[[int, dict[int, str]], None] | None = None,
+             redraws: int = REDRAWS, avoid: Mapping[str, Sequence[str]] | None = None) -> list[Generated]:
     """One sentence per request (rows may repeat a request to get several samples).
 
     With ``candidates`` > 1, that many samples are drawn per row and the rows of one request share
     the pool: each keeps, best first, a candidate ranked high by the model's denoising loss, by the
     classifiers of its controls and by the teacher's per-sentence fluency (:func:`choose`), skipping
     one that repeats a kept sample of the same request (word-bigram overlap above ``max_overlap``)
-    while others remain. None: :func:`default_candidates`. The weak candidates are dropped early:
+    while others remain (``avoid``: texts kept before, {:func:`request_key`: texts}); a sample that
+    is still an exact copy of another of its request (the pool held nothing else) is drawn again,
+    with more noise (``REDRAW_TEMPERATURE``), up to ``redraws`` rounds. None:
+    :func:`default_candidates`. The weak candidates are dropped early:
     after the first ``prune_at`` share of the chain (1: never; None: :func:`default_prune_at`), the
     same choice on the words of each candidate's x̂0 keeps ``survivors`` per row (None: all), and
     only those sample the rest of the chain (:func:`pruning_plan`). ``trajectory_every`` k > 0
@@ -141,16 +147,50 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
         for before, phase in zip([None, *phases], phases):
             if before is not None:        # keep phase.group of the before.group chains per row
                 kept, _ = choose(model, requests, prepared, sampled.texts, before.group, sampled.on_target,
-                                 max_overlap, keep=phase.group)
+                                 max_overlap, keep=phase.group, avoid=avoid)
                 sampled = sampled.select(kept)
             sampled = job.sample(phase, sampled, bar, first_batch)
             first_batch += len(job.starts(phase))
     if candidates == 1:
         return [Generated(text, {}, path) for text, path in zip(sampled.texts, sampled.paths)]
     chosen, measures = choose(model, requests, prepared, sampled.texts, phases[-1].group, sampled.on_target,
-                              max_overlap)
-    return [Generated(sampled.texts[i], {name: float(values[i]) for name, values in measures.items()},
-                      sampled.paths[i]) for i in chosen]
+                              max_overlap, avoid=avoid)
+    results = [Generated(sampled.texts[i], {name: float(values[i]) for name, values in measures.items()},
+                         sampled.paths[i]) for i in chosen]
+    noisier = replace(sampler or SamplerConfig(), temperature=max(run.config.temperature, REDRAW_TEMPERATURE))
+    for attempt in range(1, redraws + 1):
+        repeats = exact_repeats(requests, [g.text for g in results])
+        if not repeats:
+            break
+        kept: dict[str, list[str]] = defaultdict(list)
+        for row, (request, generated) in enumerate(zip(requests, results)):
+            if row not in repeats:
+                kept[request_key(request)].append(generated.text)
+        fresh = generate(model, [requests[i] for i in repeats], weights=weights, sampler=noisier,
+                         seed=batch_seed(seed, -attempt),       # noise that no batch of the first draw uses
+                         batch_size=batch_size, show_progress=False, host=host, candidates=candidates,
+                         survivors=survivors, prune_at=prune_at, max_overlap=max_overlap,
+                         trajectory_every=trajectory_every, redraws=0, avoid=kept)
+        for row, generated in zip(repeats, fresh):
+            results[row] = generated
+    return results
+
+
+def request_key(request: Mapping[str, Any]) -> str:
+    """One string per distinct request: the rows of a request share their candidates."""
+    return json.dumps(dict(request), sort_keys=True)
+
+
+def exact_repeats(requests: Sequence[Mapping[str, str]], texts: Sequence[str]) -> list[int]:
+    """The rows whose text equals that of an earlier row with the same request."""
+    seen: set[tuple[str, str]] = set()
+    repeats = []
+    for row, (request, text) in enumerate(zip(requests, texts)):
+        key = (request_key(request), text)
+        if key in seen:
+            repeats.append(row)
+        seen.add(key)
+    return repeats
 
 
 def pruning_plan(stop: int, candidates: int, survivors: int) -> list[tuple[int, int]]:
@@ -294,10 +334,12 @@ def decode(model: DiffusionLM, tokens: torch.Tensor) -> list[str]:
 
 def choose(model: DiffusionLM, requests: Sequence[Mapping[str, str]], prepared: PreparedControls,
            texts: list[str], candidates: int, on_target: torch.Tensor | None,
-           max_overlap: float, keep: int = 1) -> tuple[list[int], dict[str, torch.Tensor]]:
+           max_overlap: float, keep: int = 1,
+           avoid: Mapping[str, Sequence[str]] | None = None) -> tuple[list[int], dict[str, torch.Tensor]]:
     """For each request row, the indices into ``texts`` (``candidates`` consecutive candidates per
     row) of the ``keep`` samples it keeps, row by row, rows with equal requests choosing from their
-    pooled candidates; and the measures it ranked by, each (len(texts),) (:attr:`Generated.scores`)."""
+    pooled candidates and apart from the texts ``avoid`` holds for their request (:func:`request_key`);
+    and the measures it ranked by, each (len(texts),) (:attr:`Generated.scores`)."""
     on_target = on_target if on_target is not None and on_target.any() else None
     words = [text.split() for text in texts]         # decoded texts: vocabulary words joined by spaces
     ids = model.vocab.encode_batch(words, model.config.seq_len)
@@ -307,15 +349,15 @@ def choose(model: DiffusionLM, requests: Sequence[Mapping[str, str]], prepared: 
     measures = {"loss": loss, "classifier_log_prob": on_target, "worst_token_nll": fluency}
     pools: dict[str, list[int]] = defaultdict(list)
     for row, request in enumerate(requests):
-        pools[json.dumps(dict(request), sort_keys=True)].append(row)
+        pools[request_key(request)].append(row)
     chosen = [0] * (len(requests) * keep)
-    for rows in pools.values():
+    for key, rows in pools.items():
         pool = torch.tensor([row * candidates + k for row in rows for k in range(candidates)])
         keys = selection_keys(loss[pool], None if on_target is None else on_target[pool],
                               ranks_by_classifier(prepared.controls, prepared.targets[rows[0]]),
                               None if fluency is None else fluency[pool])
         order = pool[keys.argsort(stable=True)].tolist()
-        picked = pick_distinct(order, texts, len(rows) * keep, max_overlap)
+        picked = pick_distinct(order, texts, len(rows) * keep, max_overlap, (avoid or {}).get(key, ()))
         for n, index in enumerate(picked):
             chosen[rows[n // keep] * keep + n % keep] = index
     return chosen, {name: values for name, values in measures.items() if values is not None}

@@ -4,6 +4,8 @@ apart (``dlmctl generate --candidates``, ``dlmctl infill --candidates``)."""
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 
 from dlmctl.diversity import bigram_jaccard
@@ -48,14 +50,17 @@ def selection_keys(loss: torch.Tensor, on_target: torch.Tensor | None = None, cl
     return total * size + rank(loss)
 
 
-def pick_distinct(order: list[int], texts: list[str], keep: int, max_overlap: float) -> list[int]:
+def pick_distinct(order: list[int], texts: list[str], keep: int, max_overlap: float,
+                  avoid: Sequence[str] = ()) -> list[int]:
     """``keep`` entries of ``order`` (candidate indices, best first): in turn, each candidate whose
-    word-bigram overlap (:func:`dlmctl.diversity.bigram_jaccard`) with every one already kept is at
-    most ``max_overlap``; when too few are left, the ones least like those kept."""
+    word-bigram overlap (:func:`dlmctl.diversity.bigram_jaccard`) with every one already kept, and
+    with every text of ``avoid`` (samples kept before), is at most ``max_overlap``; when too few are
+    left, the ones least like those."""
     kept: list[int] = []
     rest = list(order)
     while len(kept) < keep and rest:
-        closeness = [max((bigram_jaccard(texts[c], texts[k]) for k in kept), default=0.0) for c in rest]
+        closeness = [max([bigram_jaccard(texts[c], other) for other in [*avoid, *(texts[k] for k in kept)]],
+                         default=0.0) for c in rest]
         fresh = [i for i, near in enumerate(closeness) if near <= max_overlap]
         kept.append(rest.pop(fresh[0] if fresh else min(range(len(rest)), key=closeness.__getitem__)))
     return kept

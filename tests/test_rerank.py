@@ -10,8 +10,9 @@ import torch
 from dlmctl import defaults
 from dlmctl.diversity import bigram_jaccard
 from dlmctl.errors import UsageError
-from dlmctl.generation import (DEFAULT_CANDIDATES, MAX_OVERLAP, default_candidates, default_prune_at, generate,
-                               pruning_plan, ranks_by_classifier)
+from dlmctl.generation import (DEFAULT_CANDIDATES, MAX_OVERLAP, REDRAW_TEMPERATURE, default_candidates,
+                               default_prune_at, exact_repeats, generate, pruning_plan, ranks_by_classifier,
+                               request_key)
 from dlmctl.plugins import PluginHost
 from dlmctl.rerank import denoising_loss, pick_distinct, selection_keys
 from dlmctl.sampling import Sampler, SamplerConfig
@@ -132,3 +133,35 @@ def test_pruning_needs_fewer_survivors_than_candidates_and_a_share_of_the_chain(
                              ({"survivors": 0}, "--survivors 0")):
         with pytest.raises(UsageError, match=message):
             generate_texts(tiny_model, [{}], sampler=sampler, show_progress=False, candidates=4, **options)
+
+
+def test_exact_repeats_are_the_rows_that_copy_an_earlier_sample_of_their_request():
+    requests = [{"length": "5"}] * 3 + [{"length": "6"}]
+    assert exact_repeats(requests, ["a b", "c d", "a b", "a b"]) == [2]
+    assert pick_distinct([0, 1], ["a b c d", "e f g h"], 1, 0.5, avoid=["a b c d"]) == [1]
+
+
+def test_a_sample_that_came_out_as_an_exact_copy_is_drawn_again(tiny_model, monkeypatch):
+    """When a pool holds nothing but copies (here: the first choice keeps one candidate for every
+    row), the copies are drawn again, with more noise, choosing apart from the sample kept."""
+    import dlmctl.generation as generation
+
+    real, calls, temperatures = generation.choose, [], []
+    sample_batch = generation.SamplingJob.sample_batch
+
+    def copying(*args, **kwargs):
+        calls.append(kwargs.get("avoid"))
+        chosen, measures = real(*args, **kwargs)
+        return ([chosen[0]] * len(chosen) if len(calls) == 1 else chosen), measures
+
+    def noted(self, *args, **kwargs):
+        temperatures.append(self.run.config.temperature)
+        return sample_batch(self, *args, **kwargs)
+
+    monkeypatch.setattr(generation, "choose", copying)
+    monkeypatch.setattr(generation.SamplingJob, "sample_batch", noted)
+    texts = [s.text for s in generate(tiny_model, [{}] * 3, sampler=SamplerConfig(steps=5), seed=2, candidates=2,
+                                      show_progress=False)]
+    assert calls[1] == {request_key({}): [texts[0]]}
+    assert texts[0] not in texts[1:] and len(calls) >= 2
+    assert temperatures[0] == defaults.TEMPERATURE and set(temperatures[1:]) == {REDRAW_TEMPERATURE}
