@@ -163,8 +163,9 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
         if not repeats:
             break
         kept: dict[str, list[str]] = defaultdict(list)
+        redrawn = set(repeats)
         for row, (request, generated) in enumerate(zip(requests, results)):
-            if row not in repeats:
+            if row not in redrawn:
                 kept[request_key(request)].append(generated.text)
         fresh = generate(model, [requests[i] for i in repeats], weights=weights, sampler=noisier,
                          seed=batch_seed(seed, -attempt),       # noise that no batch of the first draw uses
