@@ -70,7 +70,7 @@ def main() -> None:
         results[name]["rows_changed"] = len(changed)
         results[name]["changed_fluent"] = {"before": teacher_view(teacher, [before[i] for i in changed])["fluent"],
                                            "after": teacher_view(teacher, [after[i] for i in changed])["fluent"]}
-        if args.sheet:
+        if args.sheet and changed:
             for label, texts in (("before", before), ("after", after)):
                 lines = "".join(json.dumps({"controls": requests[i], "text": texts[i]}) + "\n" for i in changed)
                 atomic_write_text(Path(args.sheet) / f"{name}_{label}.jsonl", lines)

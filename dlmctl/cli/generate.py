@@ -93,13 +93,13 @@ def generate_command(
     weight: Annotated[Optional[list[str]], Opt("--weight", help="NAME=λ: fluency weight of a control.")] = None,
     steps: Annotated[int, Opt(help="Sampling steps (respaced from the model's diffusion steps).")] = defaults.STEPS,
     guide_steps: Annotated[Optional[int], Opt(help="Gradient steps per denoising step for classifier controls. "
-                                              f"Default {defaults.GUIDE_STEPS}, or as the controls ask "
-                                              "(semantic: 2).")] = None,
+                                              f"Default {defaults.GUIDE_STEPS}, or the schedule the controls "
+                                              "ask for.")] = None,
     guide_lr: Annotated[Optional[float], Opt(help=f"Adagrad learning rate of those steps. Default {defaults.GUIDE_LR}, "
-                                             "or as the controls ask (semantic: 0.1).")] = None,
+                                             "or the schedule the controls ask for.")] = None,
     guide_every: Annotated[Optional[int], Opt(help="Compute the classifiers' gradient every N-th guided step; "
                                               f"the steps between reuse it. Default {defaults.GUIDE_EVERY} (every "
-                                              "step), or as the controls ask (pos: 2, semantic: 3).")] = None,
+                                              "step), or the schedule the controls ask for.")] = None,
     guided_share: Annotated[float, Opt(help="Share of the chain, from its noisy start, in which classifier "
                                        "controls guide (the words settle early).")] = defaults.GUIDED_SHARE,
     tail_stride: Annotated[int, Opt(help="After the guided share, sample only every N-th step of the chain "

@@ -247,8 +247,8 @@ def request_options(body: dict[str, Any], allowed: tuple[str, ...], limits: Limi
     if not isinstance(weights, dict) or not all(_is_number(v) for v in weights.values()):
         raise UsageError('"options.weights" must be an object of control name → λ, e.g. {"pos": 0.003}')
     for name in ("temperature", "guide_lr", "guided_share", "prune_at"):
-        unset = options.get(name, 0) is None and name in ("prune_at", "guide_lr")
-        if name in options and not _is_number(options[name]) and not unset:
+        if name in options and not _is_number(options[name]) and not (
+                options[name] is None and name in ("prune_at", "guide_lr")):
             raise UsageError(f'"options.{name}" must be a number, got {options[name]!r}')
     if "judge" in options and not isinstance(options["judge"], bool):
         raise UsageError(f'"options.judge" must be true or false, got {options["judge"]!r}')
