@@ -130,6 +130,8 @@ def main() -> None:
     parser.add_argument("--guide-every", type=int,
                         help="the classifiers' gradient computed every n-th guided step, reused between "
                              "(default: as the CLI)")
+    parser.add_argument("--guide-norm", choices=defaults.GUIDE_NORMS,
+                        help="what the Adagrad accumulator sums over (default: as the CLI)")
     parser.add_argument("--tail-stride", type=int, default=defaults.TAIL_STRIDE,
                         help="after the guided share, every n-th step of the chain only")
     parser.add_argument("--temperature", type=float, default=SamplerConfig.temperature)
@@ -164,7 +166,7 @@ def main() -> None:
     sampler = SamplerConfig(steps=args.steps, guide_steps=args.guide_steps, guide_lr=args.guide_lr,
                             temperature=args.temperature,
                             guided_share=args.guided_share, tail_stride=args.tail_stride,
-                            guide_every=args.guide_every)
+                            guide_every=args.guide_every, guide_norm=args.guide_norm)
     controls = PluginHost().controls()
 
     def sample(requests, host=None, weights=None):
@@ -223,6 +225,7 @@ def main() -> None:
         "settings": {"targets": len(targets), "samples": args.samples, "steps": args.steps,
                      "guide_steps": args.guide_steps, "guide_lr": args.guide_lr, "guided_share": args.guided_share,
                      "tail_stride": args.tail_stride, "guide_every": args.guide_every,
+                     "guide_norm": args.guide_norm,
                      "temperature": args.temperature, "candidates": args.candidates,
                      "prune_at": args.prune_at, "survivors": args.survivors, "annotator": args.annotator,
                      "seed": args.seed, "sampling_seed": sampling_seed},
@@ -248,11 +251,12 @@ def pruning(settings: dict) -> str:
 
 def guidance(settings: dict) -> str:
     """The guidance steps, for the table's header (settings left unset: as each control asks)."""
-    steps, lr, every = (settings.get(name, default) for name, default in
-                        (("guide_steps", 3), ("guide_lr", 0.1), ("guide_every", 1)))
-    if steps is None and lr is None and every is None:
+    steps, lr, every, norm = (settings.get(name, default) for name, default in
+                              (("guide_steps", 3), ("guide_lr", 0.1), ("guide_every", 1), ("guide_norm", None)))
+    if steps is None and lr is None and every is None and norm is None:
         return "guidance as each control asks (the CLI's defaults)"
     text = f"{steps or 'default'} guide steps (Adagrad lr {lr or 'default'}"
+    text += f", one accumulator per {norm}" if norm else ""
     return text + (f", the classifiers' gradient computed every {every} steps)" if every and every > 1 else ")")
 
 

@@ -2,7 +2,9 @@
 
 For each control, the same held-out targets × samples go through ``dlmctl.generation.generate`` at
 the defaults twice: with ``redraws=0`` (a row whose pool held nothing else keeps its copy) and at the
-default (such rows are drawn again with more noise). Per control it reports the exact repeats (rows
+default (such rows are drawn again with more noise). Variant ``infill`` fills templates made of the
+same sentences, the middle third blanked one word per blank, with ``dlmctl_infill.fill.infill`` as
+``dlmctl infill`` does (the consensus of 4 samples per filling). Per control it reports the exact repeats (rows
 whose text equals an earlier sample of the same target), success, the teacher's fluent share of the
 redrawn rows and of all rows, the same-target overlap and the time. Quality of the redrawn rows is
 read blind with ``--sheet DIR`` (``read_sheet.py make``).
@@ -27,9 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from controls import cpu_name, diversity, make_targets, teacher_view  # noqa: E402
 
 from dlmctl.checkpoint import atomic_write_text, load_model  # noqa: E402
+from dlmctl.errors import TargetError  # noqa: E402
 from dlmctl.generation import REDRAWS, exact_repeats, generate  # noqa: E402
 from dlmctl.plugins import PluginHost  # noqa: E402
 from dlmctl.teacher import model_teacher  # noqa: E402
+from dlmctl.vocab import tokenize  # noqa: E402
 
 
 def main() -> None:
@@ -51,16 +55,20 @@ def main() -> None:
     results = {}
     for name in args.variants.split(","):
         control = host.control(name)
-        requests = [{name: t[name]} for t in targets for _ in range(args.samples)]
+        if name == "infill":
+            targets_of = [{name: infill_template(t["sentence"])} for t in targets]
+            targets_of = [t for t in targets_of if fits(control, t[name], model)]
+        else:
+            targets_of = [{name: t[name]} for t in targets]
+        requests = [t for t in targets_of for _ in range(args.samples)]
         runs = {}
         for label, redraws in (("kept copies", 0), ("redrawn", REDRAWS)):
             started = time.monotonic()
-            texts = [g.text for g in generate(model, requests, seed=args.seed, candidates=None,
-                                              show_progress=False, redraws=redraws)]
+            texts = sample(model, name, targets_of, requests, args.samples, args.seed, redraws)
             runs[label] = (texts, time.monotonic() - started)
         before, after = runs["kept copies"][0], runs["redrawn"][0]
         changed = [i for i, (a, b) in enumerate(zip(before, after)) if a != b]
-        parsed = {t[name]: control.parse_target(t[name], model) for t in targets}
+        parsed = {t[name]: control.parse_target(t[name], model) for t in targets_of}
         results[name] = {
             label: {"exact_repeats": len(exact_repeats(requests, texts)),
                     "success": round(100 * sum(control.score(text, parsed[r[name]]) for text, r in zip(texts, requests))
@@ -82,6 +90,35 @@ def main() -> None:
     atomic_write_text(out.with_suffix(".json"), json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     atomic_write_text(out.with_suffix(".md"), markdown(record))
     print(markdown(record))
+
+
+def sample(model, name: str, targets: list[dict], requests: list[dict], samples: int, seed: int,
+           redraws: int) -> list[str]:
+    """The texts of ``samples`` samples per target, in the order of ``requests``."""
+    if name == "infill":
+        from dlmctl_infill.fill import DEFAULT_MBR, infill
+
+        filled = infill(model, [t[name] for t in targets], samples, mbr=DEFAULT_MBR, seed=seed,
+                        show_progress=False, redraws=redraws)
+        return [f.text for fillings in filled for f in fillings]
+    return [g.text for g in generate(model, requests, seed=seed, candidates=None, show_progress=False,
+                                     redraws=redraws)]
+
+
+def infill_template(sentence: str) -> str:
+    """``sentence`` with the words of its middle third blanked, one ``___`` per word."""
+    words = tokenize(sentence)
+    keep = len(words) // 3
+    return " ".join(words[:keep] + ["___"] * (len(words) - 2 * keep) + words[len(words) - keep:])
+
+
+def fits(control, template: str, model) -> bool:
+    """Whether the model can fill ``template`` (its known words are in the vocabulary)."""
+    try:
+        control.parse_target(template, model)
+    except TargetError:
+        return False
+    return True
 
 
 def markdown(record: dict) -> str:

@@ -70,9 +70,9 @@ class Control(ABC):
     #: classifier controls asks for, and at least ``dlmctl.defaults.PRUNE_AT`` (None: no wish)
     prune_at: ClassVar[float | None] = None
     #: for a classifier control, guidance settings tuned for it (``guide_steps``, ``guide_lr``,
-    #: ``guide_every``), e.g. ``{"guide_every": 2}``: a run uses them where the user sets none and
+    #: ``guide_every``, ``guide_norm``), e.g. ``{"guide_every": 2}``: a run uses them where the user sets none and
     #: all of its classifier controls ask for the same schedule; else the defaults (``dlmctl.defaults``)
-    guidance_schedule: ClassVar[Mapping[str, int | float]] = {}
+    guidance_schedule: ClassVar[Mapping[str, int | float | str]] = {}
 
     @abstractmethod
     def parse_target(self, text: str, model: "DiffusionLM") -> Any:

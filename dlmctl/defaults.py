@@ -11,6 +11,12 @@ GUIDE_STEPS = 1
 GUIDE_EVERY = 1
 #: Adagrad learning rate of those steps (its accumulator starts afresh every denoising step)
 GUIDE_LR = 0.15
+#: what the Adagrad accumulator of those steps sums the squared gradient over: "coordinate" (as
+#: torch.optim.Adagrad: the first step moves every coordinate by the learning rate, whatever its
+#: gradient) or "sentence" (one sum per sentence: the step keeps the gradient's direction and moves the
+#: positions the classifiers care about most)
+GUIDE_NORM = "coordinate"
+GUIDE_NORMS = ("coordinate", "sentence")
 #: share of the chain, from its noisy start, in which classifier guidance runs (the words settle
 #: early; guiding the rest costs time and fluency)
 GUIDED_SHARE = 0.5

@@ -379,7 +379,7 @@ def default_prune_at(controls: Iterable[Control]) -> float:
     return max(shares, default=1.0)
 
 
-def guidance_schedule(controls: Iterable[Control]) -> dict[str, int | float]:
+def guidance_schedule(controls: Iterable[Control]) -> dict[str, int | float | str]:
     """The guidance settings of a run whose classifier controls all ask for the same schedule
     (``Control.guidance_schedule``: settings tuned together, so they are not mixed); else {}, the
     defaults."""
@@ -389,6 +389,10 @@ def guidance_schedule(controls: Iterable[Control]) -> dict[str, int | float]:
         if unknown:
             raise PluginError(f"control '{control.name}' asks for an unknown guidance setting '{unknown[0]}' "
                               f"(settings: {', '.join(SCHEDULE_SETTINGS)})")
+        norm = control.guidance_schedule.get("guide_norm", defaults.GUIDE_NORM)
+        if norm not in defaults.GUIDE_NORMS:
+            raise PluginError(f"control '{control.name}' asks for guide_norm '{norm}' "
+                              f"(one of: {', '.join(defaults.GUIDE_NORMS)})")
     schedules = [dict(c.guidance_schedule) for c in guided]
     return schedules[0] if schedules and all(s == schedules[0] for s in schedules) else {}
 

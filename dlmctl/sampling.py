@@ -57,7 +57,7 @@ class Step:
 
 
 #: the settings a control may set for its own runs (``Control.guidance_schedule``)
-SCHEDULE_SETTINGS = ("guide_steps", "guide_lr", "guide_every")
+SCHEDULE_SETTINGS = ("guide_steps", "guide_lr", "guide_every", "guide_norm")
 
 
 @dataclass
@@ -69,6 +69,7 @@ class SamplerConfig:
     guide_steps: int | None = None               # K gradient steps per denoising step
     guide_lr: float | None = None                # Adagrad learning rate, optimiser re-created every step
     guide_every: int | None = None               # the classifiers' gradient computed every n-th guided step
+    guide_norm: str | None = None                # what Adagrad's accumulator sums over (defaults.GUIDE_NORMS)
     guided_share: float = defaults.GUIDED_SHARE  # guidance in this share of the chain, from its noisy start
     temperature: float = defaults.TEMPERATURE    # noise scale per step (1: the exact ancestral sampler)
     tail_stride: int = defaults.TAIL_STRIDE      # after the guided share, every n-th step of the chain only
@@ -91,6 +92,8 @@ class Sampler:
         self.config = (config or SamplerConfig()).filled()
         if self.config.tail_stride < 1 or self.config.guide_every < 1:
             raise ValueError("tail_stride and guide_every must be at least 1")
+        if self.config.guide_norm not in defaults.GUIDE_NORMS:
+            raise ValueError(f"guide_norm must be one of {defaults.GUIDE_NORMS}, got {self.config.guide_norm!r}")
         self.even = model.diffusion.respaced(self.config.steps)
         n = self.even.num_steps
         self.guided = round(n * self.config.guided_share)      # steps guided, from the noisy start
@@ -139,16 +142,18 @@ class Sampler:
                terms: Sequence[WeightedGuidance], reused: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """K Adagrad steps on x (B, L, d) minimising Σ −log p / λ + Σ (μ − x)² / σ (per sample,
         summed), the accumulator started afresh at every denoising step (as ``torch.optim.Adagrad``
-        re-created per step, without its optimiser machinery); the first of them takes the
-        classifiers' gradient ``reused`` if given instead of computing it. Returns the new x and
-        the classifiers' gradient last used."""
-        squares = torch.zeros_like(x)
+        re-created per step, without its optimiser machinery), per coordinate or, with
+        ``guide_norm`` "sentence", one per sentence (the mean square over its L × d coordinates);
+        the first of them takes the classifiers' gradient ``reused`` if given instead of computing
+        it. Returns the new x and the classifiers' gradient last used."""
+        per_sentence = self.config.guide_norm == "sentence"
+        squares = torch.zeros((len(x), 1, 1) if per_sentence else x.shape, dtype=x.dtype, device=x.device)
         gradient = reused
         for k in range(self.config.guide_steps):
             if k > 0 or gradient is None:
                 gradient = self.classifier_gradient(x, t, terms)
             grad = gradient + 2 * (x - mean) / std          # the fluency term's gradient, exact
-            squares += grad ** 2
+            squares += (grad ** 2).mean((1, 2), keepdim=True) if per_sentence else grad ** 2
             x = x - self.config.guide_lr * grad / (squares.sqrt() + ADAGRAD_EPS)
         return x, gradient
 

@@ -39,6 +39,8 @@ def test_options_and_errors_are_in_library_terms(tiny_model_dir, tmp_path):
     for bad in (0.0, -1.0, float("nan"), float("inf")):
         with pytest.raises(UsageError, match="--guide-lr must be a positive number"):
             model.generate(steps=5, guide_lr=bad)
+    with pytest.raises(UsageError, match="--guide-norm must be coordinate or sentence, got 'Sentence'"):
+        model.generate(steps=5, guide_norm="Sentence")
     with pytest.raises(UsageError, match="--prune-at 0"):
         model.generate(steps=5, prune_at=0.0)
     for name, bad in itertools.product(("tail_stride", "guide_every"), (0, 1.5, True)):

@@ -161,14 +161,15 @@ def test_guidance_moves_samples_toward_the_target(trained, controls, name, targe
 def test_a_run_takes_the_guidance_schedule_all_its_classifier_controls_ask_for(trained, controls, monkeypatch):
     """Guidance settings left unset follow the schedule the run's classifier controls agree on
     (pos asks for a fresh gradient every 2nd guided step, semantic for one every 3rd at two
-    steps of lr 0.1), else the defaults, not a mix; an explicit setting wins."""
+    sentence-normalised steps of lr 0.12), else the defaults, not a mix; an explicit setting wins."""
     pos, semantic = controls["pos"], controls["semantic"]
     assert guidance_schedule([]) == guidance_schedule([controls["length"]]) == {}
     assert guidance_schedule([pos, controls["length"]]) == {"guide_every": 2}
-    assert guidance_schedule([semantic]) == {"guide_steps": 2, "guide_lr": 0.1, "guide_every": 3}
+    assert guidance_schedule([semantic]) == {"guide_steps": 2, "guide_lr": 0.12, "guide_every": 3,
+                                             "guide_norm": "sentence"}
     assert guidance_schedule([pos, semantic]) == guidance_schedule([pos, controls["tree"]]) == {}
     assert SamplerConfig(guide_steps=3).filled({"guide_steps": 2, "guide_every": 2}) == SamplerConfig(
-        guide_steps=3, guide_lr=defaults.GUIDE_LR, guide_every=2)
+        guide_steps=3, guide_lr=defaults.GUIDE_LR, guide_every=2, guide_norm=defaults.GUIDE_NORM)
     model, _ = trained
     computed = []
     gradient = Sampler.classifier_gradient
@@ -188,8 +189,13 @@ def test_a_control_asking_for_an_unknown_guidance_setting_is_named(controls):
     class Odd(type(controls["pos"])):
         guidance_schedule = {"guide_step": 2}
 
+    class Odder(type(controls["pos"])):
+        guidance_schedule = {"guide_norm": "row"}
+
     with pytest.raises(PluginError, match="control 'pos' asks for an unknown guidance setting 'guide_step'"):
         guidance_schedule([Odd()])
+    with pytest.raises(PluginError, match="control 'pos' asks for guide_norm 'row' \\(one of: coordinate, sentence\\)"):
+        guidance_schedule([Odder()])
 
 
 def test_train_control_rejects_a_control_without_classifier(tiny_model_dir, small_corpus):

@@ -135,6 +135,26 @@ def test_the_classifiers_gradient_is_reused_between_the_steps_that_compute_it(ti
     assert not torch.allclose(chains[3][1].x, chains[1][1].x)       # step 8 reused step 9's gradient
 
 
+def test_a_sentence_wide_accumulator_keeps_the_gradients_direction(tiny_model):
+    """One guidance step: per coordinate (Adagrad) every coordinate moves by the learning rate,
+    whatever its gradient; per sentence the step is the gradient scaled to that root mean square."""
+    from dlmctl.control import Guidance
+    from dlmctl.sampling import WeightedGuidance
+
+    shape = (2, tiny_model.config.seq_len, tiny_model.config.embed_dim)
+    pull = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    term = [WeightedGuidance(Guidance(log_prob=lambda x, t: (x * pull).sum((1, 2))), 1.0)]
+    x = mean = torch.zeros(shape)
+    std, t = torch.ones(2, 1, 1), torch.tensor([5, 5])
+    moved = {}
+    for norm in ("coordinate", "sentence"):
+        sampler = Sampler(tiny_model, SamplerConfig(steps=10, guide_steps=1, guide_lr=0.1, guide_norm=norm))
+        moved[norm], _ = sampler._guide(x, mean, std, t, term, None)
+    assert torch.allclose(moved["coordinate"], 0.1 * pull.sign())
+    scale = 0.1 / pull.pow(2).mean((1, 2), keepdim=True).sqrt()
+    assert torch.allclose(moved["sentence"], scale * pull, atol=1e-6)
+
+
 def test_a_guided_chain_resumed_from_any_step_ends_where_the_unbroken_chain_ends(tiny_model):
     from dlmctl.control import Guidance
     from dlmctl.sampling import WeightedGuidance

@@ -100,6 +100,10 @@ def generate_command(
     guide_every: Annotated[Optional[int], Opt(help="Compute the classifiers' gradient every N-th guided step; "
                                               f"the steps between reuse it. Default {defaults.GUIDE_EVERY} (every "
                                               "step), or the schedule the controls ask for.")] = None,
+    guide_norm: Annotated[Optional[str], Opt(help="What those steps' Adagrad accumulator sums the squared gradient "
+                                             f"over: {' or '.join(defaults.GUIDE_NORMS)} (one sum per sentence: the "
+                                             "step keeps the gradient's direction). Default "
+                                             f"{defaults.GUIDE_NORM}, or the schedule the controls ask for.")] = None,
     guided_share: Annotated[float, Opt(help="Share of the chain, from its noisy start, in which classifier "
                                        "controls guide (the words settle early).")] = defaults.GUIDED_SHARE,
     tail_stride: Annotated[int, Opt(help="After the guided share, sample only every N-th step of the chain "
@@ -156,11 +160,12 @@ def generate_command(
         lines, problems = [(0, parse_controls(control or []))], []
         per_target = n
     weights = parse_weights(weight or [])
-    from dlmctl.api import Model, check_counts
+    from dlmctl.api import Model, check_counts, check_guidance
     from dlmctl.checkpoint import atomic_write_text
     from dlmctl.loop import is_main_process
 
     check_counts(len(lines) * per_target, candidates, seed)
+    check_guidance(guide_lr, guide_norm)
 
     lm = open_model(model, device)
     show_plugin_warnings()
@@ -175,7 +180,7 @@ def generate_command(
     with forming_view(live) as on_step:
         samples = Model(lm).generate_batch(requests, samples_per_target=per_target, seed=seed, steps=steps,
                                            guide_steps=guide_steps, guide_lr=guide_lr, guided_share=guided_share,
-                                           tail_stride=tail_stride, guide_every=guide_every,
+                                           tail_stride=tail_stride, guide_every=guide_every, guide_norm=guide_norm,
                                            temperature=temperature, candidates=candidates,
                                            prune_at=prune_at, survivors=survivors, weights=weights,
                                            batch_size=batch_size, trajectory_every=show_steps,

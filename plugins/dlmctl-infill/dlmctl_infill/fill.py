@@ -8,20 +8,20 @@ that fails a control's oracle ranks below those that pass.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping, Sequence
 
 import torch
 
 from dlmctl.errors import UsageError
-from dlmctl.generation import generate, prepare_controls
+from dlmctl.generation import REDRAW_TEMPERATURE, REDRAWS, batch_seed, generate, prepare_controls
 from dlmctl.model import DiffusionLM
 from dlmctl.plugins import PluginHost
 from dlmctl.rerank import denoising_loss
 from dlmctl.sampling import SamplerConfig
 from dlmctl.vocab import tokenize
 from dlmctl_infill.layout import draw_lengths
-from dlmctl_infill.select import mbr_index
+from dlmctl_infill.select import mbr_order
 from dlmctl_infill.template import parse_template
 
 
@@ -55,9 +55,12 @@ class Filled:
 def infill(model: DiffusionLM, templates: Sequence[str], n: int = 5, *, mbr: int = 1, candidates: int = 4,
            controls: Mapping[str, str] | None = None, weights: Mapping[str, float] | None = None,
            sampler: SamplerConfig | None = None, seed: int = 0, batch_size: int = 64,
-           show_progress: bool = True, host: PluginHost | None = None) -> list[list[Filled]]:
+           show_progress: bool = True, host: PluginHost | None = None, redraws: int = REDRAWS) -> list[list[Filled]]:
     """``n`` fillings of each template (sampled together in batches); ``controls`` maps other
-    control names to targets, applied to every row."""
+    control names to targets, applied to every row. The fillings of one template differ: each
+    pool keeps its best sample that no earlier filling of the template kept, and a pool that
+    holds nothing else is drawn again with more noise (as :func:`dlmctl.generation.generate`
+    redraws copies), up to ``redraws`` rounds."""
     controls = dict(controls or {})
     if "infill" in controls:
         raise UsageError("give the template as the argument, not as --control infill=…")
@@ -65,27 +68,57 @@ def infill(model: DiffusionLM, templates: Sequence[str], n: int = 5, *, mbr: int
         raise UsageError("-n, --mbr and --candidates must be at least 1")
     seq_len = model.config.seq_len
     generator = torch.Generator().manual_seed(seed)
-    pools: list[tuple[int, int]] = []          # (template index, first row) of every pool
+    pools: list[Pool] = []
     layouts: list[str] = []
     for index, text in enumerate(templates):
         template = parse_template(text, model.vocab, seq_len)
         size = mbr if mbr > 1 else candidates
         for _ in range(n):
-            pools.append((index, len(layouts)))
+            pools.append(Pool(index, range(len(layouts), len(layouts) + size)))
             layouts += [template.with_lengths(draw_lengths(template, seq_len, generator)).text
                         for _ in range(size)]
     requests = [{"infill": layout, **controls} for layout in layouts]
-    texts = [g.text for g in generate(model, requests, weights=weights, sampler=sampler, seed=seed,
-                                      batch_size=batch_size, show_progress=show_progress, host=host)]
+    sampler = sampler or SamplerConfig()
+    texts = _sample(model, requests, weights, sampler, seed, batch_size, show_progress, host)
     passed = _oracle_passes(model, requests, texts, host)
+    chosen: list[int] = []
+    for p, pool in enumerate(pools):
+        chosen.append(_pick(model, pool, texts, passed, mbr, _kept_by_others(pools, chosen, texts, p)))
+    noisier = replace(sampler, temperature=max(sampler.temperature, REDRAW_TEMPERATURE))
+    for attempt in range(1, redraws + 1):
+        copies = _copies(pools, [texts[row] for row in chosen])
+        if not copies:
+            break
+        rows = [row for p in copies for row in pools[p].rows]
+        fresh = _sample(model, [requests[row] for row in rows], weights, noisier,
+                        batch_seed(seed, -attempt), batch_size, False, host)   # noise the first draw never used
+        fresh_passed = _oracle_passes(model, [requests[row] for row in rows], fresh, host)
+        for row, text, count in zip(rows, fresh, fresh_passed):
+            texts[row], passed[row] = text, count
+        for p in copies:
+            chosen[p] = _pick(model, pools[p], texts, passed, mbr, _kept_by_others(pools, chosen, texts, p))
     results: list[list[Filled]] = [[] for _ in templates]
-    ends = [start for _, start in pools[1:]] + [len(layouts)]
-    for (index, start), end in zip(pools, ends):
-        best = start + _choose(model, texts[start:end], passed[start:end], mbr)
+    for pool, best in zip(pools, chosen):
         fixed = parse_template(layouts[best], model.vocab, seq_len)
         fills = fixed.match(tokenize(texts[best])) or []
-        results[index].append(Filled(texts[best], fills, layouts[best], texts[start:end]))
+        results[pool.template].append(Filled(texts[best], fills, layouts[best], [texts[row] for row in pool.rows]))
     return results
+
+
+@dataclass
+class Pool:
+    """The sample rows one filling of template ``template`` (an index) is chosen from."""
+
+    template: int
+    rows: range
+
+
+def _sample(model: DiffusionLM, requests: list[dict[str, str]], weights: Mapping[str, float] | None,
+            sampler: SamplerConfig, seed: int, batch_size: int, show_progress: bool,
+            host: PluginHost | None) -> list[str]:
+    """One sampled text per request row."""
+    return [g.text for g in generate(model, requests, weights=weights, sampler=sampler, seed=seed,
+                                     batch_size=batch_size, show_progress=show_progress, host=host)]
 
 
 def _oracle_passes(model: DiffusionLM, requests: list[dict[str, str]], texts: list[str],
@@ -96,13 +129,43 @@ def _oracle_passes(model: DiffusionLM, requests: list[dict[str, str]], texts: li
             for row, text in zip(prepared.targets, texts)]
 
 
-def _choose(model: DiffusionLM, texts: list[str], passed: list[int], mbr: int) -> int:
-    """Index of the chosen text: most oracles passed, then MBR (``mbr`` > 1) or lowest loss."""
+def _pick(model: DiffusionLM, pool: Pool, texts: list[str], passed: list[int], mbr: int,
+          kept: Sequence[str]) -> int:
+    """The row chosen from ``pool``: the first by :func:`_ranking` whose text is not in ``kept``
+    (the fillings of the template kept already), else the first."""
+    order = [pool.rows[i] for i in _ranking(model, [texts[row] for row in pool.rows],
+                                             [passed[row] for row in pool.rows], mbr)]
+    return next((row for row in order if texts[row] not in kept), order[0])
+
+
+def _kept_by_others(pools: Sequence[Pool], chosen: Sequence[int], texts: Sequence[str], p: int) -> list[str]:
+    """The texts that the pools of pool ``p``'s template other than ``p`` chose (``chosen``: the
+    chosen row of the first pools, or of all)."""
+    return [texts[row] for q, row in enumerate(chosen) if q != p and pools[q].template == pools[p].template]
+
+
+def _copies(pools: Sequence[Pool], texts: Sequence[str]) -> list[int]:
+    """The pools whose chosen text (``texts``, one per pool) an earlier pool of the same template chose."""
+    seen: set[tuple[int, str]] = set()
+    copies = []
+    for p, (pool, text) in enumerate(zip(pools, texts)):
+        if (pool.template, text) in seen:
+            copies.append(p)
+        seen.add((pool.template, text))
+    return copies
+
+
+def _ranking(model: DiffusionLM, texts: list[str], passed: list[int], mbr: int) -> list[int]:
+    """Indices of ``texts`` best first: most oracles passed, then the MBR consensus among those
+    (``mbr`` > 1) or lowest denoising loss."""
     if len(texts) == 1:
-        return 0
-    top = max(passed)
-    eligible = [i for i, p in enumerate(passed) if p == top]
-    if mbr > 1:
-        return eligible[mbr_index([texts[i] for i in eligible])]
-    ids = model.vocab.encode_batch([tokenize(texts[i]) for i in eligible], model.config.seq_len)
-    return eligible[int(denoising_loss(model, ids).argmin())]
+        return [0]
+    if mbr == 1:
+        ids = model.vocab.encode_batch([tokenize(text) for text in texts], model.config.seq_len)
+        loss = denoising_loss(model, ids).tolist()
+    order = []
+    for count in sorted(set(passed), reverse=True):      # the consensus among those passing as many
+        group = [i for i, p in enumerate(passed) if p == count]
+        order += ([group[i] for i in mbr_order([texts[i] for i in group])] if mbr > 1
+                  else sorted(group, key=loss.__getitem__))
+    return order

@@ -11,11 +11,16 @@ from sacrebleu.metrics import BLEU
 _BLEU = BLEU(effective_order=True)
 
 
-def mbr_index(texts: Sequence[str]) -> int:
-    """Index of the text with the highest mean sentence BLEU against all the others
-    (minimum Bayes risk under BLEU, the samples standing in for the model's distribution)."""
+def mbr_order(texts: Sequence[str]) -> list[int]:
+    """Indices of the texts, highest mean sentence BLEU against all the others first (minimum
+    Bayes risk under BLEU, the samples standing in for the model's distribution; ties keep order)."""
     if len(texts) == 1:
-        return 0
+        return [0]
     means = [sum(_BLEU.sentence_score(hyp, [ref]).score for j, ref in enumerate(texts) if j != i)
              for i, hyp in enumerate(texts)]
-    return max(range(len(texts)), key=means.__getitem__)
+    return sorted(range(len(texts)), key=lambda i: -means[i])
+
+
+def mbr_index(texts: Sequence[str]) -> int:
+    """Index of the consensus text: the first of :func:`mbr_order`."""
+    return mbr_order(texts)[0]

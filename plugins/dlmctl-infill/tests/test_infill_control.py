@@ -9,12 +9,14 @@ import pytest
 import torch
 
 from dlmctl.errors import TargetError
+from dlmctl.generation import REDRAW_TEMPERATURE
 from dlmctl.sampling import SamplerConfig
 from dlmctl.testing import generate_texts
 from dlmctl.vocab import SPECIALS, tokenize
 from dlmctl_infill.fill import infill
 from dlmctl_infill.layout import layout_bias
-from dlmctl_infill.select import mbr_index
+from dlmctl_infill import fill as fill_module
+from dlmctl_infill.select import mbr_index, mbr_order
 from dlmctl_infill.template import Blank, parse_template
 
 FAST = SamplerConfig(steps=20)
@@ -135,6 +137,33 @@ def test_mbr_picks_the_consensus():
              "zebra quantum"]
     assert mbr_index(texts) in (0, 2)
     assert mbr_index(["only one"]) == 0
+
+
+def test_fillings_of_one_template_are_drawn_again_when_they_copy_each_other(tiny_model, monkeypatch):
+    """Every pool's consensus tends to the same sentence: a pool holding only a filling kept
+    already is drawn again, with more noise, and keeps a sample no other filling kept."""
+    import dlmctl_infill.fill as fill
+
+    real, temperatures = fill._sample, []
+
+    def copying(model, requests, weights, sampler, *args):
+        temperatures.append(sampler.temperature)
+        texts = real(model, requests, weights, sampler, *args)
+        return [texts[0]] * len(texts) if len(temperatures) == 1 else texts
+
+    monkeypatch.setattr(fill, "_sample", copying)
+    filled = infill(tiny_model, ["The ___ is [*]"], 3, mbr=2, sampler=FAST, seed=1, show_progress=False)[0]
+    texts = [f.text for f in filled]
+    assert len(set(texts)) == 3, texts
+    assert temperatures[0] == FAST.temperature and set(temperatures[1:]) == {REDRAW_TEMPERATURE}
+
+
+def test_a_pool_keeps_its_best_sample_that_no_earlier_filling_kept():
+    pools = [fill_module.Pool(0, range(0, 2)), fill_module.Pool(0, range(2, 4)), fill_module.Pool(1, range(4, 6))]
+    texts = ["a b", "c d", "a b", "e f", "a b", "a b"]
+    assert fill_module._kept_by_others(pools, [0, 3, 4], texts, 1) == ["a b"]
+    assert fill_module._copies(pools, ["a b", "a b", "a b"]) == [1]
+    assert mbr_order(["x y z", "p q r s", "x y z w"])[-1] == 1
 
 
 def _cli(monkeypatch, capsys, *args):
