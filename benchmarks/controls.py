@@ -6,7 +6,8 @@ a reading sheet.
 
 Targets come from held-out sentences, annotated by the same annotator the classifiers were trained
 with: each sentence gives a POS sequence, a parse (tree), one of its multi-word constituents (span)
-and one field=value of its meaning representation that the sentence mentions (semantic).
+one field=value of its meaning representation that the sentence mentions (semantic) and two of its
+content words (keywords).
 ``semantic+pos`` composes the semantic and POS targets of the same sentence.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/controls.py --model runs/e2e-small \\
@@ -48,10 +49,13 @@ from dlmctl_syntax import TreeControl
 PAPER = {"pos": 90.0, "tree": 86.0, "span": 93.8, "semantic": 81.2}
 
 
-def make_targets(valid: str, count: int, max_words: int, annotator: str, seed: int) -> list[dict]:
+def make_targets(valid: str, count: int, max_words: int, annotator: str, seed: int,
+                 vocabulary: set[str] | None = None) -> list[dict]:
     """``count`` held-out sentences (≤ max_words words, with a mentioned MR value and a multi-word
-    non-root constituent) and their targets for every control."""
+    non-root constituent) and their targets for every control; keywords come from ``vocabulary``
+    (lower case) where given."""
     rng = random.Random(seed)
+    keyword_rng = random.Random(seed)      # its own draws: the other targets stay those of earlier runs
     rows = read_corpus(valid)
     rng.shuffle(rows)
     tool = get_annotator(annotator)
@@ -71,10 +75,20 @@ def make_targets(valid: str, count: int, max_words: int, annotator: str, seed: i
         targets.append({"sentence": sentence,
                         "pos": " ".join(tag for _, tag in tool.tag([sentence])[0]),
                         "tree": tree.to_bracketed(), "span": f"{i},{j},{label}",
-                        "semantic": f"{field}={value}"})
+                        "semantic": f"{field}={value}", "keywords": keywords(words, keyword_rng, vocabulary)})
         if len(targets) == count:
             break
     return targets
+
+
+def keywords(words: list[str], rng: random.Random, vocabulary: set[str] | None) -> str:
+    """Two content words of a sentence (longer than 2 letters, not stop words, in ``vocabulary``
+    if given), lower case, as a ``keywords`` target."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    content = sorted({w.lower() for w in words if w.isalpha() and len(w) > 2 and w.lower() not in STOP_WORDS
+                      and (vocabulary is None or w.lower() in vocabulary)})
+    return ", ".join(rng.sample(content, min(2, len(content))))
 
 
 def variant_host(spec: str, installed: dict) -> tuple[PluginHost, list[str], dict[str, float]]:
@@ -161,7 +175,8 @@ def main() -> None:
     if teacher_dir.is_dir():
         from dlmctl.teacher import load_teacher
         teacher = load_teacher(teacher_dir)
-    targets = make_targets(args.valid, args.targets, model.config.seq_len - 2, args.annotator, args.seed)
+    targets = make_targets(args.valid, args.targets, model.config.seq_len - 2, args.annotator, args.seed,
+                           {w.lower() for w in model.vocab.words})
     sampling_seed = args.seed if args.sampling_seed is None else args.sampling_seed
     sampler = SamplerConfig(steps=args.steps, guide_steps=args.guide_steps, guide_lr=args.guide_lr,
                             temperature=args.temperature,

@@ -3,7 +3,9 @@
 A pool holds ``mbr`` samples (chosen by minimum Bayes risk) or, when ``mbr`` is 1, ``candidates``
 samples (chosen by the model's own denoising loss; a variable blank gets its own sizes in each
 sample). Other controls (``length``, ``pos``, …) join every row; a candidate
-that fails a control's oracle ranks below those that pass.
+that fails a control's oracle ranks below those that pass. The fillings of one template never
+repeat each other while their pools hold anything else, and a pool that holds nothing else is
+sampled again with more noise.
 """
 
 from __future__ import annotations
@@ -132,7 +134,7 @@ def _oracle_passes(model: DiffusionLM, requests: list[dict[str, str]], texts: li
 def _pick(model: DiffusionLM, pool: Pool, texts: list[str], passed: list[int], mbr: int,
           kept: Sequence[str]) -> int:
     """The row chosen from ``pool``: the first by :func:`_ranking` whose text is not in ``kept``
-    (the fillings of the template kept already), else the first."""
+    (what the template's other fillings chose), else the first."""
     order = [pool.rows[i] for i in _ranking(model, [texts[row] for row in pool.rows],
                                              [passed[row] for row in pool.rows], mbr)]
     return next((row for row in order if texts[row] not in kept), order[0])
