@@ -380,10 +380,10 @@ def default_prune_at(controls: Iterable[Control]) -> float:
 
 
 def guidance_schedule(controls: Iterable[Control]) -> dict[str, int | float | str]:
-    """The guidance settings of a run whose classifier controls all ask for the same schedule
-    (``Control.guidance_schedule``: settings tuned together, so they are not mixed); else {}, the
-    defaults."""
-    guided = [c for c in controls if c.needs_classifier]
+    """The guidance settings of a run whose classifier controls and other controls asking for a
+    schedule all ask for the same one (``Control.guidance_schedule``: settings tuned together, so
+    they are not mixed); else {}, the defaults."""
+    guided = [c for c in controls if c.needs_classifier or c.guidance_schedule]
     for control in guided:
         unknown = sorted(set(control.guidance_schedule) - set(SCHEDULE_SETTINGS))
         if unknown:

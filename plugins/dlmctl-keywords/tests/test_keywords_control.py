@@ -32,6 +32,16 @@ def test_plugin_registers_the_keywords_control():
     assert [c.name for c in found] == ["keywords"]
 
 
+def test_a_run_of_keywords_takes_its_guidance_schedule_unless_a_classifier_control_joins():
+    from dlmctl.generation import guidance_schedule
+
+    controls = PluginHost().controls()           # as users' runs find them: through the entry points
+    keywords = controls["keywords"]
+    assert guidance_schedule([keywords]) == guidance_schedule([keywords, controls["length"]]) == {
+        "guide_norm": "sentence"}
+    assert guidance_schedule([keywords, controls["pos"]]) == {}
+
+
 def test_parse_target_matches_words_up_to_case(tiny_model):
     vocab = tiny_model.vocab
     target = control.parse_target(" riverside ,, Coffee shop ", tiny_model)
