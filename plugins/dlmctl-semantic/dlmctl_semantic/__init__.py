@@ -27,9 +27,9 @@ class SemanticControl(ClassifierControl):
                    "several pairs separated by ';'")
     example_target = "food=Italian"
     default_weight = 1e-3   # chosen on benchmarks/controls.py (docs/benchmarks.md)
-    # two steps along the gradient (one accumulator per sentence), fresh every 3rd step: more
-    # fluent at the same success (docs/benchmarks.md)
-    guidance_schedule = {"guide_steps": 2, "guide_lr": 0.12, "guide_every": 3, "guide_norm": "sentence"}
+    # its step along the gradient (one accumulator per sentence): more fluent at the same success
+    # (docs/benchmarks.md)
+    guidance_schedule = {"guide_norm": "sentence"}
     background_label = 0    # "none": most fields are absent from a sentence
     uses_annotator = False  # labels are the corpus's meaning representations
 
