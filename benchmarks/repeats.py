@@ -4,8 +4,8 @@ For each control, the same held-out targets × samples go through ``dlmctl.gener
 the defaults twice: with ``redraws=0`` (a row whose pool held nothing else keeps its copy) and at the
 default (such rows are drawn again with more noise). Variant ``infill`` fills templates made of the
 same sentences, the middle third blanked one word per blank, with ``dlmctl_infill.fill.infill`` as
-``dlmctl infill`` does (the consensus of 4 samples per filling). Per control it reports the exact repeats (rows
-whose text equals an earlier sample of the same target), success, the teacher's fluent share of the
+``dlmctl infill`` does (the consensus of 4 samples per filling). Per control it reports the exact
+repeats (rows whose text equals an earlier sample of the same target), success, the teacher's fluent share of the
 redrawn rows and of all rows, the same-target overlap and the time. Quality of the redrawn rows is
 read blind with ``--sheet DIR`` (``read_sheet.py make``).
 
@@ -51,7 +51,8 @@ def main() -> None:
     model = load_model(args.model)
     teacher = model_teacher(model)
     host = PluginHost()
-    targets = make_targets(args.valid, args.targets, model.config.seq_len - 2, "spacy", args.seed)
+    targets = make_targets(args.valid, args.targets, model.config.seq_len - 2, "spacy", args.seed,
+                           {w.lower() for w in model.vocab.words})
     results = {}
     for name in args.variants.split(","):
         control = host.control(name)
