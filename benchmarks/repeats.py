@@ -5,9 +5,9 @@ the defaults twice: with ``redraws=0`` (a row whose pool held nothing else keeps
 default (such rows are drawn again with more noise). Variant ``infill`` fills templates made of the
 same sentences, the middle third blanked one word per blank, with ``dlmctl_infill.fill.infill`` as
 ``dlmctl infill`` does (the consensus of 4 samples per filling). Per control it reports the exact
-repeats (rows whose text equals an earlier sample of the same target), success, the teacher's fluent share of the
-redrawn rows and of all rows, the same-target overlap and the time. Quality of the redrawn rows is
-read blind with ``--sheet DIR`` (``read_sheet.py make``).
+repeats (rows whose text equals an earlier sample of the same target), success, the teacher's
+fluent share of the redrawn rows and of all rows, the same-target overlap and the time. Quality of
+the redrawn rows is read blind with ``--sheet DIR`` (``read_sheet.py make``).
 
     python benchmarks/repeats.py --model plugins/dlmctl-e2e/dlmctl_e2e/model --valid valid.csv \\
         --targets 10 --samples 5 --variants pos,tree,semantic --out benchmarks/results/repeats
