@@ -16,7 +16,7 @@ from typing import Mapping, Sequence
 import torch
 
 from dlmctl.errors import UsageError
-from dlmctl.generation import REDRAW_TEMPERATURE, REDRAWS, batch_seed, generate, prepare_controls
+from dlmctl.generation import REDRAW_TEMPERATURE, REDRAWS, batch_seed, exact_repeats, generate, prepare_controls
 from dlmctl.model import DiffusionLM
 from dlmctl.plugins import PluginHost
 from dlmctl.rerank import denoising_loss
@@ -88,7 +88,8 @@ def infill(model: DiffusionLM, templates: Sequence[str], n: int = 5, *, mbr: int
         chosen.append(_pick(model, pool, texts, passed, mbr, _kept_by_others(pools, chosen, texts, p)))
     noisier = replace(sampler, temperature=max(sampler.temperature, REDRAW_TEMPERATURE))
     for attempt in range(1, redraws + 1):
-        copies = _copies(pools, [texts[row] for row in chosen])
+        copies = exact_repeats([{"infill": templates[pool.template]} for pool in pools],
+                               [texts[row] for row in chosen])     # pools whose filling an earlier one chose
         if not copies:
             break
         rows = [row for p in copies for row in pools[p].rows]
@@ -144,17 +145,6 @@ def _kept_by_others(pools: Sequence[Pool], chosen: Sequence[int], texts: Sequenc
     """The texts that the pools of pool ``p``'s template other than ``p`` chose (``chosen``: the
     chosen row of the first pools, or of all)."""
     return [texts[row] for q, row in enumerate(chosen) if q != p and pools[q].template == pools[p].template]
-
-
-def _copies(pools: Sequence[Pool], texts: Sequence[str]) -> list[int]:
-    """The pools whose chosen text (``texts``, one per pool) an earlier pool of the same template chose."""
-    seen: set[tuple[int, str]] = set()
-    copies = []
-    for p, (pool, text) in enumerate(zip(pools, texts)):
-        if (pool.template, text) in seen:
-            copies.append(p)
-        seen.add((pool.template, text))
-    return copies
 
 
 def _ranking(model: DiffusionLM, texts: list[str], passed: list[int], mbr: int) -> list[int]:

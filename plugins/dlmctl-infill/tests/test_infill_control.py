@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from dlmctl.errors import TargetError
-from dlmctl.generation import REDRAW_TEMPERATURE
+from dlmctl.generation import REDRAW_TEMPERATURE, exact_repeats
 from dlmctl.sampling import SamplerConfig
 from dlmctl.testing import generate_texts
 from dlmctl.vocab import SPECIALS, tokenize
@@ -162,7 +162,7 @@ def test_a_pool_keeps_its_best_sample_that_no_earlier_filling_kept():
     pools = [fill_module.Pool(0, range(0, 2)), fill_module.Pool(0, range(2, 4)), fill_module.Pool(1, range(4, 6))]
     texts = ["a b", "c d", "a b", "e f", "a b", "a b"]
     assert fill_module._kept_by_others(pools, [0, 3, 4], texts, 1) == ["a b"]
-    assert fill_module._copies(pools, ["a b", "a b", "a b"]) == [1]
+    assert exact_repeats([{"infill": ["T0", "T1"][pool.template]} for pool in pools], ["a b", "a b", "a b"]) == [1]
     assert mbr_order(["x y z", "p q r s", "x y z w"])[-1] == 1
 
 
