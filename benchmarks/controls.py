@@ -149,6 +149,9 @@ def main() -> None:
     parser.add_argument("--tail-stride", type=int, default=defaults.TAIL_STRIDE,
                         help="after the guided share, every n-th step of the chain only")
     parser.add_argument("--temperature", type=float, default=SamplerConfig.temperature)
+    parser.add_argument("--repel", type=float,
+                        help="push apart the samples of one target in the guided share (0: independent; "
+                             "default: as the CLI)")
     parser.add_argument("--candidates", type=int, default=None,
                         help="keep the best of N samples by the model's loss and the controls' classifiers "
                              "(the CLI's --candidates; default: as the CLI, 4 or what a control asks for)")
@@ -181,7 +184,7 @@ def main() -> None:
     sampler = SamplerConfig(steps=args.steps, guide_steps=args.guide_steps, guide_lr=args.guide_lr,
                             temperature=args.temperature,
                             guided_share=args.guided_share, tail_stride=args.tail_stride,
-                            guide_every=args.guide_every, guide_norm=args.guide_norm)
+                            guide_every=args.guide_every, guide_norm=args.guide_norm, repel=args.repel)
     controls = PluginHost().controls()
 
     def sample(requests, host=None, weights=None):
@@ -241,7 +244,7 @@ def main() -> None:
                      "guide_steps": args.guide_steps, "guide_lr": args.guide_lr, "guided_share": args.guided_share,
                      "tail_stride": args.tail_stride, "guide_every": args.guide_every,
                      "guide_norm": args.guide_norm,
-                     "temperature": args.temperature, "candidates": args.candidates,
+                     "temperature": args.temperature, "repel": args.repel, "candidates": args.candidates,
                      "prune_at": args.prune_at, "survivors": args.survivors, "annotator": args.annotator,
                      "seed": args.seed, "sampling_seed": sampling_seed},
         "humans": teacher_view(teacher, [t["sentence"] for t in targets]),

@@ -26,7 +26,7 @@ from dlmctl.plugins import get_host
 GENERATE_OPTIONS: dict[str, Any] = {
     "steps": defaults.STEPS, "guide_steps": None, "guide_lr": None,
     "guide_every": None, "guide_norm": None, "guided_share": defaults.GUIDED_SHARE, "tail_stride": defaults.TAIL_STRIDE,
-    "temperature": defaults.TEMPERATURE, "candidates": None, "survivors": defaults.SURVIVORS,
+    "temperature": defaults.TEMPERATURE, "repel": None, "candidates": None, "survivors": defaults.SURVIVORS,
     "prune_at": None, "weights": None, "batch_size": defaults.BATCH_SIZE, "show_progress": False,
     "trajectory_every": 0, "judge": False, "on_step": None,
 }
@@ -103,7 +103,9 @@ class Model:
         reused between), ``guide_norm`` ("coordinate" or "sentence": what the steps' Adagrad
         accumulator sums over; these four None: as the controls ask, else the defaults),
         ``guided_share``, ``tail_stride`` (after the guided share, every n-th step of the chain
-        only), ``temperature``, ``candidates`` (None: the controls' default),
+        only), ``temperature``, ``repel`` (how hard the samples of one request push each other
+        apart in the guided share; 0: drawn independently; None: as the controls ask, else 0),
+        ``candidates`` (None: the controls' default),
         ``prune_at`` and ``survivors`` (after that share of the chain only that many candidates per
         sentence go on; None: halfway where classifier controls guide, else never), ``weights``
         ({control: λ}),
@@ -127,7 +129,7 @@ class Model:
             raise UsageError("on_step is called every trajectory_every steps: give trajectory_every too")
         check_counts(len(targets) * samples_per_target, settings["candidates"], seed)
         check_sampling(self.lm, settings["steps"], settings["temperature"], settings["guide_steps"] or 0)
-        check_guidance(settings["guide_lr"], settings["guide_norm"])
+        check_guidance(settings["guide_lr"], settings["guide_norm"], settings["repel"])
         requests = [_request(target) for target in targets]
         rows = [(i, k, r) for i, r in enumerate(requests) for k in range(samples_per_target)]
         if not 0 <= settings["guided_share"] <= 1:
@@ -142,7 +144,8 @@ class Model:
         sampler = SamplerConfig(steps=settings["steps"], guide_steps=settings["guide_steps"],
                                 guide_lr=settings["guide_lr"], guided_share=settings["guided_share"],
                                 temperature=settings["temperature"], tail_stride=settings["tail_stride"],
-                                guide_every=settings["guide_every"], guide_norm=settings["guide_norm"])
+                                guide_every=settings["guide_every"], guide_norm=settings["guide_norm"],
+                                repel=settings["repel"])
         results = generate(self.lm, [r for _, _, r in rows], weights=settings["weights"], sampler=sampler,
                            seed=seed, batch_size=settings["batch_size"], show_progress=settings["show_progress"],
                            host=self.host, candidates=settings["candidates"], survivors=settings["survivors"],
@@ -225,8 +228,11 @@ def check_counts(sentences: int, candidates: int | None, seed: int) -> None:
         raise UsageError(f"seed must be a whole number from 0 to 2^63 - 1, got {seed}")
 
 
-def check_guidance(guide_lr: float | None, guide_norm: str | None) -> None:
+def check_guidance(guide_lr: float | None, guide_norm: str | None, repel: float | None = None) -> None:
     """Usage errors for guidance settings (None: as the controls ask), before any model is loaded."""
+    if repel is not None and (isinstance(repel, bool) or not isinstance(repel, (int, float))
+                              or not 0 <= repel < float("inf")):
+        raise UsageError(f"--repel must be a number, 0 (samples drawn independently) or more, got {repel!r}")
     if guide_lr is not None and not 0 < guide_lr < float("inf"):
         raise UsageError(f"--guide-lr must be a positive number, got {guide_lr}")
     if guide_norm not in (None, *defaults.GUIDE_NORMS):

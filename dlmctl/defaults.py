@@ -22,6 +22,10 @@ GUIDE_NORMS = ("coordinate", "sentence")
 GUIDED_SHARE = 0.5
 #: after the guided share, the chain takes every n-th of its steps only (the words have settled)
 TAIL_STRIDE = 2
+#: in the guided share, how far the samples of one request (a target's candidates and samples) are
+#: pushed apart each step, in units of their kernel-weighted differences (dlmctl.repulsion; 0: drawn
+#: independently). A control whose samples come out as near copies asks for more (pos)
+REPEL = 0.0
 #: scale of the noise added per denoising step (1: the exact ancestral sampler)
 TEMPERATURE = 0.7
 #: sentences sampled together in one batch

@@ -140,7 +140,7 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
     run = Sampler(model, (sampler or SamplerConfig()).filled(guidance_schedule(prepared.controls.values())))
     plan = pruning_plan(run.index_after(prune_at), candidates, survivors or candidates)
     phases = [Phase(len(requests), count, stop) for count, stop in plan]
-    job = SamplingJob(model, run, prepared, batch_size, seed, trajectory_every, on_step,
+    job = SamplingJob(model, run, prepared, request_ids(requests), batch_size, seed, trajectory_every, on_step,
                       judged=candidates > 1, shard=init_distributed(model.device))
     with progress_bar("sampling", job.work(phases), enabled=show_progress and job.shard.is_main) as bar:
         sampled, first_batch = None, 0
@@ -180,6 +180,12 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
 def request_key(request: Mapping[str, Any]) -> str:
     """One string per distinct request: the rows of a request share their candidates."""
     return json.dumps(dict(request), sort_keys=True)
+
+
+def request_ids(requests: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Per request row, a number its equal requests share (0, 1, … in order of first appearance)."""
+    ids: dict[str, int] = {}
+    return [ids.setdefault(request_key(request), len(ids)) for request in requests]
 
 
 def exact_repeats(requests: Sequence[Mapping[str, str]], texts: Sequence[str]) -> list[int]:
@@ -244,11 +250,13 @@ class SampledBatch:
 @dataclass
 class SamplingJob:
     """What every batch of one :func:`generate` call shares; samples a :class:`Phase` in batches,
-    shared out over the ``torchrun`` processes."""
+    shared out over the ``torchrun`` processes. ``requests``: :func:`request_ids` of the rows (the
+    chains of one request are pushed apart, ``SamplerConfig.repel``)."""
 
     model: DiffusionLM
     run: Sampler
     prepared: PreparedControls
+    requests: list[int]
     batch_size: int
     seed: int
     trajectory_every: int
@@ -296,7 +304,9 @@ class SamplingJob:
         firsts = [i for i, c in enumerate(chains) if c % phase.group == 0]
         generator = torch.Generator().manual_seed(seed)
         every = self.trajectory_every
-        steps = run.steps(len(chains), guidance, generator, None if resume is None else resume.last, phase.stop)
+        groups = torch.tensor([self.requests[c // phase.group] for c in chains])
+        steps = run.steps(len(chains), guidance, generator, None if resume is None else resume.last, phase.stop,
+                          groups)
         for step in steps:
             if every and (step.index % every == 0 or step.index == run.chain.num_steps - 1):
                 kept.append((step.index, step.tokens))
@@ -393,6 +403,9 @@ def guidance_schedule(controls: Iterable[Control]) -> dict[str, int | float | st
         if norm not in defaults.GUIDE_NORMS:
             raise PluginError(f"control '{control.name}' asks for guide_norm '{norm}' "
                               f"(one of: {', '.join(defaults.GUIDE_NORMS)})")
+        repel = control.guidance_schedule.get("repel", defaults.REPEL)
+        if isinstance(repel, bool) or not isinstance(repel, (int, float)) or not 0 <= repel < float("inf"):
+            raise PluginError(f"control '{control.name}' asks for repel {repel!r} (a number, 0 or more)")
     schedules = [dict(c.guidance_schedule) for c in guided]
     return schedules[0] if schedules and all(s == schedules[0] for s in schedules) else {}
 

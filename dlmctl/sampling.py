@@ -11,6 +11,7 @@ import torch
 from dlmctl import defaults
 from dlmctl.control import Guidance
 from dlmctl.model import DiffusionLM
+from dlmctl.repulsion import repulsion
 
 #: Adagrad's ε (torch.optim.Adagrad's default), added to the root of the squared-gradient sum
 ADAGRAD_EPS = 1e-10
@@ -57,7 +58,7 @@ class Step:
 
 
 #: the settings a control may set for its own runs (``Control.guidance_schedule``)
-SCHEDULE_SETTINGS = ("guide_steps", "guide_lr", "guide_every", "guide_norm")
+SCHEDULE_SETTINGS = ("guide_steps", "guide_lr", "guide_every", "guide_norm", "repel")
 
 
 @dataclass
@@ -70,6 +71,7 @@ class SamplerConfig:
     guide_lr: float | None = None                # Adagrad learning rate, optimiser re-created every step
     guide_every: int | None = None               # the classifiers' gradient computed every n-th guided step
     guide_norm: str | None = None                # what Adagrad's accumulator sums over (defaults.GUIDE_NORMS)
+    repel: float | None = None                   # push apart the samples of one request in the guided share
     guided_share: float = defaults.GUIDED_SHARE  # guidance in this share of the chain, from its noisy start
     temperature: float = defaults.TEMPERATURE    # noise scale per step (1: the exact ancestral sampler)
     tail_stride: int = defaults.TAIL_STRIDE      # after the guided share, every n-th step of the chain only
@@ -94,6 +96,8 @@ class Sampler:
             raise ValueError("tail_stride and guide_every must be at least 1")
         if self.config.guide_norm not in defaults.GUIDE_NORMS:
             raise ValueError(f"guide_norm must be one of {defaults.GUIDE_NORMS}, got {self.config.guide_norm!r}")
+        if not 0 <= self.config.repel < float("inf"):
+            raise ValueError(f"repel must be 0 or more, got {self.config.repel!r}")
         self.even = model.diffusion.respaced(self.config.steps)
         n = self.even.num_steps
         self.guided = round(n * self.config.guided_share)      # steps guided, from the noisy start
@@ -160,10 +164,12 @@ class Sampler:
     @torch.no_grad()
     def steps(self, batch_size: int, guidance: Sequence[WeightedGuidance] = (),
               generator: torch.Generator | None = None, resume: Step | None = None,
-              stop: int = 0) -> Iterator[Step]:
+              stop: int = 0, groups: torch.Tensor | None = None) -> Iterator[Step]:
         """Yield every step of one sampling run of ``batch_size`` sentences, from the noisy start
         or from ``resume`` (a Step of this chain for ``batch_size`` rows) down to chain index
-        ``stop``."""
+        ``stop``. ``groups`` (batch_size,): which request each row samples for; in the guided
+        share, the posterior mean of each row moves ``config.repel`` times its
+        :func:`~dlmctl.repulsion.repulsion` from the other rows of its request (None: no push)."""
         model, chain, cfg = self.model, self.chain, self.config
         device = model.device
         shape = (batch_size, model.config.seq_len, model.config.embed_dim)
@@ -189,6 +195,8 @@ class Sampler:
             if i == 0:
                 x = mean
             else:
+                if cfg.repel and groups is not None and i >= last_guided:
+                    mean = mean + cfg.repel * repulsion(x0, groups.to(device))
                 x = mean + cfg.temperature * std * noise()
                 if gradient_terms and i >= last_guided:
                     fresh = (chain.num_steps - 1 - i) % cfg.guide_every == 0     # counted from the first step

@@ -41,6 +41,9 @@ def test_options_and_errors_are_in_library_terms(tiny_model_dir, tmp_path):
             model.generate(steps=5, guide_lr=bad)
     with pytest.raises(UsageError, match="--guide-norm must be coordinate or sentence, got 'Sentence'"):
         model.generate(steps=5, guide_norm="Sentence")
+    for bad in (-0.5, float("inf"), "far", True):
+        with pytest.raises(UsageError, match="--repel must be a number, 0 .* or more"):
+            model.generate(steps=5, repel=bad)
     with pytest.raises(UsageError, match="--prune-at 0"):
         model.generate(steps=5, prune_at=0.0)
     for name, bad in itertools.product(("tail_stride", "guide_every"), (0, 1.5, True)):

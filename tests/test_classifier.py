@@ -168,7 +168,8 @@ def test_a_run_takes_the_guidance_schedule_all_its_classifier_controls_ask_for(t
     assert guidance_schedule([semantic]) == {"guide_norm": "sentence"}
     assert guidance_schedule([pos, semantic]) == guidance_schedule([pos, controls["tree"]]) == {}
     assert SamplerConfig(guide_steps=3).filled({"guide_steps": 2, "guide_every": 2}) == SamplerConfig(
-        guide_steps=3, guide_lr=defaults.GUIDE_LR, guide_every=2, guide_norm=defaults.GUIDE_NORM)
+        guide_steps=3, guide_lr=defaults.GUIDE_LR, guide_every=2, guide_norm=defaults.GUIDE_NORM,
+        repel=defaults.REPEL)
     model, _ = trained
     computed = []
     gradient = Sampler.classifier_gradient
@@ -195,6 +196,12 @@ def test_a_control_asking_for_an_unknown_guidance_setting_is_named(controls):
         guidance_schedule([Odd()])
     with pytest.raises(PluginError, match="control 'pos' asks for guide_norm 'row' \\(one of: coordinate, sentence\\)"):
         guidance_schedule([Odder()])
+    for bad in (-1, "far", float("nan")):
+        class Pushy(type(controls["pos"])):
+            guidance_schedule = {"repel": bad}
+
+        with pytest.raises(PluginError, match="control 'pos' asks for repel .* \\(a number, 0 or more\\)"):
+            guidance_schedule([Pushy()])
 
 
 def test_train_control_rejects_a_control_without_classifier(tiny_model_dir, small_corpus):

@@ -110,6 +110,10 @@ def generate_command(
                                     "(the words have settled; 1: every step).")] = defaults.TAIL_STRIDE,
     temperature: Annotated[float, Opt(help="Noise scale per sampling step: lower is more fluent and less "
                                       "varied, 1 is the exact sampler.")] = defaults.TEMPERATURE,
+    repel: Annotated[Optional[float], Opt(help="How hard the samples of one target push each other apart while "
+                                          "their words form (in the guided share), so that they do not come out "
+                                          f"as near copies; 0 draws them independently. Default {defaults.REPEL:g}, "
+                                          "or what the controls ask for (pos).")] = None,
     candidates: Annotated[Optional[int], Opt(help="Samples drawn per sentence, to choose from: the samples of one "
                                              "target share them, each keeping one ranked high by the model's loss, "
                                              "the controls' classifiers and the teacher's fluency that does not "
@@ -165,7 +169,7 @@ def generate_command(
     from dlmctl.loop import is_main_process
 
     check_counts(len(lines) * per_target, candidates, seed)
-    check_guidance(guide_lr, guide_norm)
+    check_guidance(guide_lr, guide_norm, repel)
 
     lm = open_model(model, device)
     show_plugin_warnings()
@@ -181,7 +185,7 @@ def generate_command(
         samples = Model(lm).generate_batch(requests, samples_per_target=per_target, seed=seed, steps=steps,
                                            guide_steps=guide_steps, guide_lr=guide_lr, guided_share=guided_share,
                                            tail_stride=tail_stride, guide_every=guide_every, guide_norm=guide_norm,
-                                           temperature=temperature, candidates=candidates,
+                                           temperature=temperature, repel=repel, candidates=candidates,
                                            prune_at=prune_at, survivors=survivors, weights=weights,
                                            batch_size=batch_size, trajectory_every=show_steps,
                                            judge=judge, on_step=on_step,
