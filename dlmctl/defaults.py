@@ -24,7 +24,7 @@ GUIDED_SHARE = 0.5
 TAIL_STRIDE = 2
 #: in the guided share, how far the samples of one request (a target's candidates and samples) are
 #: pushed apart each step, in units of their kernel-weighted differences (dlmctl.repulsion; 0: drawn
-#: independently). A control whose samples come out as near copies asks for more (pos)
+#: independently; docs/method.md for what it trades)
 REPEL = 0.0
 #: scale of the noise added per denoising step (1: the exact ancestral sampler)
 TEMPERATURE = 0.7

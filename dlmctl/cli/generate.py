@@ -113,7 +113,7 @@ def generate_command(
     repel: Annotated[Optional[float], Opt(help="How hard the samples of one target push each other apart while "
                                           "their words form (in the guided share), so that they do not come out "
                                           f"as near copies; 0 draws them independently. Default {defaults.REPEL:g}, "
-                                          "or what the controls ask for (pos).")] = None,
+                                          "or what the controls ask for (pos: try 0.7 with --candidates 5).")] = None,
     candidates: Annotated[Optional[int], Opt(help="Samples drawn per sentence, to choose from: the samples of one "
                                              "target share them, each keeping one ranked high by the model's loss, "
                                              "the controls' classifiers and the teacher's fluency that does not "
