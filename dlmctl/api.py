@@ -230,8 +230,7 @@ def check_counts(sentences: int, candidates: int | None, seed: int) -> None:
 
 def check_guidance(guide_lr: float | None, guide_norm: str | None, repel: float | None = None) -> None:
     """Usage errors for guidance settings (None: as the controls ask), before any model is loaded."""
-    if repel is not None and (isinstance(repel, bool) or not isinstance(repel, (int, float))
-                              or not 0 <= repel < float("inf")):
+    if repel is not None and not defaults.is_repel(repel):
         raise UsageError(f"--repel must be a number, 0 (samples drawn independently) or more, got {repel!r}")
     if guide_lr is not None and not 0 < guide_lr < float("inf"):
         raise UsageError(f"--guide-lr must be a positive number, got {guide_lr}")

@@ -41,3 +41,8 @@ FLUENCY_THRESHOLD = 7.0
 PRUNE_AT = 0.5
 #: candidates per returned sentence that sample the rest of the chain after pruning
 SURVIVORS = 2
+
+
+def is_repel(value: object) -> bool:
+    """Whether ``value`` is a ``repel`` setting: a finite number, 0 or more."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < float("inf")

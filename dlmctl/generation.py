@@ -404,7 +404,7 @@ def guidance_schedule(controls: Iterable[Control]) -> dict[str, int | float | st
             raise PluginError(f"control '{control.name}' asks for guide_norm '{norm}' "
                               f"(one of: {', '.join(defaults.GUIDE_NORMS)})")
         repel = control.guidance_schedule.get("repel", defaults.REPEL)
-        if isinstance(repel, bool) or not isinstance(repel, (int, float)) or not 0 <= repel < float("inf"):
+        if not defaults.is_repel(repel):
             raise PluginError(f"control '{control.name}' asks for repel {repel!r} (a number, 0 or more)")
     schedules = [dict(c.guidance_schedule) for c in guided]
     return schedules[0] if schedules and all(s == schedules[0] for s in schedules) else {}

@@ -96,7 +96,7 @@ class Sampler:
             raise ValueError("tail_stride and guide_every must be at least 1")
         if self.config.guide_norm not in defaults.GUIDE_NORMS:
             raise ValueError(f"guide_norm must be one of {defaults.GUIDE_NORMS}, got {self.config.guide_norm!r}")
-        if not 0 <= self.config.repel < float("inf"):
+        if not defaults.is_repel(self.config.repel):
             raise ValueError(f"repel must be 0 or more, got {self.config.repel!r}")
         self.even = model.diffusion.respaced(self.config.steps)
         n = self.even.num_steps
@@ -178,6 +178,7 @@ class Sampler:
         bias = torch.stack(biases).sum(0) if biases else None
         gradient_terms = [g for g in guidance if g.guidance.log_prob is not None]
         last_guided = max(chain.num_steps - self.guided, 1)   # steps count down to 0; the last is never guided
+        groups = groups.to(device) if cfg.repel and groups is not None else None
         if resume is None:
             x, x0, gradient, first = noise(), None, None, chain.num_steps - 1
         else:
@@ -195,8 +196,8 @@ class Sampler:
             if i == 0:
                 x = mean
             else:
-                if cfg.repel and groups is not None and i >= last_guided:
-                    mean = mean + cfg.repel * repulsion(x0, groups.to(device))
+                if groups is not None and i >= last_guided:
+                    mean = mean + cfg.repel * repulsion(x0, groups)
                 x = mean + cfg.temperature * std * noise()
                 if gradient_terms and i >= last_guided:
                     fresh = (chain.num_steps - 1 - i) % cfg.guide_every == 0     # counted from the first step
