@@ -9,6 +9,7 @@ from typing import Sequence
 import torch
 
 from dlmctl.diversity import bigram_jaccard
+from dlmctl.fluency import fluent
 from dlmctl.model import DiffusionLM
 
 
@@ -40,14 +41,18 @@ def selection_keys(loss: torch.Tensor, on_target: torch.Tensor | None = None, cl
     (P,) how likely the controls' classifiers find each candidate meets its targets (higher is
     better); ``fluency`` (P,) the teacher's per-sentence score (:func:`dlmctl.fluency.sentence_scores`,
     higher is worse). The key is the sum of the ranks, with the classifier's rank counting P times
-    over when ``classifier_first``; ties go to the lower loss."""
+    over when ``classifier_first``; ties go to the lower loss. With ``fluency``, every candidate the
+    teacher finds fluent (:func:`dlmctl.fluency.fluent`) comes before every one it does not."""
     size = len(loss)
     total = rank(loss)
     if on_target is not None:
         total = total + rank(-on_target) * (size if classifier_first else 1)
     if fluency is not None:
         total = total + rank(fluency)
-    return total * size + rank(loss)
+    keys = total * size + rank(loss)
+    if fluency is not None:
+        keys = keys + (~fluent(fluency)).long() * (keys.max() + 1)
+    return keys
 
 
 def pick_distinct(order: list[int], texts: list[str], keep: int, max_overlap: float,
