@@ -6,8 +6,8 @@ a reading sheet.
 
 Targets come from held-out sentences, annotated by the same annotator the classifiers were trained
 with: each sentence gives a POS sequence, a parse (tree), one of its multi-word constituents (span)
-one field=value of its meaning representation that the sentence mentions (semantic) and two of its
-content words (keywords).
+one field=value of its meaning representation that the sentence mentions (semantic), two of its
+content words (keywords) and its number of words (length).
 ``semantic+pos`` composes the semantic and POS targets of the same sentence.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/controls.py --model runs/e2e-small \\
@@ -75,7 +75,8 @@ def make_targets(valid: str, count: int, max_words: int, annotator: str, seed: i
         targets.append({"sentence": sentence,
                         "pos": " ".join(tag for _, tag in tool.tag([sentence])[0]),
                         "tree": tree.to_bracketed(), "span": f"{i},{j},{label}",
-                        "semantic": f"{field}={value}", "keywords": keywords(words, keyword_rng, vocabulary)})
+                        "semantic": f"{field}={value}", "keywords": keywords(words, keyword_rng, vocabulary),
+                        "length": str(len(words))})
         if len(targets) == count:
             break
     return targets

@@ -10,7 +10,8 @@ so rows differ only in the rule:
 - ``loss+classifier``: the best sum of the ranks by loss and by the control's classifier
   (``rank_by_classifier`` controls: the classifier first), each output from its own candidates;
 - ``+fluency``: the teacher's per-sentence fluency (:mod:`dlmctl.fluency`) ranks too;
-- ``+fluency, distinct ≤ X``: as ``+fluency``, but the outputs of one target choose from their pooled
+- ``+fluency, distinct ≤ X``: as ``+fluency``, but the teacher-fluent candidates first unless the
+  control opts out (``Control.fluent_first``), the outputs of one target choose from their pooled
   candidates and skip one whose word-bigram overlap with a kept sample is above X (what ``dlmctl
   generate`` does, X = ``dlmctl.defaults.MAX_OVERLAP``; ``--max-overlap`` lists the X to compare).
 
@@ -53,7 +54,7 @@ DISTINCT = "+fluency, distinct ≤ "
 
 
 def choose(rule: str, texts: list[str], loss: torch.Tensor, on_target: torch.Tensor, fluency: torch.Tensor,
-           classifier_first: bool, samples: int, candidates: int) -> list[int]:
+           classifier_first: bool, fluent_first: bool, samples: int, candidates: int) -> list[int]:
     """Indices of the kept texts, ``samples`` per target; target k's candidates are the rows
     k·samples·candidates … (k+1)·samples·candidates − 1, ``candidates`` consecutive rows per output."""
     kept = []
@@ -61,7 +62,8 @@ def choose(rule: str, texts: list[str], loss: torch.Tensor, on_target: torch.Ten
         outputs = [torch.arange(start + o * candidates, start + (o + 1) * candidates) for o in range(samples)]
         if rule.startswith(DISTINCT):
             pool = torch.cat(outputs)
-            order = pool[selection_keys(loss[pool], on_target[pool], classifier_first, fluency[pool]).argsort(stable=True)]
+            order = pool[selection_keys(loss[pool], on_target[pool], classifier_first, fluency[pool],
+                                        fluent_first).argsort(stable=True)]
             kept += pick_distinct(order.tolist(), texts, samples, float(rule.removeprefix(DISTINCT)))
             continue
         for group in outputs:
@@ -69,7 +71,7 @@ def choose(rule: str, texts: list[str], loss: torch.Tensor, on_target: torch.Ten
                 kept.append(int(group[0]))
                 continue
             keys = selection_keys(loss[group], None if rule == "loss" else on_target[group], classifier_first,
-                                  fluency[group] if rule == "+fluency" else None)
+                                  fluency[group] if rule == "+fluency" else None, fluent_first=False)
             kept.append(int(group[keys.argmin()]))
     return kept
 
@@ -118,7 +120,7 @@ def main() -> None:
         rows = {}
         for rule in [*RULES, *(DISTINCT + cap for cap in args.max_overlap.split(","))]:
             kept = choose(rule, texts, loss, on_target, fluency, controls[name].rank_by_classifier,
-                          args.samples, args.candidates)
+                          controls[name].fluent_first, args.samples, args.candidates)
             groups = [[texts[i] for i in kept[k:k + args.samples]] for k in range(0, len(kept), args.samples)]
             rows[rule] = {"success": round(100 * success[kept].mean().item(), 1),
                           "fluent": round(100 * fluent(fluency[kept]).float().mean().item(), 1),

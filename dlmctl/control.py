@@ -63,6 +63,10 @@ class Control(ABC):
     #: breaks ties) instead of by loss and classifier together: for a control whose guided samples
     #: stay fluent and whose classifier judges better; a request ranks so if all its classifier controls ask
     rank_by_classifier: ClassVar[bool] = False
+    #: with ``--candidates``, every candidate the teacher finds fluent comes before every one it does
+    #: not (:func:`dlmctl.rerank.selection_keys`); False for a control whose target the fluent
+    #: candidates often miss; a request chooses so if all its controls ask
+    fluent_first: ClassVar[bool] = True
     #: whether ``train`` must run (``dlmctl train-control NAME``) before the control can be used
     needs_classifier: ClassVar[bool] = False
     #: for a classifier control, the share of the chain every candidate samples before the weak

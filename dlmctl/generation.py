@@ -110,7 +110,8 @@ def generate(model: DiffusionLM, requests: Sequence[Mapping[str, str]], *,
 
     With ``candidates`` > 1, that many samples are drawn per row and the rows of one request share
     the pool: each keeps, best first, a candidate ranked high by the model's denoising loss, by the
-    classifiers of its controls and by the teacher's per-sentence fluency (:func:`choose`), skipping
+    classifiers of its controls and by the teacher's per-sentence fluency, the fluent ones first where
+    its controls ask (:func:`choose`, :attr:`~dlmctl.control.Control.fluent_first`), skipping
     one that repeats a kept sample of the same request (word-bigram overlap above ``max_overlap``)
     while others remain (``avoid``: texts kept before, {:func:`request_key`: texts}); a sample that
     is still an exact copy of another of its request (the pool held nothing else) is drawn again,
@@ -364,9 +365,11 @@ def choose(model: DiffusionLM, requests: Sequence[Mapping[str, str]], prepared: 
     chosen = [0] * (len(requests) * keep)
     for key, rows in pools.items():
         pool = torch.tensor([row * candidates + k for row in rows for k in range(candidates)])
+        row = prepared.targets[rows[0]]
         keys = selection_keys(loss[pool], None if on_target is None else on_target[pool],
-                              ranks_by_classifier(prepared.controls, prepared.targets[rows[0]]),
-                              None if fluency is None else fluency[pool])
+                              ranks_by_classifier(prepared.controls, row),
+                              None if fluency is None else fluency[pool],
+                              chooses_fluent_first(prepared.controls, row))
         order = pool[keys.argsort(stable=True)].tolist()
         picked = pick_distinct(order, texts, len(rows) * keep, max_overlap, (avoid or {}).get(key, ()))
         for n, index in enumerate(picked):
@@ -415,6 +418,12 @@ def ranks_by_classifier(controls: Mapping[str, Control], row: Mapping[str, Any])
     controls ask for it (``Control.rank_by_classifier``)."""
     guided = [controls[name] for name in row if controls[name].needs_classifier]
     return bool(guided) and all(c.rank_by_classifier for c in guided)
+
+
+def chooses_fluent_first(controls: Mapping[str, Control], row: Mapping[str, Any]) -> bool:
+    """Whether a request's teacher-fluent candidates come before the others: all of its controls
+    ask for it (``Control.fluent_first``; a request without controls does)."""
+    return all(controls[name].fluent_first for name in row)
 
 
 @torch.no_grad()

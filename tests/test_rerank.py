@@ -10,9 +10,9 @@ import torch
 from dlmctl import defaults
 from dlmctl.diversity import bigram_jaccard
 from dlmctl.errors import UsageError
-from dlmctl.generation import (DEFAULT_CANDIDATES, MAX_OVERLAP, REDRAW_TEMPERATURE, default_candidates,
-                               default_prune_at, exact_repeats, generate, pruning_plan, ranks_by_classifier,
-                               request_key)
+from dlmctl.generation import (DEFAULT_CANDIDATES, MAX_OVERLAP, REDRAW_TEMPERATURE, chooses_fluent_first,
+                               default_candidates, default_prune_at, exact_repeats, generate, pruning_plan,
+                               ranks_by_classifier, request_key)
 from dlmctl.plugins import PluginHost
 from dlmctl.rerank import denoising_loss, pick_distinct, selection_keys
 from dlmctl.sampling import Sampler, SamplerConfig
@@ -84,6 +84,13 @@ def test_a_request_ranks_by_classifier_only_if_all_its_classifier_controls_ask()
     assert ranks_by_classifier(controls, {"span": object(), "length": 12})     # length has no classifier
     assert not ranks_by_classifier(controls, {"span": object(), "pos": object()})
     assert not ranks_by_classifier(controls, {"length": 12}) and not ranks_by_classifier(controls, {})
+
+
+def test_a_request_chooses_fluent_first_unless_one_of_its_controls_opts_out():
+    controls = PluginHost().controls()
+    assert not controls["keywords"].fluent_first and controls["pos"].fluent_first
+    assert chooses_fluent_first(controls, {}) and chooses_fluent_first(controls, {"pos": object()})
+    assert not chooses_fluent_first(controls, {"keywords": object(), "pos": object()})
 
 
 def test_unset_candidates_follow_the_controls_that_ask_for_more(tiny_model):
