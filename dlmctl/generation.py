@@ -365,11 +365,11 @@ def choose(model: DiffusionLM, requests: Sequence[Mapping[str, str]], prepared: 
     chosen = [0] * (len(requests) * keep)
     for key, rows in pools.items():
         pool = torch.tensor([row * candidates + k for row in rows for k in range(candidates)])
-        row = prepared.targets[rows[0]]
+        targets = prepared.targets[rows[0]]          # the request's parsed targets, by control name
         keys = selection_keys(loss[pool], None if on_target is None else on_target[pool],
-                              ranks_by_classifier(prepared.controls, row),
+                              ranks_by_classifier(prepared.controls, targets),
                               None if fluency is None else fluency[pool],
-                              chooses_fluent_first(prepared.controls, row))
+                              chooses_fluent_first(prepared.controls, targets))
         order = pool[keys.argsort(stable=True)].tolist()
         picked = pick_distinct(order, texts, len(rows) * keep, max_overlap, (avoid or {}).get(key, ()))
         for n, index in enumerate(picked):
