@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
+import os
 import shlex
 import sys
 import time
@@ -30,7 +30,7 @@ from dlmctl.generation import generate, model_teacher
 from dlmctl.plugins import PluginHost
 
 sys.path.insert(0, str(Path(__file__).parent))
-from controls import make_targets  # noqa: E402  (the benchmark targets, shared with controls.py)
+from controls import cpu_name, make_targets  # noqa: E402  (the benchmark targets, shared with controls.py)
 
 
 def main() -> None:
@@ -58,19 +58,19 @@ def main() -> None:
     texts = [g.text for g in generate(model, requests, candidates=1, seed=args.seed)]
     seconds = time.monotonic() - started
     scores = sentence_scores(teacher, [t.split() for t in texts])
+    good = fluent(scores).tolist()
     parsed = [control.parse_target(t[args.control], model) for t in targets]
     rows = [{"target": i // args.pool, "text": text, "worst_token_nll": float(score),
              "success": control.score(text, parsed[i // args.pool])}
             for i, (text, score) in enumerate(zip(texts, scores))]
     per_target = []
-    for k, target in enumerate(targets):
-        mine = [r for r in rows if r["target"] == k]
-        good = fluent(torch.tensor([r["worst_token_nll"] for r in mine]))
-        per_target.append({"words": len(target["sentence"].split()), "fluent": int(good.sum()),
-                           "fluent_on_target": sum(bool(g) and r["success"] >= args.on_target
-                                                   for g, r in zip(good, mine))})
+    for k, target in enumerate(targets):       # target k's samples are rows k·pool … (k+1)·pool − 1
+        mine = range(k * args.pool, (k + 1) * args.pool)
+        per_target.append({"words": len(target["sentence"].split()), "fluent": sum(good[i] for i in mine),
+                           "fluent_on_target": sum(good[i] and rows[i]["success"] >= args.on_target
+                                                   for i in mine)})
     result = {"command": shlex.join(sys.argv), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "machine": f"{platform.machine()} {platform.processor() or ''}".strip(), "threads": args.threads,
+              "machine": f"{cpu_name()}, {os.cpu_count()} cores", "threads": args.threads,
               "control": args.control, "pool": args.pool, "seconds": round(seconds, 1),
               "per_target": per_target, "rows": rows}
     out = Path(args.out)
@@ -82,7 +82,7 @@ def main() -> None:
              f"| target | words | fluent of {args.pool} | fluent and on target |", "|---|---|---|---|"]
     lines += [f"| {k} | {t['words']} | {t['fluent']} | {t['fluent_on_target']} |" for k, t in enumerate(per_target)]
     empty = sum(t["fluent"] == 0 for t in per_target)
-    share = float(fluent(scores).float().mean())
+    share = sum(good) / len(good)
     lines += ["", f"Fluent samples: {100 * share:.1f} %; targets without a fluent sample: {empty} of {len(targets)}."]
     atomic_write_text(out.with_suffix(".md"), "\n".join(lines) + "\n")
     print("\n".join(lines))

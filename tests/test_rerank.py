@@ -62,11 +62,12 @@ def test_selection_keys_put_every_fluent_candidate_first():
     """A candidate whose worst token the teacher finds likely enough beats any that has a word it does
     not, however the other measures rank them; within each group the rank sum decides."""
     loss, on_target = torch.tensor([1.0, 2.0, 3.0, 4.0]), torch.tensor([-1.0, -2.0, -3.0, -4.0])
-    fluency = torch.tensor([defaults.FLUENCY_THRESHOLD + 0.5, defaults.FLUENCY_THRESHOLD + 3.0, defaults.FLUENCY_THRESHOLD, 2.0])
+    limit = defaults.FLUENCY_THRESHOLD
+    fluency = torch.tensor([limit + 0.5, limit + 3.0, limit, 2.0])
     for classifier_first in (False, True):
         keys = selection_keys(loss, on_target, classifier_first, fluency)
         assert keys.argsort().tolist() == [2, 3, 0, 1]
-    unfluent = torch.full((4,), defaults.FLUENCY_THRESHOLD + 1.0)
+    unfluent = torch.full((4,), limit + 1.0)
     assert selection_keys(loss, on_target, fluency=unfluent).argsort().tolist() == [0, 1, 2, 3]
 
 
