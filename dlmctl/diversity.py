@@ -19,9 +19,13 @@ def ngrams(text: str, n: int = 2) -> list[tuple[str, ...]]:
 
 def bigram_jaccard(a: str, b: str) -> float:
     """|A ∩ B| / |A ∪ B| of the two texts' word-bigram sets; 1 for two empty texts."""
-    first, second = set(ngrams(a)), set(ngrams(b))
-    union = first | second
-    return len(first & second) / len(union) if union else 1.0
+    return jaccard(set(ngrams(a)), set(ngrams(b)))
+
+
+def jaccard(first: set, second: set) -> float:
+    """|A ∩ B| / |A ∪ B| of two sets; 1 for two empty sets."""
+    union = len(first | second)
+    return len(first & second) / union if union else 1.0
 
 
 def group_overlap(texts: Sequence[str]) -> float | None:

@@ -8,7 +8,7 @@ from typing import Sequence
 
 import torch
 
-from dlmctl.diversity import bigram_jaccard
+from dlmctl.diversity import jaccard, ngrams
 from dlmctl.fluency import fluent
 from dlmctl.model import DiffusionLM
 
@@ -61,14 +61,19 @@ def pick_distinct(order: list[int], texts: list[str], keep: int, max_overlap: fl
     """``keep`` entries of ``order`` (candidate indices, best first): in turn, each candidate whose
     word-bigram overlap (:func:`dlmctl.diversity.bigram_jaccard`) with every one already kept, and
     with every text of ``avoid`` (samples kept before), is at most ``max_overlap``; when too few are
-    left, the ones least like those."""
+    left, the ones least like those. Each candidate's closest overlap so far is kept up to date as
+    samples are kept, so choosing k of n compares each candidate once with each kept sample."""
+    grams = {c: set(ngrams(texts[c])) for c in order}
+    avoided = [set(ngrams(text)) for text in avoid]
+    closeness = {c: max([jaccard(grams[c], other) for other in avoided], default=0.0) for c in order}
     kept: list[int] = []
     rest = list(order)
     while len(kept) < keep and rest:
-        closeness = [max([bigram_jaccard(texts[c], other) for other in [*avoid, *(texts[k] for k in kept)]],
-                         default=0.0) for c in rest]
-        fresh = [i for i, near in enumerate(closeness) if near <= max_overlap]
-        kept.append(rest.pop(fresh[0] if fresh else min(range(len(rest)), key=closeness.__getitem__)))
+        fresh = next((i for i, c in enumerate(rest) if closeness[c] <= max_overlap), None)
+        chosen = rest.pop(fresh if fresh is not None else min(range(len(rest)), key=lambda i: closeness[rest[i]]))
+        kept.append(chosen)
+        for c in rest:
+            closeness[c] = max(closeness[c], jaccard(grams[c], grams[chosen]))
     return kept
 
 
