@@ -1,7 +1,8 @@
 """How well the automatic per-sentence fluency score agrees with a blind reading.
 
-Reads a reading sheet (``id<TAB>text`` lines, generated outputs shuffled with human sentences), its
-key (``id → source``) and a reader's labels (``id<TAB>G|U``), scores every line with the teacher
+Reads reading sheets (``id<TAB>text`` lines, generated outputs shuffled with human sentences), their
+keys (``id → source``) and their readers' labels (``labels.tsv``, or one ``labels_*.tsv`` per reader:
+``id<TAB>G|U``; each reader's mark counts as one labelled line), scores every line with the teacher
 (:func:`dlmctl.fluency.sentence_scores`: NLL of the least likely token) and reports the ranking
 agreement (AUC: the chance that a line read as ungrammatical scores worse than one read as
 grammatical), the agreement of the fluent/not-fluent call with the reading at each threshold, and
@@ -9,6 +10,9 @@ per source the share read grammatical beside the share the teacher calls fluent.
 
     python benchmarks/fluency_proxy.py benchmarks/results/reading/calibration \\
         [--teacher plugins/dlmctl-e2e/dlmctl_e2e/model/teacher] [--out benchmarks/results/fluency_proxy]
+
+Several folders pool their lines (``benchmarks/results/reading/*/``: every reading so far; folders
+without labels are skipped and named on stderr).
 """
 
 from __future__ import annotations
@@ -31,16 +35,31 @@ THRESHOLDS = (5.0, 6.0, 6.5, DEFAULT_THRESHOLD, 7.5, 8.0, 9.0)
 
 
 def read_reading(folder: Path) -> tuple[list[str], list[str], list[bool]]:
-    """Texts, sources and grammatical-or-not of every labelled line of a reading folder."""
-    sheet = dict(line.rstrip("\n").split("\t", 1) for line in (folder / "sheet.txt").open(encoding="utf-8"))
+    """Texts, sources and grammatical-or-not of every labelled line of a reading folder, once per
+    reader."""
+    sheet = dict(line.rstrip("\n").split("\t", 1) for line in (folder / "sheet.txt").open(encoding="utf-8")
+                 if "\t" in line)
     key = json.loads((folder / "key.json").read_text())
     texts, sources, good = [], [], []
-    for line in (folder / "labels.tsv").open(encoding="utf-8"):
-        parts = line.strip().split("\t")
-        if len(parts) == 2 and parts[0] in sheet:
-            texts.append(sheet[parts[0]])
-            sources.append(key[parts[0]])
-            good.append(parts[1].upper() == "G")
+    for labels in sorted(folder.glob("labels*.tsv")):
+        for line in labels.open(encoding="utf-8"):
+            parts = line.strip().split("\t")
+            if len(parts) == 2 and parts[0] in sheet:
+                texts.append(sheet[parts[0]])
+                sources.append(key[parts[0]])
+                good.append(parts[1].upper() == "G")
+    return texts, sources, good
+
+
+def read_readings(folders: list[Path]) -> tuple[list[str], list[str], list[bool]]:
+    """:func:`read_reading` of every folder with a sheet, a key and labels, pooled."""
+    texts, sources, good = [], [], []
+    for folder in folders:
+        if not ((folder / "sheet.txt").is_file() and (folder / "key.json").is_file() and any(folder.glob("labels*.tsv"))):
+            print(f"skipped {folder}: no sheet.txt, key.json and labels*.tsv", file=sys.stderr)
+            continue
+        for pooled, more in zip((texts, sources, good), read_reading(folder)):
+            pooled.extend(more)
     return texts, sources, good
 
 
@@ -53,11 +72,12 @@ def auc(scores: torch.Tensor, bad: torch.Tensor) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("reading", type=Path, help="folder with sheet.txt, key.json and labels.tsv")
+    parser.add_argument("reading", type=Path, nargs="+",
+                        help="folders with sheet.txt, key.json and labels.tsv (or labels_*.tsv)")
     parser.add_argument("--teacher", default="plugins/dlmctl-e2e/dlmctl_e2e/model/teacher")
     parser.add_argument("--out", default="benchmarks/results/fluency_proxy")
     args = parser.parse_args()
-    texts, sources, good = read_reading(args.reading)
+    texts, sources, good = read_readings(args.reading)
     scores = sentence_scores(load_teacher(args.teacher), [tokenize(text) for text in texts])
     bad = ~torch.tensor(good)
     generated = torch.tensor([s != "human" for s in sources])
