@@ -31,6 +31,7 @@ from typing import Iterator
 
 import torch
 
+from dlmctl import defaults
 from dlmctl.checkpoint import atomic_write_text, load_model
 from dlmctl.cli.common import resolve_model_dir
 from dlmctl.diversity import distinct_n, same_target_overlap
@@ -160,8 +161,8 @@ def markdown(record: dict) -> str:
     lines = [f"# {ref} against the working tree ({record['date']})", "", f"`{record['command']}`", "",
              f"Machine: {record['machine']}. Working tree at {record['head']} (plus uncommitted changes, if any). "
              f"{s['targets']} held-out targets × {s['samples']} samples per control, each version at its default "
-             "`dlmctl generate` settings, scored by the working tree. Fluent: the teacher's worst-token NLL ≤ 7 "
-             "nats (a proxy; the reading is in the closing notes). Human target sentences: fluent "
+             "`dlmctl generate` settings, scored by the working tree. Fluent: the teacher's worst-token NLL ≤ "
+             f"{defaults.FLUENCY_THRESHOLD:g} nats (a proxy; the reading is in the closing notes). Human target sentences: fluent "
              f"{100 * record['humans']['fluent']:.1f} %.", "",
              "| control | version | success % | fluent % | overlap | distinct-2 | sentences/s | speed-up |",
              "|---|---|---|---|---|---|---|---|"]

@@ -35,7 +35,7 @@ CANDIDATES = 4
 #: word-bigram overlap above which two samples of one request count as repeats
 MAX_OVERLAP = 0.5
 #: teacher NLL (nats) of a sentence's least likely token at or below which it counts as fluent
-FLUENCY_THRESHOLD = 7.0
+FLUENCY_THRESHOLD = 6.0
 #: where classifier controls guide, the share of the chain, from its noisy start, that every
 #: candidate samples; then the weak ones are dropped (1: never)
 PRUNE_AT = 0.5

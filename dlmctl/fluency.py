@@ -16,8 +16,8 @@ import torch
 from dlmctl import defaults
 from dlmctl.teacher import Teacher
 
-#: Worst-token NLL (nats) at or below which a sentence counts as fluent: 7 means every token has a
-#: probability of at least e^-7 ≈ 1/1100 (chosen against a blind reading, docs/evaluation.md)
+#: Worst-token NLL (nats) at or below which a sentence counts as fluent: 6 means every token has a
+#: probability of at least e^-6 ≈ 1/400 (chosen against the blind readings, docs/evaluation.md)
 DEFAULT_THRESHOLD = defaults.FLUENCY_THRESHOLD
 
 
