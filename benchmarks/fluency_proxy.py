@@ -31,7 +31,7 @@ from dlmctl.fluency import DEFAULT_THRESHOLD, sentence_scores
 from dlmctl.teacher import load_teacher
 from dlmctl.vocab import tokenize
 
-THRESHOLDS = (5.0, 6.0, 6.5, DEFAULT_THRESHOLD, 7.5, 8.0, 9.0)
+THRESHOLDS = tuple(sorted({5.0, 6.0, 6.5, 7.0, 7.5, 8.0, 9.0, DEFAULT_THRESHOLD}))
 
 
 def read_reading(folder: Path) -> tuple[list[str], list[str], list[bool]]:
