@@ -26,8 +26,9 @@ import torch
 
 from dlmctl.checkpoint import atomic_write_text, load_model
 from dlmctl.fluency import fluent, sentence_scores
-from dlmctl.generation import generate, model_teacher
+from dlmctl.generation import generate
 from dlmctl.plugins import PluginHost
+from dlmctl.teacher import model_teacher
 
 sys.path.insert(0, str(Path(__file__).parent))
 from controls import cpu_name, make_targets  # noqa: E402  (the benchmark targets, shared with controls.py)
@@ -53,13 +54,13 @@ def main() -> None:
     control = PluginHost().controls()[args.control]
     targets = make_targets(args.valid, args.targets, model.config.seq_len - 2, "spacy", args.seed,
                            {w.lower() for w in model.vocab.words})
+    parsed = [control.parse_target(t[args.control], model) for t in targets]
     requests = [{args.control: t[args.control]} for t in targets for _ in range(args.pool)]
     started = time.monotonic()
     texts = [g.text for g in generate(model, requests, candidates=1, seed=args.seed)]
     seconds = time.monotonic() - started
     scores = sentence_scores(teacher, [t.split() for t in texts])
     good = fluent(scores).tolist()
-    parsed = [control.parse_target(t[args.control], model) for t in targets]
     rows = [{"target": i // args.pool, "text": text, "worst_token_nll": float(score),
              "success": control.score(text, parsed[i // args.pool])}
             for i, (text, score) in enumerate(zip(texts, scores))]
