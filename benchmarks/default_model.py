@@ -6,7 +6,8 @@ training sentences, their teacher lm-score and fluent share beside the reference
 this machine. ``--sheet DIR`` also writes the samples as JSONL for a blind reading.
 
     python benchmarks/default_model.py [--model DIR [DIR ...]] [--teacher DIR] [--samples 500]
-        [--temperatures 0.7 1] [--candidates 1] [--out benchmarks/results/default_model.json]
+        [--temperatures 0.7 1] [--word-temperatures 0] [--candidates 1]
+        [--out benchmarks/results/default_model.json]
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--temperatures", type=float, nargs="+", default=[SamplerConfig.temperature, 1.0],
                         help="sampling temperatures to report")
+    parser.add_argument("--word-temperatures", type=float, nargs="+", default=[SamplerConfig.word_temperature],
+                        help="how the clamp picks words to report (0: the best; 1: drawn as the model scores them)")
     parser.add_argument("--candidates", type=int, nargs="+", default=[1],
                         help="samples per reported sentence (best under the model's loss; with each temperature)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
@@ -65,7 +68,8 @@ def main() -> None:
         print(json.dumps({**model, "unguided": [{k: v for k, v in u.items() if k != "examples"}
                                                 for u in model["unguided"]]}, indent=2))
         for u in model["unguided"]:
-            print(f"\n{model['model']}, temperature {u['temperature']}, best of {u['candidates']}:",
+            print(f"\n{model['model']}, temperature {u['temperature']}, word temperature {u['word_temperature']}, "
+                  f"best of {u['candidates']}:",
                   *u["examples"][:5], sep="\n")
 
 
@@ -85,18 +89,19 @@ def measure(model_arg: str | None, args, references: list[str], train_sentences:
         teacher_dir = resolve_model_dir(None) / "teacher"
     teacher = load_teacher(teacher_dir)
 
-    def unguided(temperature: float, candidates: int) -> dict:
-        """Figures of ``args.samples`` unguided samples at one sampling temperature, each chosen from
-        ``candidates`` as ``dlmctl generate`` chooses."""
+    def unguided(temperature: float, word_temperature: float, candidates: int) -> dict:
+        """Figures of ``args.samples`` unguided samples at one sampling temperature and clamp, each
+        chosen from ``candidates`` as ``dlmctl generate`` chooses."""
+        sampler = SamplerConfig(steps=args.steps, temperature=temperature, word_temperature=word_temperature)
         texts = [g.text for g in generate(model, [{}] * args.samples, seed=0, batch_size=args.batch_size,
-                                          candidates=candidates,
-                                          sampler=SamplerConfig(steps=args.steps, temperature=temperature))]
+                                          candidates=candidates, sampler=sampler)]
         if args.sheet:
-            name = f"{Path(str(model_dir)).name}_{temperature:g}_{candidates}.jsonl"
+            name = f"{Path(str(model_dir)).name}_{temperature:g}_{word_temperature:g}_{candidates}.jsonl"
             atomic_write_text(Path(args.sheet) / name, "".join(json.dumps({"text": t}) + "\n" for t in texts))
         lengths = [len(tokenize(t)) for t in texts]
         judged = judge(teacher, texts)
-        return {"temperature": temperature, "candidates": candidates, "samples": len(texts),
+        return {"temperature": temperature, "word_temperature": word_temperature, "candidates": candidates,
+                "samples": len(texts),
                 "distinct_1": distinct_n(texts, 1), "distinct_2": distinct_n(texts, 2),
                 "distinct_3": distinct_n(texts, 3), "unique_sentences": len(set(texts)) / len(texts),
                 "verbatim_training_copies": sum(t in train_sentences for t in texts) / len(texts),
@@ -107,7 +112,8 @@ def measure(model_arg: str | None, args, references: list[str], train_sentences:
     return {"model": str(model_dir), "model_training": model.meta.get("training", {}),
             "parameters": sum(p.numel() for p in model.denoiser.parameters()),
             "held_out": held_out,
-            "unguided": [unguided(t, c) for t in args.temperatures for c in args.candidates],
+            "unguided": [unguided(t, w, c) for t in args.temperatures for w in args.word_temperatures
+                         for c in args.candidates],
             "lm_score_references": humans.lm_score, "fluent_references": humans.fluent, "teacher": str(teacher_dir),
             "sentences_per_second": speed, "sampling_steps": args.steps, "batch_size": args.batch_size}
 

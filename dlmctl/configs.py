@@ -8,6 +8,11 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+#: what a denoiser may output: "embedding" (x̂0 directly, the paper's network) or "words" (a
+#: distribution over the vocabulary at each position, trained by cross-entropy too; x̂0 is its mean
+#: embedding, and the clamping step takes its most likely word rather than the word nearest a mean)
+PREDICTIONS = ("embedding", "words")
+
 
 def from_known_fields(cls: type[T], data: dict[str, Any]) -> T:
     """``cls(**data)`` keeping only the keys ``cls`` has, so files written with extra keys

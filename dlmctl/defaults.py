@@ -28,6 +28,9 @@ TAIL_STRIDE = 2
 REPEL = 0.0
 #: scale of the noise added per denoising step (1: the exact ancestral sampler)
 TEMPERATURE = 0.7
+#: how the clamping step picks each position's word from the model's word scores: 0 takes the
+#: best; τ > 0 draws from softmax(scores / τ) (1: a model that predicts words, as it predicts them)
+WORD_TEMPERATURE = 0.0
 #: sentences sampled together in one batch
 BATCH_SIZE = 64
 #: samples drawn per returned sentence, unless a control asks for more

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from dlmctl.configs import from_known_fields
+from dlmctl.configs import PREDICTIONS, from_known_fields
 from dlmctl.diffusion import Diffusion
 from dlmctl.vocab import Vocabulary
 
@@ -27,6 +27,7 @@ class ModelConfig:
     dropout: float = 0.1
     diffusion_steps: int = 2000
     self_condition: bool = False  # the denoiser also reads its previous estimate of x0 (Chen et al., 2022)
+    predict: str = "embedding"    # what the network outputs: x̂0 itself, or "words" (x̂0 is their mean embedding)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
@@ -46,6 +47,8 @@ class ModelConfig:
             return f"'dropout' must be a number in [0, 1), got {self.dropout!r}"
         if not isinstance(self.self_condition, bool):
             return f"'self_condition' must be true or false, got {self.self_condition!r}"
+        if self.predict not in PREDICTIONS:
+            return f"'predict' must be one of {', '.join(PREDICTIONS)}, got {self.predict!r}"
         if self.hidden % self.heads:
             return f"'hidden' ({self.hidden}) must be a multiple of 'heads' ({self.heads})"
         return None
@@ -60,13 +63,20 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -
     return nn.functional.pad(emb, (0, dim % 2))
 
 
+def nearest_word_scores(x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+    """(B, L, V) scores 2·x·e − ‖e‖² of x (B, L, d) against embeddings (V, d): their argmax is the
+    nearest word embedding (L2) of each position."""
+    return 2 * x @ emb.T - (emb ** 2).sum(-1)
+
+
 class Denoiser(nn.Module):
     """f_θ(x_t, t[, x̂0_prev]) → x̂0. x_t (B, L, d), t (B,) model-time indices → (B, L, d).
 
     With ``cfg.self_condition`` the network also reads an earlier estimate x̂0_prev (B, L, d) of the
     same sentence (zeros when there is none): training feeds it a first, gradient-free pass half of
-    the time, sampling feeds it the previous step's estimate. Also owns the word embedding ``embed``
-    (V, d) and the tied rounding head :meth:`logits`.
+    the time, sampling feeds it the previous step's estimate. With ``cfg.predict`` "words" the last
+    layer gives word scores (B, L, V) and x̂0 is the embedding they average to (:meth:`predict`).
+    Also owns the word embedding ``embed`` (V, d) and the tied rounding head :meth:`logits`.
     """
 
     def __init__(self, cfg: ModelConfig):
@@ -84,21 +94,41 @@ class Denoiser(nn.Module):
         layer = nn.TransformerEncoderLayer(h, cfg.heads, 4 * h, cfg.dropout, activation="gelu",
                                            batch_first=True, norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
-        self.output_down = nn.Sequential(nn.LayerNorm(h), nn.Linear(h, h), nn.Tanh(), nn.Linear(h, cfg.embed_dim))
+        outputs = cfg.vocab_size if cfg.predict == "words" else cfg.embed_dim
+        self.output_down = nn.Sequential(nn.LayerNorm(h), nn.Linear(h, h), nn.Tanh(), nn.Linear(h, outputs))
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, x0_prev: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor, x0_prev: torch.Tensor | None = None,
+                with_scores: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """x̂0 (B, L, d); with ``with_scores``, also the word scores of :meth:`predict`."""
+        x0, scores = self.predict(x, t, x0_prev)
+        return (x0, scores) if with_scores else x0
+
+    def predict(self, x: torch.Tensor, t: torch.Tensor,
+                x0_prev: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """x̂0 (B, L, d) and word scores (B, L, V) whose argmax is the word the clamping step takes:
+        the network's own with ``predict`` "words" (x̂0 is their softmax's mean embedding), else the
+        nearest word embedding (L2) to x̂0. Not under DistributedDataParallel: call the wrapper
+        with ``with_scores``."""
         if self.cfg.self_condition:
             x = torch.cat([x, torch.zeros_like(x) if x0_prev is None else x0_prev], dim=-1)
         time = self.time_mlp(timestep_embedding(t * 1000.0 / self.cfg.diffusion_steps, self.cfg.hidden))
         pos = self.position(torch.arange(x.shape[1], device=x.device))
         h = self.dropout(self.norm(self.input_up(x) + pos[None] + time[:, None]))
-        return self.output_down(self.encoder(h))
+        out = self.output_down(self.encoder(h))
+        emb = self.embed.weight
+        if self.cfg.predict == "words":
+            return out.softmax(-1) @ emb, out
+        return out, nearest_word_scores(out, emb)
 
     def estimate(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """The best single estimate of x0 (B, L, d) from x_t alone: with self-conditioning, a second
         pass that reads the first."""
-        x0 = self(x, t)
-        return self(x, t, x0) if self.cfg.self_condition else x0
+        return self.estimate_words(x, t)[0]
+
+    def estimate_words(self, x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`predict` from x_t alone (a second pass reading the first, if self-conditioned)."""
+        x0, scores = self.predict(x, t)
+        return self.predict(x, t, x0) if self.cfg.self_condition else (x0, scores)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Rounding head: (B, L, d) → (B, L, V) word scores, tied to the embeddings."""

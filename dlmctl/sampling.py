@@ -10,7 +10,7 @@ import torch
 
 from dlmctl import defaults
 from dlmctl.control import Guidance
-from dlmctl.model import DiffusionLM
+from dlmctl.model import DiffusionLM, nearest_word_scores
 from dlmctl.repulsion import repulsion
 
 #: Adagrad's ε (torch.optim.Adagrad's default), added to the root of the squared-gradient sum
@@ -74,6 +74,7 @@ class SamplerConfig:
     repel: float | None = None                   # push apart the samples of one request in the guided share
     guided_share: float = defaults.GUIDED_SHARE  # guidance in this share of the chain, from its noisy start
     temperature: float = defaults.TEMPERATURE    # noise scale per step (1: the exact ancestral sampler)
+    word_temperature: float = defaults.WORD_TEMPERATURE  # the clamp's word: 0 the likeliest, else drawn (1: as scored)
     tail_stride: int = defaults.TAIL_STRIDE      # after the guided share, every n-th step of the chain only
 
     def filled(self, schedule: Mapping[str, int | float] | None = None) -> "SamplerConfig":
@@ -96,6 +97,8 @@ class Sampler:
             raise ValueError("tail_stride and guide_every must be at least 1")
         if self.config.guide_norm not in defaults.GUIDE_NORMS:
             raise ValueError(f"guide_norm must be one of {defaults.GUIDE_NORMS}, got {self.config.guide_norm!r}")
+        if not 0 <= self.config.word_temperature < float("inf"):
+            raise ValueError(f"word_temperature must be 0 or more, got {self.config.word_temperature!r}")
         if not defaults.is_repel(self.config.repel):
             raise ValueError(f"repel must be 0 or more, got {self.config.repel!r}")
         self.even = model.diffusion.respaced(self.config.steps)
@@ -119,8 +122,7 @@ class Sampler:
 
     def word_scores(self, x0: torch.Tensor) -> torch.Tensor:
         """(B, L, V) scores whose argmax is the nearest word embedding (L2) of each position of x0."""
-        emb = self.model.embeddings
-        return 2 * x0 @ emb.T - (emb ** 2).sum(-1)
+        return nearest_word_scores(x0, self.model.embeddings)
 
     def constrained(self, x0: torch.Tensor, tokens: torch.Tensor, clamped: torch.Tensor,
                     free: torch.Tensor | None = None) -> torch.Tensor:
@@ -132,6 +134,17 @@ class Sampler:
         if already known."""
         overruled = tokens != (self.snap(x0, None) if free is None else free)
         return torch.where(overruled[..., None], clamped, x0)
+
+    def clamp_words(self, scores: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """The words (B, L) the clamping step takes from word scores (B, L, V): the best, or with
+        ``word_temperature`` τ > 0 one drawn from softmax(scores / τ) at each position. For a
+        model that predicts words, τ = 1 draws x̂0 from its word distribution, so each step samples
+        the mixture of posteriors q(x_{t−1} | x_t, EMB(w)) over the words w of each position."""
+        tau = self.config.word_temperature
+        if tau == 0:
+            return scores.argmax(-1)
+        probs = (scores.double() / tau).softmax(-1).flatten(0, 1).cpu()
+        return torch.multinomial(probs, 1, generator=generator).view(scores.shape[:-1]).to(scores.device)
 
     @staticmethod
     def classifier_gradient(x: torch.Tensor, t: torch.Tensor, terms: Sequence[WeightedGuidance]) -> torch.Tensor:
@@ -186,9 +199,9 @@ class Sampler:
             gradient = None if resume.gradient is None else resume.gradient.to(device)
         for i in range(first, stop - 1, -1):
             idx = torch.full((batch_size,), i, dtype=torch.long, device=device)
-            x0 = model.denoiser(x, chain.model_time(idx), x0)   # reads the last step's x̂0 if self-conditioned
-            scores = self.word_scores(x0)
-            tokens = (scores if bias is None else scores + bias).argmax(-1)
+            # reads the last step's x̂0 if self-conditioned
+            x0, scores = model.denoiser(x, chain.model_time(idx), x0, with_scores=True)
+            tokens = self.clamp_words(scores if bias is None else scores + bias, generator)
             clamped = model.embeddings[tokens]
             mean, std = chain.posterior(clamped, x, idx)
             if bias is not None and model.config.self_condition:

@@ -70,9 +70,10 @@ def batch_noise(batch_size: int, seq_len: int, dim: int, num_steps: int, step: i
 
 def diffusion_loss(denoiser: nn.Module, emb: nn.Embedding, diffusion: Diffusion, ids: torch.Tensor,
                    t: torch.Tensor, noise0: torch.Tensor, noise: torch.Tensor,
-                   self_cond: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                   self_cond: torch.Tensor | None = None, words: bool = False) -> dict[str, torch.Tensor]:
     """Per-sentence loss terms (each (B,)): ‖f(x_t,t) − x0‖² (target EMB(w) at t=0),
-    CE(rounding(x0), w) and ‖√ᾱ_T·x0‖²; ``loss`` is their sum. ids (B, L).
+    CE(rounding(x0), w) and ‖√ᾱ_T·x0‖², and with ``words`` (a denoiser that predicts words) the
+    cross-entropy ``words`` of its word scores against w; ``loss`` is their sum. ids (B, L).
 
     ``self_cond`` (B,) bool marks the rows whose prediction reads a first, gradient-free estimate of
     x0 (self-conditioning); None for a denoiser without it."""
@@ -83,18 +84,22 @@ def diffusion_loss(denoiser: nn.Module, emb: nn.Embedding, diffusion: Diffusion,
     if self_cond is not None:
         with torch.no_grad():
             x0_prev = torch.where(self_cond[:, None, None], denoiser(xt, t), 0.0)
-    pred = denoiser(xt, t, x0_prev)
+    pred, scores = denoiser(xt, t, x0_prev, with_scores=True)
     mse = torch.where(t == 0, ((pred - mean) ** 2).mean((1, 2)), ((pred - x0) ** 2).mean((1, 2)))
     logits = x0 @ emb.weight.T
     nll = nn.functional.cross_entropy(logits.transpose(1, 2), ids, reduction="none").mean(1)
     prior = ((diffusion.sqrt_ac[-1].item() * x0) ** 2).mean((1, 2))
-    return {"loss": mse + nll + prior, "mse": mse, "nll": nll, "prior": prior}
+    terms = {"mse": mse, "nll": nll, "prior": prior}
+    if words:
+        terms["words"] = nn.functional.cross_entropy(scores.transpose(1, 2), ids, reduction="none").mean(1)
+    return {"loss": sum(terms.values()), **terms}
 
 
 @torch.no_grad()
 def evaluate(denoiser: Denoiser, diffusion: Diffusion, ids: torch.Tensor, batch_size: int = 256,
              seed: int = 1234) -> dict[str, float]:
-    """Held-out loss terms and rounding accuracy (argmax of the rounding head on x̂0 at t uniform).
+    """Held-out loss terms and rounding accuracy at t uniform (argmax of the rounding head on x̂0,
+    or of the word scores of a denoiser that predicts words).
     Runs in eval mode and leaves ``denoiser`` in the mode it came in."""
     was_training = denoiser.training
     denoiser.eval()
@@ -108,11 +113,13 @@ def evaluate(denoiser: Denoiser, diffusion: Diffusion, ids: torch.Tensor, batch_
         t = torch.randint(0, diffusion.num_steps, (b,), generator=gen).to(device)
         n0, n = (torch.randn(b, length, d, generator=gen).to(device) for _ in range(2))
         self_cond = torch.ones(b, dtype=torch.bool, device=device) if denoiser.cfg.self_condition else None
-        terms = diffusion_loss(denoiser, denoiser.embed, diffusion, chunk, t, n0, n, self_cond)
+        terms = diffusion_loss(denoiser, denoiser.embed, diffusion, chunk, t, n0, n, self_cond,
+                               denoiser.cfg.predict == "words")
         for k, v in terms.items():
             totals[k] = totals.get(k, 0.0) + v.sum().item()
-        x0_hat = denoiser.estimate(diffusion.q_sample(denoiser.embed(chunk), t, n), t)
-        correct += (denoiser.logits(x0_hat).argmax(-1) == chunk).sum().item()
+        x0_hat, scores = denoiser.estimate_words(diffusion.q_sample(denoiser.embed(chunk), t, n), t)
+        guess = scores if denoiser.cfg.predict == "words" else denoiser.logits(x0_hat)
+        correct += (guess.argmax(-1) == chunk).sum().item()
         count += chunk.numel()
     denoiser.train(was_training)
     out = {k: v / len(ids) for k, v in totals.items()}
@@ -122,9 +129,10 @@ def evaluate(denoiser: Denoiser, diffusion: Diffusion, ids: torch.Tensor, batch_
 
 @torch.no_grad()
 def warm_start(denoiser: Denoiser, state: dict[str, torch.Tensor]) -> None:
-    """Copy a trained model's weights into ``denoiser``. The one shape allowed to differ is the input
-    layer when self-conditioning is added: its new x̂0_prev inputs start at zero, so the warm-started
-    network computes exactly what the trained one did."""
+    """Copy a trained model's weights into ``denoiser``. Two shapes may differ: the input layer when
+    self-conditioning is added (its new x̂0_prev inputs start at zero, so the network computes exactly
+    what the trained one did), and the last layer when a model that predicted x̂0 is to predict words
+    (it starts as the trained x̂0's nearest-word scores, :func:`words_from_embedding_layer`)."""
     own = denoiser.state_dict()
     for name, value in state.items():
         if name not in own:
@@ -135,9 +143,27 @@ def warm_start(denoiser: Denoiser, state: dict[str, torch.Tensor]) -> None:
         elif name == "input_up.0.weight" and value.shape[0] == target.shape[0] and value.shape[1] < target.shape[1]:
             target.zero_()
             target[:, :value.shape[1]] = value
+        elif name in WORD_LAYER and denoiser.cfg.predict == "words" and value.shape[0] == denoiser.cfg.embed_dim:
+            target.copy_(words_from_embedding_layer(name, value, state["embed.weight"]))
         else:
             raise UsageError(f"--init-from: weight '{name}' has shape {tuple(value.shape)}, this model needs "
-                             f"{tuple(target.shape)} (only --self-condition may differ)")
+                             f"{tuple(target.shape)} (only --self-condition and --predict words may differ)")
+
+
+#: the last layer's weight and bias, (d, H) and (d,) when predicting x̂0, (V, H) and (V,) for words
+WORD_LAYER = ("output_down.3.weight", "output_down.3.bias")
+#: scale of the nearest-word scores a word layer starts from (1: a softmax as sharp as the clamp)
+WORD_SCORE_SCALE = 0.25
+
+
+def words_from_embedding_layer(name: str, value: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+    """The word layer's weight (V, H) or bias (V,) whose scores are WORD_SCORE_SCALE × the
+    nearest-word scores 2·e·x̂0 − ‖e‖² of the x̂0 that the trained layer ``value`` ((d, H) or (d,))
+    computes, for embeddings ``emb`` (V, d)."""
+    emb = emb.to(value.dtype)
+    if name.endswith("weight"):
+        return WORD_SCORE_SCALE * 2 * emb @ value
+    return WORD_SCORE_SCALE * (2 * emb @ value - (emb ** 2).sum(-1))
 
 
 def train(train_ids: torch.Tensor, vocab: Vocabulary, out_dir: Path, model_cfg: ModelConfig,
@@ -164,8 +190,9 @@ def train(train_ids: torch.Tensor, vocab: Vocabulary, out_dir: Path, model_cfg: 
         t, n0, n, sc = (x[rows].to(device) for x in batch_noise(
             cfg.batch_size, model_cfg.seq_len, model_cfg.embed_dim, model_cfg.diffusion_steps, step, cfg.seed))
         terms = diffusion_loss(net, denoiser.embed, diffusion, train_ids[idx].to(device), t, n0, n,
-                               sc if model_cfg.self_condition else None)
-        return terms["loss"].float().mean(), {"nll": terms["nll"].float().mean().item()}
+                               sc if model_cfg.self_condition else None, model_cfg.predict == "words")
+        figures = {k: terms[k].float().mean().item() for k in ("nll", "words") if k in terms}
+        return terms["loss"].float().mean(), figures
 
     def save(step: int, weights: dict[str, torch.Tensor], metrics: dict | None) -> None:
         record = {**(meta or {}), "training": {**asdict(cfg), "steps_done": step, "world_size": world_size(),

@@ -132,6 +132,7 @@ def test_train_refuses_to_overwrite_a_run_without_resume(monkeypatch, capsys, ti
     (["--dropout", "5"], "--dropout must be in [0, 1), got 5"),
     (["--seq-len", "1"], "--seq-len must be at least 3"),
     (["--save-every", "0"], "--save-every must be at least 1"),
+    (["--predict", "tokens"], "--predict must be one of embedding, words, got 'tokens'"),
 ])
 def test_bad_training_settings_are_refused_before_any_work(monkeypatch, capsys, small_corpus, tmp_path, args, message):
     code, out, err = run(monkeypatch, capsys, "train", "--data", str(small_corpus), "--out", str(tmp_path / "m"), *args)

@@ -97,11 +97,43 @@ def test_self_conditioned_model_trains_and_sampling_feeds_back_its_estimate(tmp_
     assert grown.abs().sum() > 0                                    # the x̂0_prev inputs were trained
 
     seen = []
-    model.denoiser.register_forward_hook(lambda module, args, out: seen.append((args[2:], out)))
+    model.denoiser.register_forward_hook(lambda module, args, out: seen.append((args[2:], out[0])))
     list(Sampler(model, SamplerConfig(steps=5)).steps(2))
     assert seen[0][0] == (None,)                                    # nothing to read at the first step
     for (prev_args, _), (_, prev_out) in zip(seen[1:], seen):
         assert torch.equal(prev_args[0], prev_out)                  # then the previous step's x̂0
+
+
+def test_a_model_warm_started_to_predict_words_first_picks_the_words_it_clamped_to(tiny_model):
+    cfg = ModelConfig(**{**tiny_model.config.to_dict(), "predict": "words"})
+    words = Denoiser(cfg)
+    training.warm_start(words, tiny_model.denoiser.state_dict())
+    words.eval()
+    x, t = torch.randn(4, cfg.seq_len, cfg.embed_dim), torch.tensor([0, 50, 120, 199])
+    old_x0, old_scores = tiny_model.denoiser.predict(x, t)
+    x0, scores = words.predict(x, t)
+    assert scores.shape == (4, cfg.seq_len, cfg.vocab_size)
+    assert torch.equal(scores.argmax(-1), old_scores.argmax(-1))    # the clamp takes the same words
+    assert torch.allclose(x0, scores.softmax(-1) @ words.embed.weight, atol=1e-6)
+    with pytest.raises(training.UsageError, match="output_down.3"):
+        training.warm_start(Denoiser(tiny_model.config), words.state_dict())
+
+
+def test_a_model_that_predicts_words_learns_them_and_samples(tmp_path, encoded, tiny_model):
+    ids, vocab = encoded
+    cfg = ModelConfig(**{**tiny_model.config.to_dict(), "predict": "words"})
+    tc = TrainConfig(steps=30, batch_size=32, lr=1e-3, ema=0.9, save_every=30, freeze_embeddings=True)
+    start = Denoiser(cfg)
+    training.warm_start(start, tiny_model.denoiser.state_dict())
+    before = evaluate(start, tiny_model.diffusion, ids[-128:])
+    train(ids[:-128], vocab, tmp_path, cfg, tc, torch.device("cpu"), init_state=tiny_model.denoiser.state_dict(),
+          valid_ids=ids[-128:], show_progress=False)
+    model = load_model(tmp_path)
+    assert model.config.predict == "words"
+    after = json.loads((tmp_path / "config.json").read_text())["training"]["valid"]
+    assert after["words"] < before["words"]                        # the cross-entropy term is trained
+    step = list(Sampler(model, SamplerConfig(steps=5)).steps(3))[-1]
+    assert torch.equal(step.x, model.embeddings[step.tokens])     # the last step lands on the words it chose
 
 
 def test_evaluate_leaves_a_sampling_model_in_eval_mode(tiny_model, encoded):

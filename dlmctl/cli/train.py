@@ -12,7 +12,7 @@ import typer
 
 from dlmctl.cli import app
 from dlmctl.cli.common import print_json
-from dlmctl.configs import from_known_fields
+from dlmctl.configs import PREDICTIONS, from_known_fields
 from dlmctl.data import file_sha256
 from dlmctl.errors import UsageError
 from dlmctl.presets import PRESETS
@@ -95,6 +95,10 @@ def train_command(
     dropout: Annotated[Optional[float], Opt(help="Dropout in the denoiser.")] = None,
     self_condition: Annotated[bool, Opt("--self-condition", help="The denoiser also reads its previous "
                                         "estimate of x0 (more fluent samples, ~1.5x time per step).")] = False,
+    predict: Annotated[Optional[str], Opt(help="What the denoiser outputs: 'embedding' (x̂0, the paper's network) or "
+                                          "'words' (a distribution over words, also trained by cross-entropy; "
+                                          "x̂0 is its mean embedding). With --init-from, a model that predicted "
+                                          "x̂0 can start predicting words.")] = None,
     init_from: Annotated[Optional[Path], Opt(help="Start from this trained model's weights and vocabulary "
                                              "(e.g. to add --self-condition to it).")] = None,
     embeddings_from: Annotated[Optional[Path], Opt(help="Take this trained model's vocabulary, frozen word embeddings "
@@ -130,6 +134,10 @@ def train_command(
                                         heads=heads, dropout=dropout).items() if v is not None}
     if self_condition:
         model_over["self_condition"] = True
+    if predict is not None:
+        if predict not in PREDICTIONS:
+            raise UsageError(f"--predict must be one of {', '.join(PREDICTIONS)}, got '{predict}'")
+        model_over["predict"] = predict
     train_over = {k: v for k, v in dict(steps=steps, batch_size=batch_size, lr=lr, warmup=warmup,
                                         ema=ema).items() if v is not None}
     dev = resolve_device(device)
