@@ -150,6 +150,8 @@ def main() -> None:
     parser.add_argument("--tail-stride", type=int, default=defaults.TAIL_STRIDE,
                         help="after the guided share, every n-th step of the chain only")
     parser.add_argument("--temperature", type=float, default=SamplerConfig.temperature)
+    parser.add_argument("--word-temperature", type=float, default=SamplerConfig.word_temperature,
+                        help="how the clamp picks words (0: the best; 1: drawn as the model scores them)")
     parser.add_argument("--repel", type=float,
                         help="push apart the samples of one target in the guided share (0: independent; "
                              "default: as the CLI)")
@@ -183,7 +185,7 @@ def main() -> None:
                            {w.lower() for w in model.vocab.words})
     sampling_seed = args.seed if args.sampling_seed is None else args.sampling_seed
     sampler = SamplerConfig(steps=args.steps, guide_steps=args.guide_steps, guide_lr=args.guide_lr,
-                            temperature=args.temperature,
+                            temperature=args.temperature, word_temperature=args.word_temperature,
                             guided_share=args.guided_share, tail_stride=args.tail_stride,
                             guide_every=args.guide_every, guide_norm=args.guide_norm, repel=args.repel)
     controls = PluginHost().controls()
@@ -245,7 +247,8 @@ def main() -> None:
                      "guide_steps": args.guide_steps, "guide_lr": args.guide_lr, "guided_share": args.guided_share,
                      "tail_stride": args.tail_stride, "guide_every": args.guide_every,
                      "guide_norm": args.guide_norm,
-                     "temperature": args.temperature, "repel": args.repel, "candidates": args.candidates,
+                     "temperature": args.temperature, "word_temperature": args.word_temperature,
+                     "repel": args.repel, "candidates": args.candidates,
                      "prune_at": args.prune_at, "survivors": args.survivors, "annotator": args.annotator,
                      "seed": args.seed, "sampling_seed": sampling_seed},
         "humans": teacher_view(teacher, [t["sentence"] for t in targets]),

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from dlmctl.testing import generate_texts
@@ -177,3 +178,23 @@ def test_a_chain_stopped_and_resumed_ends_where_the_unbroken_chain_ends(tiny_mod
     assert [s.index for s in first] == list(range(9, 5, -1)) and [s.index for s in rest] == list(range(5, -1, -1))
     assert torch.equal(first[-1].x, whole[3].x) and first[-1].index == whole[3].index
     assert rest[-1].tokens.shape == (2, tiny_model.config.seq_len)
+
+
+def test_the_clamp_takes_the_best_word_or_draws_one_as_scored(tiny_model):
+    scores = torch.full((1, 2, 4), -30.0)
+    scores[0, 0, :2] = 0.0                                    # position 0: words 0 and 1 equally likely
+    scores[0, 1, 3] = 0.0                                     # position 1: word 3 only
+    scores[0, 0, 0] = torch.finfo(torch.float32).min          # a token bias forbids word 0 at position 0
+    best = Sampler(tiny_model, SamplerConfig(word_temperature=0)).clamp_words(scores, None)
+    assert best.tolist() == [[1, 3]]
+    scores[0, 0, 0] = 0.0
+    generator = torch.Generator().manual_seed(0)
+    drawn = torch.cat([Sampler(tiny_model, SamplerConfig(word_temperature=1)).clamp_words(scores, generator)
+                       for _ in range(400)])                  # (400, 2)
+    assert 0.4 < (drawn[:, 0] == 0).float().mean() < 0.6 and set(drawn[:, 0].tolist()) == {0, 1}
+    assert (drawn[:, 1] == 3).all()
+
+
+def test_a_negative_word_temperature_is_refused(tiny_model):
+    with pytest.raises(ValueError, match="word_temperature"):
+        Sampler(tiny_model, SamplerConfig(word_temperature=-1))
