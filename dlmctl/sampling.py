@@ -143,8 +143,11 @@ class Sampler:
         tau = self.config.word_temperature
         if tau == 0:
             return scores.argmax(-1)
-        probs = (scores.double() / tau).softmax(-1).flatten(0, 1).cpu()
-        return torch.multinomial(probs, 1, generator=generator).view(scores.shape[:-1]).to(scores.device)
+        cdf = (scores.float() / tau).softmax(-1).cumsum(-1)                       # (B, L, V)
+        total = cdf[..., -1:]
+        u = torch.rand(total.shape, generator=generator, dtype=cdf.dtype).to(cdf.device) * total
+        u = torch.minimum(u, torch.nextafter(total, torch.zeros_like(total)))    # strictly below the total
+        return torch.searchsorted(cdf, u, right=True)[..., 0]                    # never a word of probability 0
 
     @staticmethod
     def classifier_gradient(x: torch.Tensor, t: torch.Tensor, terms: Sequence[WeightedGuidance]) -> torch.Tensor:
