@@ -22,11 +22,14 @@ from dlmctl import defaults
 from dlmctl.errors import ModelError, PluginError, UsageError
 from dlmctl.plugins import get_host
 
+#: the largest word temperature: beyond it every word of the vocabulary is about equally likely
+MAX_WORD_TEMPERATURE = 10.0
 #: keyword options of :meth:`Model.generate` and :meth:`Model.generate_batch`, with their defaults
 GENERATE_OPTIONS: dict[str, Any] = {
     "steps": defaults.STEPS, "guide_steps": None, "guide_lr": None,
     "guide_every": None, "guide_norm": None, "guided_share": defaults.GUIDED_SHARE, "tail_stride": defaults.TAIL_STRIDE,
-    "temperature": defaults.TEMPERATURE, "repel": None, "candidates": None, "survivors": defaults.SURVIVORS,
+    "temperature": defaults.TEMPERATURE, "word_temperature": defaults.WORD_TEMPERATURE, "repel": None,
+    "candidates": None, "survivors": defaults.SURVIVORS,
     "prune_at": None, "weights": None, "batch_size": defaults.BATCH_SIZE, "show_progress": False,
     "trajectory_every": 0, "judge": False, "on_step": None,
 }
@@ -103,7 +106,8 @@ class Model:
         reused between), ``guide_norm`` ("coordinate" or "sentence": what the steps' Adagrad
         accumulator sums over; these four None: as the controls ask, else the defaults),
         ``guided_share``, ``tail_stride`` (after the guided share, every n-th step of the chain
-        only), ``temperature``, ``repel`` (how hard the samples of one request push each other
+        only), ``temperature``, ``word_temperature`` (0: each step takes the best word; τ > 0: draws it
+        from softmax(scores / τ)), ``repel`` (how hard the samples of one request push each other
         apart in the guided share; 0: drawn independently; None: as the controls ask, else 0),
         ``candidates`` (None: the controls' default),
         ``prune_at`` and ``survivors`` (after that share of the chain only that many candidates per
@@ -128,7 +132,8 @@ class Model:
         if settings["on_step"] is not None and not settings["trajectory_every"]:
             raise UsageError("on_step is called every trajectory_every steps: give trajectory_every too")
         check_counts(len(targets) * samples_per_target, settings["candidates"], seed)
-        check_sampling(self.lm, settings["steps"], settings["temperature"], settings["guide_steps"] or 0)
+        check_sampling(self.lm, settings["steps"], settings["temperature"], settings["guide_steps"] or 0,
+                       settings["word_temperature"])
         check_guidance(settings["guide_lr"], settings["guide_norm"], settings["repel"])
         requests = [_request(target) for target in targets]
         rows = [(i, k, r) for i, r in enumerate(requests) for k in range(samples_per_target)]
@@ -144,6 +149,7 @@ class Model:
         sampler = SamplerConfig(steps=settings["steps"], guide_steps=settings["guide_steps"],
                                 guide_lr=settings["guide_lr"], guided_share=settings["guided_share"],
                                 temperature=settings["temperature"], tail_stride=settings["tail_stride"],
+                                word_temperature=settings["word_temperature"],
                                 guide_every=settings["guide_every"], guide_norm=settings["guide_norm"],
                                 repel=settings["repel"])
         results = generate(self.lm, [r for _, _, r in rows], weights=settings["weights"], sampler=sampler,
@@ -238,7 +244,8 @@ def check_guidance(guide_lr: float | None, guide_norm: str | None, repel: float 
         raise UsageError(f"--guide-norm must be {' or '.join(defaults.GUIDE_NORMS)}, got {guide_norm!r}")
 
 
-def check_sampling(lm, steps: int, temperature: float, guide_steps: int = 0) -> None:
+def check_sampling(lm, steps: int, temperature: float, guide_steps: int = 0,
+                   word_temperature: float = defaults.WORD_TEMPERATURE) -> None:
     """Usage errors for sampling settings the model cannot run."""
     if guide_steps < 0:
         raise UsageError(f"--guide-steps must be 0 or more, got {guide_steps}")
@@ -246,6 +253,10 @@ def check_sampling(lm, steps: int, temperature: float, guide_steps: int = 0) -> 
         raise UsageError(f"--steps must be between 1 and the model's {lm.config.diffusion_steps} diffusion steps")
     if not 0 < temperature <= 2:
         raise UsageError(f"--temperature must be in (0, 2], got {temperature} (1 is the exact sampler)")
+    number = isinstance(word_temperature, (int, float)) and not isinstance(word_temperature, bool)
+    if not (number and 0 <= word_temperature <= MAX_WORD_TEMPERATURE):
+        raise UsageError(f"--word-temperature must be in [0, {MAX_WORD_TEMPERATURE:g}], got {word_temperature} "
+                         "(0 takes the best word, 1 draws as the model scores)")
 
 
 def load(model: str | Path | None = "default", device: str | None = None) -> Model:

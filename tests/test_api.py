@@ -30,6 +30,18 @@ def test_the_api_and_the_command_line_give_the_same_text(monkeypatch, capsys, ti
     assert all(len(s.text.split()) == 5 for s in batch[:2])
 
 
+def test_the_word_temperature_reaches_the_sampler(monkeypatch, tiny_model_dir):
+    import dlmctl.generation
+    seen = []
+    real = dlmctl.generation.generate
+    monkeypatch.setattr(dlmctl.generation, "generate",
+                        lambda *args, **kw: seen.append(kw["sampler"].word_temperature) or real(*args, **kw))
+    model = dlmctl.load(tiny_model_dir)
+    model.generate(n=1, steps=5, candidates=1)
+    model.generate(n=1, steps=5, candidates=1, word_temperature=0.5)
+    assert seen == [0.0, 0.5]
+
+
 def test_options_and_errors_are_in_library_terms(tiny_model_dir, tmp_path):
     model = dlmctl.load(str(tiny_model_dir))
     with pytest.raises(UsageError, match="unknown option 'stepz'"):
@@ -44,6 +56,9 @@ def test_options_and_errors_are_in_library_terms(tiny_model_dir, tmp_path):
     for bad in (-0.5, float("inf"), "far", True):
         with pytest.raises(UsageError, match="--repel must be a number, 0 .* or more"):
             model.generate(steps=5, repel=bad)
+    for bad in (-0.5, 11.0, float("nan"), "far", True):
+        with pytest.raises(UsageError, match=r"--word-temperature must be in \[0, 10\]"):
+            model.generate(steps=5, word_temperature=bad)
     with pytest.raises(UsageError, match="--prune-at 0"):
         model.generate(steps=5, prune_at=0.0)
     for name, bad in itertools.product(("tail_stride", "guide_every"), (0, 1.5, True)):

@@ -56,6 +56,7 @@ def test_batch_targets_write_jsonl(monkeypatch, capsys, tiny_model_dir, tmp_path
     (["--candidates", "100000000"], "candidates must be between 1 and 1024"),
     (["--steps", "0"], "--steps must be between 1"),
     (["--temperature", "0"], "--temperature must be in (0, 2]"),
+    (["--word-temperature", "-1"], "--word-temperature must be in [0, 10]"),
     (["--tail-stride", "0"], "--tail-stride must be a whole number, 1 (every step) or more, got 0"),
     (["--guide-every", "0"], "--guide-every must be a whole number, 1 (every step) or more, got 0"),
     (["--guide-norm", "row"], "--guide-norm must be coordinate or sentence, got 'row'"),

@@ -110,6 +110,10 @@ def generate_command(
                                     "(the words have settled; 1: every step).")] = defaults.TAIL_STRIDE,
     temperature: Annotated[float, Opt(help="Noise scale per sampling step: lower is more fluent and less "
                                       "varied, 1 is the exact sampler.")] = defaults.TEMPERATURE,
+    word_temperature: Annotated[float, Opt(help="How each step picks a position's word from the model's word "
+                                           "scores: 0 takes the best, τ > 0 draws from softmax(scores / τ). For a "
+                                           "model trained with --predict words, 1 samples its own distribution "
+                                           "(the best word makes shorter sentences).")] = defaults.WORD_TEMPERATURE,
     repel: Annotated[Optional[float], Opt(help="How hard the samples of one target push each other apart while "
                                           "their words form (in the guided share), so that they do not come out "
                                           f"as near copies; 0 draws them independently. Default {defaults.REPEL:g}, "
@@ -185,7 +189,8 @@ def generate_command(
         samples = Model(lm).generate_batch(requests, samples_per_target=per_target, seed=seed, steps=steps,
                                            guide_steps=guide_steps, guide_lr=guide_lr, guided_share=guided_share,
                                            tail_stride=tail_stride, guide_every=guide_every, guide_norm=guide_norm,
-                                           temperature=temperature, repel=repel, candidates=candidates,
+                                           temperature=temperature, word_temperature=word_temperature,
+                                           repel=repel, candidates=candidates,
                                            prune_at=prune_at, survivors=survivors, weights=weights,
                                            batch_size=batch_size, trajectory_every=show_steps,
                                            judge=judge, on_step=on_step,
