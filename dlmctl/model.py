@@ -100,15 +100,6 @@ class Denoiser(nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor, x0_prev: torch.Tensor | None = None,
                 with_scores: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """x̂0 (B, L, d); with ``with_scores``, also the word scores of :meth:`predict`."""
-        x0, scores = self.predict(x, t, x0_prev)
-        return (x0, scores) if with_scores else x0
-
-    def predict(self, x: torch.Tensor, t: torch.Tensor,
-                x0_prev: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """x̂0 (B, L, d) and word scores (B, L, V) whose argmax is the word the clamping step takes:
-        the network's own with ``predict`` "words" (x̂0 is their softmax's mean embedding), else the
-        nearest word embedding (L2) to x̂0. Not under DistributedDataParallel: call the wrapper
-        with ``with_scores``."""
         if self.cfg.self_condition:
             x = torch.cat([x, torch.zeros_like(x) if x0_prev is None else x0_prev], dim=-1)
         time = self.time_mlp(timestep_embedding(t * 1000.0 / self.cfg.diffusion_steps, self.cfg.hidden))
@@ -117,18 +108,27 @@ class Denoiser(nn.Module):
         out = self.output_down(self.encoder(h))
         emb = self.embed.weight
         if self.cfg.predict == "words":
-            return out.softmax(-1) @ emb, out
-        return out, nearest_word_scores(out, emb)
+            x0, scores = out.softmax(-1) @ emb, out
+            return (x0, scores) if with_scores else x0
+        return (out, nearest_word_scores(out, emb)) if with_scores else out
+
+    def predict(self, x: torch.Tensor, t: torch.Tensor,
+                x0_prev: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """x̂0 (B, L, d) and word scores (B, L, V) whose argmax is the word the clamping step takes:
+        the network's own with ``predict`` "words" (x̂0 is their softmax's mean embedding), else the
+        nearest word embedding (L2) to x̂0. Under DistributedDataParallel, call the wrapper with
+        ``with_scores`` instead."""
+        return self(x, t, x0_prev, with_scores=True)
 
     def estimate(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """The best single estimate of x0 (B, L, d) from x_t alone: with self-conditioning, a second
         pass that reads the first."""
-        return self.estimate_words(x, t)[0]
+        x0 = self(x, t)
+        return self(x, t, x0) if self.cfg.self_condition else x0
 
     def estimate_words(self, x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`predict` from x_t alone (a second pass reading the first, if self-conditioned)."""
-        x0, scores = self.predict(x, t)
-        return self.predict(x, t, x0) if self.cfg.self_condition else (x0, scores)
+        return self.predict(x, t, self(x, t) if self.cfg.self_condition else None)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Rounding head: (B, L, d) → (B, L, V) word scores, tied to the embeddings."""

@@ -84,7 +84,7 @@ def diffusion_loss(denoiser: nn.Module, emb: nn.Embedding, diffusion: Diffusion,
     if self_cond is not None:
         with torch.no_grad():
             x0_prev = torch.where(self_cond[:, None, None], denoiser(xt, t), 0.0)
-    pred, scores = denoiser(xt, t, x0_prev, with_scores=True)
+    pred, scores = denoiser(xt, t, x0_prev, with_scores=True) if words else (denoiser(xt, t, x0_prev), None)
     mse = torch.where(t == 0, ((pred - mean) ** 2).mean((1, 2)), ((pred - x0) ** 2).mean((1, 2)))
     logits = x0 @ emb.weight.T
     nll = nn.functional.cross_entropy(logits.transpose(1, 2), ids, reduction="none").mean(1)
