@@ -117,12 +117,8 @@ class Sampler:
     def snap(self, x0: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         """Nearest word embedding (L2) of each position of x0 (B, L, d) → ids (B, L); ``bias``
         (B, L, V) is added to the scores, so −inf excludes a word there."""
-        scores = self.word_scores(x0)
+        scores = nearest_word_scores(x0, self.model.embeddings)
         return (scores if bias is None else scores + bias).argmax(-1)
-
-    def word_scores(self, x0: torch.Tensor) -> torch.Tensor:
-        """(B, L, V) scores whose argmax is the nearest word embedding (L2) of each position of x0."""
-        return nearest_word_scores(x0, self.model.embeddings)
 
     def constrained(self, x0: torch.Tensor, tokens: torch.Tensor, clamped: torch.Tensor,
                     free: torch.Tensor | None = None) -> torch.Tensor:
