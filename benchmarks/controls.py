@@ -151,7 +151,8 @@ def main() -> None:
                         help="after the guided share, every n-th step of the chain only")
     parser.add_argument("--temperature", type=float, default=SamplerConfig.temperature)
     parser.add_argument("--word-temperature", type=float, default=SamplerConfig.word_temperature,
-                        help="how the clamp picks words (0: the best; 1: drawn as the model scores them)")
+                        help="how the clamp picks words (0: the best; 1: drawn as the model scores them; "
+                             "default: the model's own, dlmctl.defaults.word_temperature_for)")
     parser.add_argument("--repel", type=float,
                         help="push apart the samples of one target in the guided share (0: independent; "
                              "default: as the CLI)")
@@ -247,7 +248,8 @@ def main() -> None:
                      "guide_steps": args.guide_steps, "guide_lr": args.guide_lr, "guided_share": args.guided_share,
                      "tail_stride": args.tail_stride, "guide_every": args.guide_every,
                      "guide_norm": args.guide_norm,
-                     "temperature": args.temperature, "word_temperature": args.word_temperature,
+                     "temperature": args.temperature, "word_temperature": defaults.word_temperature_for(model.config.predict)
+                     if args.word_temperature is None else args.word_temperature,
                      "repel": args.repel, "candidates": args.candidates,
                      "prune_at": args.prune_at, "survivors": args.survivors, "annotator": args.annotator,
                      "seed": args.seed, "sampling_seed": sampling_seed},

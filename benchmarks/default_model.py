@@ -26,6 +26,7 @@ from dlmctl.cli.common import resolve_model_dir
 from dlmctl.checkpoint import load_model
 from dlmctl.corpus import prepare, tokenized
 from dlmctl.data import load_texts
+from dlmctl.defaults import word_temperature_for
 from dlmctl.diversity import distinct_n
 from dlmctl.evaluation import judge
 from dlmctl.generation import generate
@@ -45,8 +46,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--temperatures", type=float, nargs="+", default=[SamplerConfig.temperature, 1.0],
                         help="sampling temperatures to report")
-    parser.add_argument("--word-temperatures", type=float, nargs="+", default=[SamplerConfig.word_temperature],
-                        help="how the clamp picks words to report (0: the best; 1: drawn as the model scores them)")
+    parser.add_argument("--word-temperatures", type=float, nargs="+", default=None,
+                        help="how the clamp picks words to report (0: the best; 1: drawn as the model scores "
+                             "them; default: each model's own, dlmctl.defaults.word_temperature_for)")
     parser.add_argument("--candidates", type=int, nargs="+", default=[1],
                         help="samples per reported sentence (best under the model's loss; with each temperature)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
@@ -112,7 +114,8 @@ def measure(model_arg: str | None, args, references: list[str], train_sentences:
     return {"model": str(model_dir), "model_training": model.meta.get("training", {}),
             "parameters": sum(p.numel() for p in model.denoiser.parameters()),
             "held_out": held_out,
-            "unguided": [unguided(t, w, c) for t in args.temperatures for w in args.word_temperatures
+            "unguided": [unguided(t, w, c) for t in args.temperatures
+                         for w in args.word_temperatures or [word_temperature_for(model.config.predict)]
                          for c in args.candidates],
             "lm_score_references": humans.lm_score, "fluent_references": humans.fluent, "teacher": str(teacher_dir),
             "sentences_per_second": speed, "sampling_steps": args.steps, "batch_size": args.batch_size}

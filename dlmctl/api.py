@@ -107,8 +107,9 @@ class Model:
         accumulator sums over; these four None: as the controls ask, else the defaults),
         ``guided_share``, ``tail_stride`` (after the guided share, every n-th step of the chain
         only), ``temperature``, ``word_temperature`` (0: each step takes the best word; τ > 0: draws it
-        from softmax(scores / τ)), ``repel`` (how hard the samples of one request push each other
-        apart in the guided share; 0: drawn independently; None: as the controls ask, else 0),
+        from softmax(scores / τ); None: 0.5 for a model that predicts words, else 0), ``repel`` (how
+        hard the samples of one request push each other apart in the guided share; 0: drawn
+        independently; None: as the controls ask, else 0),
         ``candidates`` (None: the controls' default),
         ``prune_at`` and ``survivors`` (after that share of the chain only that many candidates per
         sentence go on; None: halfway where classifier controls guide, else never), ``weights``
@@ -245,7 +246,7 @@ def check_guidance(guide_lr: float | None, guide_norm: str | None, repel: float 
 
 
 def check_sampling(lm, steps: int, temperature: float, guide_steps: int = 0,
-                   word_temperature: float = defaults.WORD_TEMPERATURE) -> None:
+                   word_temperature: float | None = defaults.WORD_TEMPERATURE) -> None:
     """Usage errors for sampling settings the model cannot run."""
     if guide_steps < 0:
         raise UsageError(f"--guide-steps must be 0 or more, got {guide_steps}")
@@ -254,7 +255,7 @@ def check_sampling(lm, steps: int, temperature: float, guide_steps: int = 0,
     if not 0 < temperature <= 2:
         raise UsageError(f"--temperature must be in (0, 2], got {temperature} (1 is the exact sampler)")
     number = isinstance(word_temperature, (int, float)) and not isinstance(word_temperature, bool)
-    if not (number and 0 <= word_temperature <= MAX_WORD_TEMPERATURE):
+    if word_temperature is not None and not (number and 0 <= word_temperature <= MAX_WORD_TEMPERATURE):
         raise UsageError(f"--word-temperature must be in [0, {MAX_WORD_TEMPERATURE:g}], got {word_temperature} "
                          "(0 takes the best word, 1 draws as the model scores)")
 

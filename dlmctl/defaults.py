@@ -29,8 +29,11 @@ REPEL = 0.0
 #: scale of the noise added per denoising step (1: the exact ancestral sampler)
 TEMPERATURE = 0.7
 #: how the clamping step picks each position's word from the model's word scores: 0 takes the
-#: best; τ > 0 draws from softmax(scores / τ) (1: a model that predicts words, as it predicts them)
-WORD_TEMPERATURE = 0.0
+#: best; τ > 0 draws from softmax(scores / τ); None: as suits the model (:func:`word_temperature_for`)
+WORD_TEMPERATURE = None
+#: the word temperature of a model that predicts words, by default (1: as it predicts them; below 1
+#: read better under every control, docs/benchmarks.md)
+WORDS_MODEL_TEMPERATURE = 0.5
 #: sentences sampled together in one batch
 BATCH_SIZE = 64
 #: samples drawn per returned sentence, unless a control asks for more
@@ -49,3 +52,11 @@ SURVIVORS = 2
 def is_repel(value: object) -> bool:
     """Whether ``value`` is a ``repel`` setting: a finite number, 0 or more."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < float("inf")
+
+
+def word_temperature_for(predict: str) -> float:
+    """The default word temperature of a model whose denoiser predicts ``predict``: a model that
+    predicts words draws them from its sharpened distribution (taking the best word ends sentences
+    early: PAD is often the likeliest word where the model is unsure); one that predicts an
+    embedding takes the nearest word, as it was trained to."""
+    return WORDS_MODEL_TEMPERATURE if predict == "words" else 0.0

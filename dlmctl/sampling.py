@@ -74,7 +74,7 @@ class SamplerConfig:
     repel: float | None = None                   # push apart the samples of one request in the guided share
     guided_share: float = defaults.GUIDED_SHARE  # guidance in this share of the chain, from its noisy start
     temperature: float = defaults.TEMPERATURE    # noise scale per step (1: the exact ancestral sampler)
-    word_temperature: float = defaults.WORD_TEMPERATURE  # the clamp's word: 0 the likeliest, else drawn (1: as scored)
+    word_temperature: float | None = defaults.WORD_TEMPERATURE  # the clamp's word: 0 the best, else drawn (None: the model's)
     tail_stride: int = defaults.TAIL_STRIDE      # after the guided share, every n-th step of the chain only
 
     def filled(self, schedule: Mapping[str, int | float] | None = None) -> "SamplerConfig":
@@ -93,6 +93,9 @@ class Sampler:
     def __init__(self, model: DiffusionLM, config: SamplerConfig | None = None):
         self.model = model
         self.config = (config or SamplerConfig()).filled()
+        if self.config.word_temperature is None:
+            self.config = replace(self.config,
+                                  word_temperature=defaults.word_temperature_for(model.config.predict))
         if self.config.tail_stride < 1 or self.config.guide_every < 1:
             raise ValueError("tail_stride and guide_every must be at least 1")
         if self.config.guide_norm not in defaults.GUIDE_NORMS:

@@ -9,7 +9,7 @@ from dlmctl.diffusion import Diffusion
 from dlmctl.model import Denoiser, ModelConfig
 from dlmctl.sampling import Sampler, SamplerConfig
 from dlmctl.testing import TINY_MODEL
-from dlmctl import training
+from dlmctl import defaults, training
 from dlmctl.training import TrainConfig, evaluate, train
 
 
@@ -132,7 +132,10 @@ def test_a_model_that_predicts_words_learns_them_and_samples(tmp_path, encoded, 
     assert model.config.predict == "words"
     after = json.loads((tmp_path / "config.json").read_text())["training"]["valid"]
     assert after["words"] < before["words"]                        # the cross-entropy term is trained
-    step = list(Sampler(model, SamplerConfig(steps=5)).steps(3))[-1]
+    sampler = Sampler(model, SamplerConfig(steps=5))
+    assert sampler.config.word_temperature == defaults.WORDS_MODEL_TEMPERATURE   # it draws its words by default
+    assert Sampler(tiny_model, SamplerConfig(steps=5)).config.word_temperature == 0   # an x̂0 model takes the nearest
+    step = list(sampler.steps(3))[-1]
     assert torch.equal(step.x, model.embeddings[step.tokens])     # the last step lands on the words it chose
 
 

@@ -110,10 +110,11 @@ def generate_command(
                                     "(the words have settled; 1: every step).")] = defaults.TAIL_STRIDE,
     temperature: Annotated[float, Opt(help="Noise scale per sampling step: lower is more fluent and less "
                                       "varied, 1 is the exact sampler.")] = defaults.TEMPERATURE,
-    word_temperature: Annotated[float, Opt(help="How each step picks a position's word from the model's word "
-                                           "scores: 0 takes the best, τ > 0 draws from softmax(scores / τ). For a "
-                                           "model trained with --predict words, 1 samples its own distribution "
-                                           "(the best word makes shorter sentences).")] = defaults.WORD_TEMPERATURE,
+    word_temperature: Annotated[Optional[float], Opt(help="How each step picks a position's word from the model's "
+                                                     "word scores: 0 takes the best, τ > 0 draws from softmax(scores "
+                                                     "/ τ; 1: as the model scores them). Default: 0.5 for a model "
+                                                     "trained with --predict words, as the bundled one; 0 for one "
+                                                     "that predicts an embedding.")] = defaults.WORD_TEMPERATURE,
     repel: Annotated[Optional[float], Opt(help="How hard the samples of one target push each other apart while "
                                           "their words form (in the guided share), so that they do not come out "
                                           f"as near copies; 0 draws them independently. Default {defaults.REPEL:g}, "

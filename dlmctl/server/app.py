@@ -249,7 +249,7 @@ def request_options(body: dict[str, Any], allowed: tuple[str, ...], limits: Limi
         raise UsageError('"options.weights" must be an object of control name → λ, e.g. {"pos": 0.003}')
     for name in ("temperature", "word_temperature", "repel", "guide_lr", "guided_share", "prune_at"):
         if name in options and not _is_number(options[name]) and not (
-                options[name] is None and name in ("prune_at", "guide_lr", "repel")):
+                options[name] is None and name in ("prune_at", "guide_lr", "repel", "word_temperature")):
             raise UsageError(f'"options.{name}" must be a number, got {options[name]!r}')
     if "judge" in options and not isinstance(options["judge"], bool):
         raise UsageError(f'"options.judge" must be true or false, got {options["judge"]!r}')
