@@ -248,8 +248,9 @@ def main() -> None:
                      "guide_steps": args.guide_steps, "guide_lr": args.guide_lr, "guided_share": args.guided_share,
                      "tail_stride": args.tail_stride, "guide_every": args.guide_every,
                      "guide_norm": args.guide_norm,
-                     "temperature": args.temperature, "word_temperature": defaults.word_temperature_for(model.config.predict)
-                     if args.word_temperature is None else args.word_temperature,
+                     "temperature": args.temperature,
+                     "word_temperature": (defaults.word_temperature_for(model.config.predict)
+                                          if args.word_temperature is None else args.word_temperature),
                      "repel": args.repel, "candidates": args.candidates,
                      "prune_at": args.prune_at, "survivors": args.survivors, "annotator": args.annotator,
                      "seed": args.seed, "sampling_seed": sampling_seed},

@@ -31,8 +31,8 @@ TEMPERATURE = 0.7
 #: how the clamping step picks each position's word from the model's word scores: 0 takes the
 #: best; τ > 0 draws from softmax(scores / τ); None: as suits the model (:func:`word_temperature_for`)
 WORD_TEMPERATURE = None
-#: the word temperature of a model that predicts words, by default (1: as it predicts them; below 1
-#: read better under every control, docs/benchmarks.md)
+#: the word temperature of a model that predicts words, by default (1: as it predicts them; 0.5 read
+#: better unguided and under most controls, docs/benchmarks.md)
 WORDS_MODEL_TEMPERATURE = 0.5
 #: sentences sampled together in one batch
 BATCH_SIZE = 64
