@@ -128,9 +128,6 @@ class SpanControl(_ChartControl):
     rank_by_classifier = True
     prune_at = 1.0   # pruned, its candidates ended in filler ("… . sell Beside Beside"): docs/benchmarks.md
     default_candidates = 8  # read grammatical twice as often as from 4 (docs/benchmarks.md, 2026-12-03)
-    # chosen fluent first, its samples were on target less often, and less still from more candidates
-    # (docs/benchmarks.md, session 33)
-    fluent_first = False
 
     def parse_target(self, text: str, model) -> SpanTarget:
         match = _SPAN.match(text)
