@@ -74,7 +74,7 @@ class SamplerConfig:
     repel: float | None = None                   # push apart the samples of one request in the guided share
     guided_share: float = defaults.GUIDED_SHARE  # guidance in this share of the chain, from its noisy start
     temperature: float = defaults.TEMPERATURE    # noise scale per step (1: the exact ancestral sampler)
-    word_temperature: float | None = defaults.WORD_TEMPERATURE  # the clamp's word: 0 the best, else drawn (None: the model's)
+    word_temperature: float | None = defaults.WORD_TEMPERATURE  # the clamp's word: 0 the best, else drawn
     tail_stride: int = defaults.TAIL_STRIDE      # after the guided share, every n-th step of the chain only
 
     def filled(self, schedule: Mapping[str, int | float] | None = None) -> "SamplerConfig":
