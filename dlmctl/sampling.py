@@ -64,7 +64,8 @@ SCHEDULE_SETTINGS = ("guide_steps", "guide_lr", "guide_every", "guide_norm", "re
 @dataclass
 class SamplerConfig:
     """Sampling settings; the defaults are :mod:`dlmctl.defaults`. The guidance settings left None
-    take what the controls ask for (:meth:`filled`)."""
+    take what the controls ask for (:meth:`filled`); ``word_temperature`` left None, what suits the
+    model (:func:`dlmctl.defaults.word_temperature_for`, applied by :class:`Sampler`)."""
 
     steps: int = defaults.STEPS                  # sampling chain length (respaced from the model's T)
     guide_steps: int | None = None               # K gradient steps per denoising step
