@@ -249,8 +249,7 @@ def main() -> None:
                      "tail_stride": args.tail_stride, "guide_every": args.guide_every,
                      "guide_norm": args.guide_norm,
                      "temperature": args.temperature,
-                     "word_temperature": (defaults.word_temperature_for(model.config.predict)
-                                          if args.word_temperature is None else args.word_temperature),
+                     "word_temperature": defaults.word_temperature_for(model.config.predict, args.word_temperature),
                      "repel": args.repel, "candidates": args.candidates,
                      "prune_at": args.prune_at, "survivors": args.survivors, "annotator": args.annotator,
                      "seed": args.seed, "sampling_seed": sampling_seed},

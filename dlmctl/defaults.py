@@ -54,9 +54,11 @@ def is_repel(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < float("inf")
 
 
-def word_temperature_for(predict: str) -> float:
-    """The default word temperature of a model whose denoiser predicts ``predict``: a model that
-    predicts words draws them from its sharpened distribution (taking the best word ends sentences
-    early: PAD is often the likeliest word where the model is unsure); one that predicts an
-    embedding takes the nearest word, as it was trained to."""
+def word_temperature_for(predict: str, asked: float | None = None) -> float:
+    """The word temperature to sample a model whose denoiser predicts ``predict`` at: ``asked``
+    unless None; else a model that predicts words draws them from its sharpened distribution
+    (taking the best word ends sentences early: PAD is often the likeliest word where the model is
+    unsure) and one that predicts an embedding takes the nearest word, as it was trained to."""
+    if asked is not None:
+        return asked
     return WORDS_MODEL_TEMPERATURE if predict == "words" else 0.0

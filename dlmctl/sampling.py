@@ -93,10 +93,9 @@ class Sampler:
 
     def __init__(self, model: DiffusionLM, config: SamplerConfig | None = None):
         self.model = model
-        self.config = (config or SamplerConfig()).filled()
-        if self.config.word_temperature is None:
-            self.config = replace(self.config,
-                                  word_temperature=defaults.word_temperature_for(model.config.predict))
+        config = (config or SamplerConfig()).filled()
+        self.config = replace(config, word_temperature=defaults.word_temperature_for(model.config.predict,
+                                                                                     config.word_temperature))
         if self.config.tail_stride < 1 or self.config.guide_every < 1:
             raise ValueError("tail_stride and guide_every must be at least 1")
         if self.config.guide_norm not in defaults.GUIDE_NORMS:
