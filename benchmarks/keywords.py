@@ -5,11 +5,13 @@ not stop words and are in the model vocabulary). Every target is sampled ``--sam
 variant. Variants:
 
 - ``unguided``: no control (how often the words appear by chance);
-- ``lse@λ``: the shipped term: soft maximum over start positions s (logsumexp_s log p_s) of the
-  rounding head of the latents x;
+- ``held``: the shipped control: each keyword held at its most plausible start of every step
+  (a word bias, no λ);
+- ``lse@λ``: the gradient term the control shipped before: soft maximum over start positions s
+  (logsumexp_s log p_s) of the rounding head of the latents x;
 - ``noisyor@λ``: log P(keyword at least once) = log(1 − Π_s (1 − p_s)) instead of the soft maximum;
 - ``max@λ``: the best start position only (max_s log p_s) instead of the soft maximum;
-- ``x0@λ``: the shipped term on the denoiser's x̂0 prediction (one more denoiser pass per guide step).
+- ``x0@λ``: the ``lse`` term on the denoiser's x̂0 prediction (one more denoiser pass per guide step).
 
 Repeats: mean number of extra copies of present keywords per sample. Fluency proxy: perplexity of
 the samples under an add-one interpolated bigram LM of train.csv (lower is better), beside the same
@@ -38,13 +40,42 @@ from dlmctl.generation import generate
 from dlmctl.plugins import PluginHost
 from dlmctl.sampling import SamplerConfig
 from dlmctl.vocab import tokenize
+from dlmctl.control import Guidance
 from dlmctl_keywords import KeywordsControl, KeywordsTarget
+from dlmctl_keywords.terms import keyword_log_prob, pack_targets, soft_max_over_positions
 
 E2E = Path(__file__).resolve().parents[2] / "shared" / "data" / "e2e"
 
 
-class X0KeywordsControl(KeywordsControl):
-    """The keywords term on the denoiser's x̂0 instead of the latents."""
+class GradientKeywordsControl(KeywordsControl):
+    """The term the control used before it held its keywords: a gradient on the latents x of the
+    soft maximum over starts (logsumexp_s log p_s) of the rounding head's log p(word at s | x),
+    taken along its direction (one Adagrad accumulator per sentence), the candidates ranked by
+    loss and fluency together."""
+
+    guidance_schedule = {"guide_norm": "sentence"}
+    fluent_first = False
+    default_candidates = None
+
+    def word_log_probs(self, model, x, t):
+        """log p(word at position | x): the rounding head on the latents, (B, L, d) → (B, L, V)."""
+        return torch.log_softmax(model.denoiser.logits(x), dim=-1)
+
+    def over_positions(self, starts):
+        """(B, L, K) log p(keyword k starts at s) → (B, K) log p(keyword k occurs)."""
+        return soft_max_over_positions(starts)
+
+    def guidance(self, model, targets):
+        index, valid, used = (tensor.to(model.device) for tensor in pack_targets(targets))
+
+        def log_prob(x, t):
+            return keyword_log_prob(self.word_log_probs(model, x, t), index, valid, used, self.over_positions)
+
+        return Guidance(log_prob=log_prob)
+
+
+class X0KeywordsControl(GradientKeywordsControl):
+    """The gradient term on the denoiser's x̂0 instead of the latents."""
 
     def word_log_probs(self, model, x, t):
         return torch.log_softmax(model.denoiser.logits(model.denoiser(x, t)), dim=-1)
@@ -56,21 +87,21 @@ def log1mexp(z: torch.Tensor) -> torch.Tensor:
     return torch.where(z > -0.6931, torch.log(-torch.expm1(z)), torch.log1p(-torch.exp(z)))
 
 
-class NoisyOrKeywordsControl(KeywordsControl):
+class NoisyOrKeywordsControl(GradientKeywordsControl):
     """log P(keyword at least once) = log(1 − Π_s (1 − p_s)) instead of the soft maximum."""
 
     def over_positions(self, starts):
         return log1mexp(log1mexp(starts).sum(1))
 
 
-class MaxKeywordsControl(KeywordsControl):
+class MaxKeywordsControl(GradientKeywordsControl):
     """The best start position only (hard maximum) instead of the soft maximum."""
 
     def over_positions(self, starts):
         return starts.max(1).values
 
 
-VARIANTS = {"unguided": None, "lse": KeywordsControl, "noisyor": NoisyOrKeywordsControl,
+VARIANTS = {"unguided": None, "held": KeywordsControl, "lse": GradientKeywordsControl, "noisyor": NoisyOrKeywordsControl,
             "max": MaxKeywordsControl, "x0": X0KeywordsControl}
 
 
@@ -137,7 +168,7 @@ def run_variant(model, control: KeywordsControl | None, weight: float, targets, 
                 sampler: SamplerConfig, seed: int) -> tuple[list[str], float]:
     rows = [{"keywords": kw} if control else {} for kw, _ in targets for _ in range(samples)]
     host = host_with(control or KeywordsControl())
-    weights = {"keywords": weight} if control else None
+    weights = {"keywords": weight} if control and weight else None
     start = time.perf_counter()
     texts = generate(model, rows, weights=weights, sampler=sampler, seed=seed, host=host)
     return [t.text for t in texts], time.perf_counter() - start
@@ -151,8 +182,8 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=10)
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--variants", default="unguided,lse@0.01,noisyor@0.0001",
-                        help="comma-separated: unguided, lse@λ, noisyor@λ, max@λ, x0@λ")
+    parser.add_argument("--variants", default="unguided,held,lse@0.001",
+                        help="comma-separated: unguided, held, lse@λ, noisyor@λ, max@λ, x0@λ")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/keywords"))
     args = parser.parse_args()
 

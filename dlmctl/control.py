@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 #: ``f(x, t) -> (B,)``: see :attr:`Guidance.log_prob`
 LogProbFn = Callable[["torch.Tensor", "torch.Tensor"], "torch.Tensor"]
+#: ``f(scores) -> (B, L, V)``: see :attr:`Guidance.word_bias`
+WordBiasFn = Callable[["torch.Tensor"], "torch.Tensor"]
 
 
 @dataclass
@@ -37,10 +39,15 @@ class Guidance:
         Rows without a target for this control return 0.
     :param token_bias: (B, L, V) additive scores used whenever latents are snapped to words
         (clamping each step and the final rounding); ``-inf`` forbids a word at a position.
+    :param word_bias: ``f(scores) -> (B, L, V)``: additive scores computed at every clamping step
+        from the model's word scores (B, L, V) at that step (its log-probabilities up to a
+        constant per position), every control's ``token_bias`` already added; e.g. holding a word
+        where the model finds it most plausible now.
     """
 
     log_prob: LogProbFn | None = None
     token_bias: torch.Tensor | None = None
+    word_bias: WordBiasFn | None = None
 
 
 class Control(ABC):

@@ -9,7 +9,7 @@ from typing import Iterator, Mapping, Sequence
 import torch
 
 from dlmctl import defaults
-from dlmctl.control import Guidance
+from dlmctl.control import Guidance, WordBiasFn
 from dlmctl.model import DiffusionLM, nearest_word_scores
 from dlmctl.repulsion import repulsion
 
@@ -190,7 +190,8 @@ class Sampler:
         shape = (batch_size, model.config.seq_len, model.config.embed_dim)
         noise = lambda: torch.randn(shape, generator=generator).to(device)
         biases = [g.guidance.token_bias.to(device) for g in guidance if g.guidance.token_bias is not None]
-        bias = torch.stack(biases).sum(0) if biases else None
+        fixed_bias = torch.stack(biases).sum(0) if biases else None
+        word_biases = [g.guidance.word_bias for g in guidance if g.guidance.word_bias is not None]
         gradient_terms = [g for g in guidance if g.guidance.log_prob is not None]
         last_guided = max(chain.num_steps - self.guided, 1)   # steps count down to 0; the last is never guided
         groups = groups.to(device) if cfg.repel and groups is not None else None
@@ -203,6 +204,7 @@ class Sampler:
             idx = torch.full((batch_size,), i, dtype=torch.long, device=device)
             # reads the last step's x̂0 if self-conditioned
             x0, scores = model.denoiser(x, chain.model_time(idx), x0, with_scores=True)
+            bias = step_bias(fixed_bias, word_biases, scores)
             tokens = self.clamp_words(scores if bias is None else scores + bias, generator)
             clamped = model.embeddings[tokens]
             mean, std = chain.posterior(clamped, x, idx)
@@ -219,3 +221,13 @@ class Sampler:
                     x, gradient = self._guide(x, mean, std, chain.model_time(idx - 1), gradient_terms,
                                               None if fresh else gradient)
             yield Step(i, x, x0, tokens, gradient)
+
+
+def step_bias(fixed: torch.Tensor | None, word_biases: Sequence[WordBiasFn], scores: torch.Tensor) -> torch.Tensor | None:
+    """(B, L, V) the bias one clamping step adds to the word ``scores`` (B, L, V): the controls'
+    ``token_bias`` sum ``fixed``, plus each ``word_bias`` of the scores with ``fixed`` added (so that
+    it sees what the hard constraints forbid); None when there is neither."""
+    if not word_biases:
+        return fixed
+    biased = scores if fixed is None else scores + fixed
+    return sum((bias(biased) for bias in word_biases), torch.zeros_like(scores) if fixed is None else fixed)

@@ -89,9 +89,11 @@ def test_a_request_ranks_by_classifier_only_if_all_its_classifier_controls_ask()
 
 def test_a_request_chooses_fluent_first_unless_one_of_its_controls_opts_out():
     controls = PluginHost().controls()
-    assert not controls["keywords"].fluent_first and controls["pos"].fluent_first
+    assert all(control.fluent_first for control in controls.values())      # every bundled control
+    lax = type("LaxControl", (type(controls["keywords"]),), {"name": "lax", "fluent_first": False})()
+    controls["lax"] = lax
     assert chooses_fluent_first(controls, {}) and chooses_fluent_first(controls, {"pos": object()})
-    assert not chooses_fluent_first(controls, {"keywords": object(), "pos": object()})
+    assert not chooses_fluent_first(controls, {"lax": object(), "pos": object()})
 
 
 def test_unset_candidates_follow_the_controls_that_ask_for_more(tiny_model):

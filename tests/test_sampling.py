@@ -64,6 +64,32 @@ def test_self_conditioning_reads_the_words_a_token_bias_imposed(tiny_model):
     assert torch.equal(out[keep], x0[keep])
 
 
+def test_a_word_bias_sees_each_steps_scores_with_the_token_biases_and_the_clamp_obeys_it(tiny_model):
+    """Every step calls ``word_bias`` with that step's word scores plus the fixed token bias; what
+    it returns is added before the clamp takes its word."""
+    from dlmctl.control import Guidance
+    from dlmctl.sampling import WeightedGuidance
+
+    length, vocab = tiny_model.config.seq_len, len(tiny_model.vocab)
+    forbidden, held = 5, 7
+    fixed = torch.zeros(2, length, vocab)
+    fixed[:, :, forbidden] = float("-inf")
+    seen = []
+
+    def word_bias(scores):
+        seen.append(scores)
+        bias = torch.zeros_like(scores)
+        bias[:, 2, held] = 1e4
+        return bias
+
+    terms = [WeightedGuidance(Guidance(token_bias=fixed), 1.0), WeightedGuidance(Guidance(word_bias=word_bias), 1.0)]
+    sampler = Sampler(tiny_model, FAST)
+    steps = list(sampler.steps(2, terms, torch.Generator().manual_seed(0)))
+    assert len(seen) == len(steps)
+    assert all(torch.isinf(scores[:, :, forbidden]).all() for scores in seen)
+    assert all((step.tokens[:, 2] == held).all() and (step.tokens != forbidden).all() for step in steps)
+
+
 def test_the_chain_keeps_its_guided_share_whole_and_strides_the_rest(tiny_model):
     even = tiny_model.diffusion.respaced(20).timesteps
     for stride, kept in ((1, list(range(20))), (2, [0, 2, 4, 6, 8, *range(10, 20)]),

@@ -3,17 +3,16 @@
 Target: comma-separated keywords, each a word or a phrase (``keywords="riverside, coffee shop"``).
 Matching ignores case: a keyword stands for every vocabulary word equal to it up to case.
 
-Guidance (no classifier): the rounding head of the diffusion model says how likely each position of
-the latents x is to round to each word, log p(w at s | x) = log_softmax(x Eᵀ)[s, w]. A phrase of m
-words holds at start s with log p_s = Σ_j log p(w_j at s+j | x); "the phrase is somewhere" is the
-soft maximum over starts, and keywords combine as a sum::
+Guidance (no classifier): at every clamping step the model's word scores say how likely each
+position is to hold each word, log p(w at s). A phrase of m words starts at s with
+log p_s = Σ_j log p(w_j at s+j); each keyword is *held* at its most plausible start of that step,
+one keyword after another on positions still free, by a word bias the clamp cannot refuse
+(:func:`dlmctl_keywords.terms.placement_bias`). The keyword moves while the sentence forms and the
+model writes the rest around it; every sample contains every keyword.
 
-    log p(keywords | x) = Σ_k logsumexp_s Σ_j log p(w_kj at s+j | x)
-
-``benchmarks/keywords.py`` chose this term and λ by measurement: it reaches all keywords most often
-of the cheap terms. Its cost is repetition (it grows with every extra copy, so samples often repeat
-a keyword); a noisy-or over positions (log(1 − Π_s(1 − p_s))) repeats far less but succeeds less
-often, and the same term on the denoiser's x̂0 costs about 6× more per sample.
+``benchmarks/keywords.py`` compares this with the gradient terms the control used before (a soft
+maximum over starts of the same log-probabilities, on the latents): held keywords are always there
+and read grammatical more often (docs/benchmarks.md).
 
 Oracle: 1.0 when every keyword occurs in the text (as consecutive words, ignoring case), else 0.0.
 """
@@ -21,14 +20,12 @@ Oracle: 1.0 when every keyword occurs in the text (as consecutive words, ignorin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 from dlmctl.control import Control, Guidance
 from dlmctl.errors import TargetError
 from dlmctl.vocab import tokenize
 
-if TYPE_CHECKING:
-    import torch
 
 @dataclass(frozen=True)
 class KeywordsTarget:
@@ -59,15 +56,9 @@ class KeywordsControl(Control):
     target_help = ('comma-separated words or phrases from the model vocabulary, '
                    'e.g. keywords="riverside, cheap"')
     example_target = "riverside, cheap"
-    # the bundled model, which predicts words, repairs gently steered latents back to its own sentence:
-    # at 0.01 it kept every keyword half as often as the model before it (docs/benchmarks.md, session 36)
-    default_weight = 1e-3
-    # its gradient sits on the few positions that could hold a keyword: steps along it leave the
-    # rest of the sentence alone (more fluent at the same success, docs/benchmarks.md)
-    guidance_schedule = {"guide_norm": "sentence"}
-    # chosen fluent first, its samples kept all their keywords far less often, and less still from
-    # more candidates (docs/benchmarks.md, session 33)
-    fluent_first = False
+    # every candidate holds its keywords, so the choice is for fluency alone: chosen from 8, they read
+    # grammatical far more often than from 4 (docs/benchmarks.md, session 37)
+    default_candidates = 8
 
     def parse_target(self, text: str, model) -> KeywordsTarget:
         items = [item.strip() for item in text.split(",") if item.strip()]
@@ -87,27 +78,11 @@ class KeywordsControl(Control):
         ids = tuple(tuple(variants[w] for w in phrase) for phrase in phrases)
         return KeywordsTarget(phrases, ids)
 
-    def word_log_probs(self, model, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """log p(word at position | x): the rounding head on the latents, (B, L, d) → (B, L, V)."""
-        import torch
-
-        return torch.log_softmax(model.denoiser.logits(x), dim=-1)
-
-    def over_positions(self, starts: torch.Tensor) -> torch.Tensor:
-        """(B, L, K) log p(keyword k starts at s) → (B, K) log p(keyword k occurs)."""
-        from dlmctl_keywords.terms import soft_max_over_positions
-
-        return soft_max_over_positions(starts)
-
     def guidance(self, model, targets: Sequence[KeywordsTarget | None]) -> Guidance:
-        from dlmctl_keywords.terms import keyword_log_prob, pack_targets
+        from dlmctl_keywords.terms import HOLD, pack_targets, placement_bias
 
         index, valid, used = (tensor.to(model.device) for tensor in pack_targets(targets))
-
-        def log_prob(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            return keyword_log_prob(self.word_log_probs(model, x, t), index, valid, used, self.over_positions)
-
-        return Guidance(log_prob=log_prob)
+        return Guidance(word_bias=lambda scores: placement_bias(scores, index, valid, used, HOLD))
 
     def score(self, text: str, target: KeywordsTarget) -> float:
         words = [w.lower() for w in tokenize(text)]

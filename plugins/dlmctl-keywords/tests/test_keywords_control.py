@@ -9,7 +9,7 @@ from dlmctl.errors import TargetError
 from dlmctl.plugins import PluginHost
 
 from dlmctl_keywords import KeywordsControl, register_controls
-from dlmctl_keywords.terms import keyword_log_prob, pack_targets
+from dlmctl_keywords.terms import HOLD, keyword_log_prob, pack_targets, placement_bias
 
 control = KeywordsControl()
 
@@ -32,14 +32,14 @@ def test_plugin_registers_the_keywords_control():
     assert [c.name for c in found] == ["keywords"]
 
 
-def test_a_run_of_keywords_takes_its_guidance_schedule_unless_a_classifier_control_joins():
-    from dlmctl.generation import guidance_schedule
+def test_keywords_ask_for_no_guidance_schedule_and_choose_from_eight_candidates():
+    from dlmctl.generation import default_candidates, guidance_schedule
 
     controls = PluginHost().controls()           # as users' runs find them: through the entry points
     keywords = controls["keywords"]
-    assert guidance_schedule([keywords]) == guidance_schedule([keywords, controls["length"]]) == {
-        "guide_norm": "sentence"}
-    assert guidance_schedule([keywords, controls["pos"]]) == {}
+    assert guidance_schedule([keywords]) == {}
+    assert guidance_schedule([keywords, controls["pos"]]) == guidance_schedule([controls["pos"]])
+    assert default_candidates([keywords]) == 8 and keywords.fluent_first
 
 
 def test_parse_target_matches_words_up_to_case(tiny_model):
@@ -99,31 +99,35 @@ def test_log_prob_matches_explicit_loops_and_ignores_rows_without_target(tiny_mo
         assert got[row].item() == pytest.approx(brute_force(log_probs[row], targets[row]), abs=1e-4)
 
 
-def test_guidance_gradient_raises_keyword_probability(tiny_model):
-    targets = [control.parse_target("riverside, cheap", tiny_model), None]
-    log_prob = control.guidance(tiny_model, targets).log_prob
-    x = torch.randn(2, tiny_model.config.seq_len, tiny_model.config.embed_dim, requires_grad=True)
-    t = torch.full((2,), 50)
-    before = log_prob(x, t)
-    before.sum().backward()
-    assert torch.isfinite(x.grad).all() and x.grad[1].abs().sum() == 0
-    after = log_prob(x.detach() + 0.05 * x.grad, t)
-    assert after[0] > before[0]
+def test_each_keyword_is_held_at_its_most_plausible_free_start(tiny_model):
+    """Keyword by keyword, the start with the highest phrase log p among those whose words miss the
+    positions an earlier keyword holds, on its likeliest case variant; rows without keywords get 0."""
+    targets = [control.parse_target("coffee shop, riverside", tiny_model), None]
+    index, valid, used = pack_targets(targets)
+    vocab = tiny_model.vocab
+    coffee, shop = targets[0].ids[0][0][0], targets[0].ids[0][1][0]
+    riverside = targets[0].ids[1][0]
+    scores = torch.zeros(2, 10, len(vocab))
+    scores[0, 4, coffee] = scores[0, 5, shop] = 5.0           # "coffee shop" fits best at 4
+    scores[0, 5, riverside[-1]] = 9.0                          # riverside's best: 5, held by "shop"
+    scores[0, 7, riverside[-1]] = 3.0                          # its best free start
+    bias = placement_bias(scores, index, valid, used, HOLD)
+    held = (bias[0] == HOLD).nonzero().tolist()
+    assert held == sorted([[4, coffee], [5, shop], [7, riverside[-1]]])
+    assert not bias[1].any()
 
 
-def test_guided_sampling_contains_the_keywords(tiny_model):
+def test_guided_samples_always_contain_their_keywords(tiny_model):
     from dlmctl.sampling import SamplerConfig
     from dlmctl.testing import generate_texts
 
-    # the tiny model needs a stronger pull than the defaults give: 0.2.0's three steps over 90 % of
-    # the chain
-    sampler = SamplerConfig(steps=40, guide_steps=3, guided_share=0.9)
     rows = [{"keywords": "riverside, cheap"}] * 8
     target = control.parse_target("riverside, cheap", tiny_model)
+    sampler = SamplerConfig(steps=40)
     guided = generate_texts(tiny_model, rows, sampler=sampler, host=host(), show_progress=False)
     unguided = generate_texts(tiny_model, [{}] * 8, sampler=sampler, host=host(), show_progress=False)
     success = lambda texts: sum(control.score(t, target) for t in texts) / len(texts)
-    assert success(guided) >= 0.5 > success(unguided)
+    assert success(guided) == 1.0 > success(unguided)
 
 
 def test_composes_with_the_length_control(tiny_model):
@@ -136,5 +140,4 @@ def test_composes_with_the_length_control(tiny_model):
     texts = generate_texts(tiny_model, rows, sampler=SamplerConfig(steps=40), host=host(dlmctl_length),
                            show_progress=False)
     target = control.parse_target("riverside", tiny_model)
-    assert all(len(tokenize(t)) == 10 for t in texts)
-    assert sum(control.score(t, target) for t in texts) >= 4
+    assert all(len(tokenize(t)) == 10 and control.score(t, target) == 1.0 for t in texts)
