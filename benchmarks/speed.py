@@ -1,6 +1,6 @@
 """How fast ``dlmctl`` answers, against an earlier release and against autoregressive sampling, in one run.
 
-For each control (unguided, length, pos, tree, span, semantic, semantic+pos, infill) the same
+For each control (unguided, length, pos, tree, span, semantic, semantic+pos, infill, keywords) the same
 held-out targets go through ``dlmctl generate`` at each version's default settings, the earlier
 version from a temporary git worktree with its own ``PYTHONPATH`` (``versions.py``), one after the
 other; the table gives wall time, sentences/s and the speed-up. The autoregressive reference is the
@@ -36,7 +36,7 @@ from versions import (comparison_arguments, pythonpath, ref_worktree, requests_f
                       run_header)
 
 ROOT = Path(__file__).resolve().parent.parent
-CONTROLS = "unguided,length,pos,tree,span,semantic,semantic+pos,infill"
+CONTROLS = "unguided,length,pos,tree,span,semantic,semantic+pos,infill,keywords"
 STARTUP = {"--help": ["--help"], "plugins": ["plugins"], "annotate": ["annotate", "The pub is cheap ."]}
 
 
@@ -102,8 +102,9 @@ def main() -> None:
                                 out="benchmarks/results/speed")
     out = Path(args.out)
     model_dir = resolve_model_dir(args.model)
-    seq_len = load_model(model_dir).config.seq_len
-    targets = make_targets(args.valid, args.targets, seq_len - 2, "spacy", args.seed)
+    model = load_model(model_dir)
+    targets = make_targets(args.valid, args.targets, model.config.seq_len - 2, "spacy", args.seed,
+                           vocabulary={w.lower() for w in model.vocab.words})
     sentences = args.targets * args.samples
     rows: dict[str, dict] = {}
     record = {**run_header(args), "ar_seconds": round(ar_seconds(model_dir, sentences, args.threads), 1),
