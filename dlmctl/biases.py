@@ -1,4 +1,8 @@
-"""Token biases that controls share (:attr:`dlmctl.control.Guidance.token_bias`)."""
+"""Biases that controls share: fixed token biases (:attr:`dlmctl.control.Guidance.token_bias`)
+and phrases held where the model finds them most plausible (:attr:`~dlmctl.control.Guidance.word_bias`).
+
+A *phrase* is a tuple of words, each the tuple of vocabulary ids that may stand for it (its case
+variants, say); :func:`pack_phrases` pads the phrases of a batch into tensors."""
 
 from __future__ import annotations
 
@@ -7,6 +11,12 @@ from typing import Sequence
 import torch
 
 from dlmctl.vocab import Vocabulary
+
+Phrase = tuple[tuple[int, ...], ...]
+#: stands for log 0 in masked entries; finite, so that gradients through masked rows stay finite
+NEG = -1e9
+#: the score a held word gets: far above any word score, so the clamp always takes it
+HOLD = 1e4
 
 
 def length_bias(vocab: Vocabulary, seq_len: int, lengths: Sequence[int | None]) -> torch.Tensor:
@@ -24,4 +34,77 @@ def length_bias(vocab: Vocabulary, seq_len: int, lengths: Sequence[int | None]) 
             bias[row, position, word] = 0.0
         bias[row, n + 2:] = float("-inf")
         bias[row, n + 2:, vocab.pad] = 0.0
+    return bias
+
+
+def case_variants(vocab: Vocabulary) -> dict[str, tuple[int, ...]]:
+    """Lower-cased word → ids of every vocabulary word with that spelling up to case."""
+    variants: dict[str, list[int]] = {}
+    for i, word in enumerate(vocab.words):
+        variants.setdefault(word.lower(), []).append(i)
+    return {w: tuple(ids) for w, ids in variants.items()}
+
+
+def pack_phrases(rows: Sequence[Sequence[Phrase]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The phrases of each row (none for a row without) as ``index``, ``valid`` (B, K, M, C) and
+    ``used`` (B, K, M): K phrases of up to M words, each word up to C ids; which ids are real and
+    which phrase words exist."""
+    k = max((len(r) for r in rows), default=0) or 1
+    m = max((len(p) for r in rows for p in r), default=0) or 1
+    c = max((len(w) for r in rows for p in r for w in p), default=0) or 1
+    index = torch.zeros(len(rows), k, m, c, dtype=torch.long)
+    valid = torch.zeros(len(rows), k, m, c, dtype=torch.bool)
+    for b, row in enumerate(rows):
+        for kk, phrase in enumerate(row):
+            for j, word_ids in enumerate(phrase):
+                index[b, kk, j, :len(word_ids)] = torch.tensor(word_ids)
+                valid[b, kk, j, :len(word_ids)] = True
+    return index, valid, valid.any(-1)
+
+
+def phrase_starts(word_log_probs: torch.Tensor, index: torch.Tensor, valid: torch.Tensor,
+                  used: torch.Tensor) -> torch.Tensor:
+    """(B, L, K) log p(phrase k starts at position s) = Σ_j logsumexp over word j's ids of
+    log p(id at s+j), from ``word_log_probs`` (B, L, V); NEG-like where the phrase would run past
+    the end (the rest as :func:`pack_phrases` gives them)."""
+    b, length, _ = word_log_probs.shape
+    _, k, m, c = index.shape
+    gathered = word_log_probs.gather(2, index.reshape(b, 1, -1).expand(b, length, -1))
+    gathered = gathered.reshape(b, length, k, m, c).masked_fill(~valid[:, None], NEG)
+    per_word = gathered.logsumexp(-1)                              # (B, L, K, M)
+    padded = torch.cat([per_word, per_word.new_full((b, m, k, m), NEG)], dim=1)
+    starts = per_word.new_zeros(b, length, k)
+    for j in range(m):
+        shifted = padded[:, j:j + length, :, j]
+        starts = starts + torch.where(used[:, None, :, j], shifted, torch.zeros_like(shifted))
+    return starts
+
+
+def hold_phrases(scores: torch.Tensor, index: torch.Tensor, valid: torch.Tensor, used: torch.Tensor,
+                 strength: float = HOLD) -> torch.Tensor:
+    """(B, L, V) scores that hold every phrase where the model finds it most plausible now (a
+    ``word_bias``).
+
+    From the word scores (B, L, V) of one clamping step, phrase by phrase (in row order), the
+    start s whose :func:`phrase_starts` log p is highest among the starts whose words leave the
+    positions an earlier phrase holds alone; each of its words gets ``strength`` on its likeliest id
+    at s + j. Rows without phrases get 0."""
+    b, length, _ = scores.shape
+    log_probs = scores.float().log_softmax(-1)
+    starts = phrase_starts(log_probs, index, valid, used)         # (B, L, K)
+    per_id = log_probs.gather(2, index.reshape(b, 1, -1).expand(b, length, -1))
+    per_id = per_id.reshape(b, length, *index.shape[1:]).masked_fill(~valid[:, None], NEG)   # (B, L, K, M, C)
+    bias = torch.zeros_like(scores)
+    widths = used.sum(-1).tolist()                                 # (B, K) words per phrase
+    for row in range(b):
+        held = torch.zeros(length, dtype=torch.bool, device=scores.device)
+        for k, width in enumerate(widths[row]):
+            if width == 0:
+                continue
+            free = torch.stack([~held.roll(-j) for j in range(width)]).all(0)   # no word on a held position
+            free[length - width + 1:] = False
+            s = int(starts[row, :, k].masked_fill(~free, float("-inf")).argmax())
+            for j in range(width):
+                bias[row, s + j, index[row, k, j, int(per_id[row, s + j, k, j].argmax())]] = strength
+            held[s:s + width] = True
     return bias

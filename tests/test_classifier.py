@@ -226,6 +226,35 @@ def test_guidance_pushes_only_rows_with_a_target(trained, controls, name, target
     assert x.grad[0].abs().sum() > 0 and x.grad[1].abs().sum() == 0
 
 
+def test_semantic_holds_the_words_of_each_value_but_leaves_family_friendly_to_its_classifier(trained, controls):
+    from dlmctl_semantic import SemanticControl
+    from dlmctl_semantic.meaning import mentions, value_words
+
+    assert value_words("near", "Raja Indian Cuisine") == ["raja", "indian", "cuisine"]
+    assert value_words("priceRange", "moderate") == ["moderate", "price", "range"]   # the price, not any "moderate"
+    assert value_words("familyFriendly", "yes") is None
+    assert all(mentions(" ".join(value_words(f, v)), f, v) for f, v in
+               [("priceRange", "moderate"), ("customer rating", "high"), ("priceRange", "less than £20")])
+    model, _ = trained
+    control = controls["semantic"]
+    targets = [control.parse_target("area=riverside; familyFriendly=yes", model), None]
+    guidance = control.guidance(model, targets)
+    scores = torch.zeros(2, model.config.seq_len, len(model.vocab))
+    held = guidance.word_bias(scores)
+    riverside = [i for i, w in enumerate(model.vocab.words) if w.lower() == "riverside"]
+    assert held[0].nonzero()[:, 1].tolist() in ([i] for i in riverside) and not held[1].any()
+    assert SemanticControl(hold_values=False).guidance(model, targets).word_bias is None
+
+
+def test_semantic_samples_mention_a_held_value(trained):
+    from dlmctl_semantic.meaning import mentions
+
+    model, _ = trained
+    texts = generate_texts(model, [{"semantic": "area=riverside"}] * 4, sampler=SamplerConfig(steps=20),
+                           show_progress=False)
+    assert all(mentions(text, "area", "riverside") for text in texts)
+
+
 def test_classifier_is_refused_for_retrained_embeddings_but_not_for_rounding_drift(trained, controls):
     model, _ = trained
     drifted = load_model(model.model_dir)

@@ -7,7 +7,7 @@ Guidance (no classifier): at every clamping step the model's word scores say how
 position is to hold each word, log p(w at s). A phrase of m words starts at s with
 log p_s = Σ_j log p(w_j at s+j); each keyword is *held* at its most plausible start of that step,
 one keyword after another on positions still free, by a word bias the clamp cannot refuse
-(:func:`dlmctl_keywords.terms.placement_bias`). The keyword moves while the sentence forms and the
+(:func:`dlmctl.biases.hold_phrases`). The keyword moves while the sentence forms and the
 model writes the rest around it; every sample contains every keyword.
 
 ``benchmarks/keywords.py`` compares this with the gradient terms the control used before (a soft
@@ -36,14 +36,6 @@ class KeywordsTarget:
     ids: tuple[tuple[tuple[int, ...], ...], ...]
 
 
-def _case_variants(vocab) -> dict[str, tuple[int, ...]]:
-    """Lower-cased word → ids of every vocabulary word with that spelling up to case."""
-    variants: dict[str, list[int]] = {}
-    for i, word in enumerate(vocab.words):
-        variants.setdefault(word.lower(), []).append(i)
-    return {w: tuple(ids) for w, ids in variants.items()}
-
-
 def contains_phrase(words: Sequence[str], phrase: Sequence[str]) -> bool:
     """Whether ``phrase`` occurs as consecutive items of ``words`` (both already lower case)."""
     m = len(phrase)
@@ -64,7 +56,9 @@ class KeywordsControl(Control):
         items = [item.strip() for item in text.split(",") if item.strip()]
         if not items:
             raise TargetError(f"no keywords in '{text}'; expected {self.target_help}")
-        variants = _case_variants(model.vocab)
+        from dlmctl.biases import case_variants
+
+        variants = case_variants(model.vocab)
         phrases = tuple(tuple(w.lower() for w in tokenize(item)) for item in items)
         unknown = sorted({w for phrase in phrases for w in phrase if w not in variants})
         if unknown:
@@ -79,10 +73,11 @@ class KeywordsControl(Control):
         return KeywordsTarget(phrases, ids)
 
     def guidance(self, model, targets: Sequence[KeywordsTarget | None]) -> Guidance:
-        from dlmctl_keywords.terms import HOLD, pack_targets, placement_bias
+        from dlmctl.biases import hold_phrases
+        from dlmctl_keywords.terms import pack_targets
 
         index, valid, used = (tensor.to(model.device) for tensor in pack_targets(targets))
-        return Guidance(word_bias=lambda scores: placement_bias(scores, index, valid, used, HOLD))
+        return Guidance(word_bias=lambda scores: hold_phrases(scores, index, valid, used))
 
     def score(self, text: str, target: KeywordsTarget) -> float:
         words = [w.lower() for w in tokenize(text)]

@@ -9,7 +9,8 @@ from dlmctl.errors import TargetError
 from dlmctl.plugins import PluginHost
 
 from dlmctl_keywords import KeywordsControl, register_controls
-from dlmctl_keywords.terms import HOLD, keyword_log_prob, pack_targets, placement_bias
+from dlmctl.biases import HOLD, hold_phrases
+from dlmctl_keywords.terms import keyword_log_prob, pack_targets
 
 control = KeywordsControl()
 
@@ -111,7 +112,7 @@ def test_each_keyword_is_held_at_its_most_plausible_free_start(tiny_model):
     scores[0, 4, coffee] = scores[0, 5, shop] = 5.0           # "coffee shop" fits best at 4
     scores[0, 5, riverside[-1]] = 9.0                          # riverside's best: 5, held by "shop"
     scores[0, 7, riverside[-1]] = 3.0                          # its best free start
-    bias = placement_bias(scores, index, valid, used, HOLD)
+    bias = hold_phrases(scores, index, valid, used)
     held = (bias[0] == HOLD).nonzero().tolist()
     assert held == sorted([[4, coffee], [5, shop], [7, riverside[-1]]])
     assert not bias[1].any()

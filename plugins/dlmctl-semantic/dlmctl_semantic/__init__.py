@@ -14,7 +14,7 @@ from dlmctl.control import Guidance
 from dlmctl.errors import TargetError, UsageError
 from dlmctl.hookspecs import hookimpl
 from dlmctl.vocab import tokenize
-from dlmctl_semantic.meaning import FIELDS, NONE, field_key, mentions, read_corpus
+from dlmctl_semantic.meaning import FIELDS, NONE, field_key, mentions, read_corpus, value_words
 
 SemanticTarget = tuple[tuple[str, str], ...]   # ((field, value), …)
 
@@ -32,6 +32,13 @@ class SemanticControl(ClassifierControl):
     guidance_schedule = {"guide_norm": "sentence"}
     background_label = 0    # "none": most fields are absent from a sentence
     uses_annotator = False  # labels are the corpus's meaning representations
+
+    def __init__(self, hold_values: bool = True):
+        """``hold_values``: besides the classifier's gradient, hold each value's words
+        (:func:`~dlmctl_semantic.meaning.value_words`) where the model finds them most plausible at
+        every step (:func:`dlmctl.biases.hold_phrases`; docs/benchmarks.md, session 37)."""
+        super().__init__()
+        self.hold_values = hold_values
 
     def build_head(self, meta: dict[str, Any]):
         from dlmctl_semantic.head import FieldHead
@@ -71,7 +78,16 @@ class SemanticControl(ClassifierControl):
             for field, value in target or ():
                 labels[row, FIELDS.index(field)] = meta["values"][field].index(value)
         labels = labels.to(model.device)
-        return Guidance(log_prob=lambda x, t: log_softmax_at(net(x, t), labels))
+        if not self.hold_values:
+            return Guidance(log_prob=lambda x, t: log_softmax_at(net(x, t), labels))
+        from dlmctl.biases import case_variants, hold_phrases, pack_phrases
+
+        variants = case_variants(model.vocab)
+        phrases = [[value_phrase(f, v, variants) for f, v in target or ()] for target in targets]
+        index, valid, used = (tensor.to(model.device)
+                              for tensor in pack_phrases([[p for p in row if p] for row in phrases]))
+        return Guidance(log_prob=lambda x, t: log_softmax_at(net(x, t), labels),
+                        word_bias=lambda scores: hold_phrases(scores, index, valid, used))
 
     def score(self, text: str, target: SemanticTarget) -> float:
         return sum(mentions(text, f, v) for f, v in target) / len(target)
@@ -91,6 +107,16 @@ class SemanticControl(ClassifierControl):
         ids = model.vocab.encode_batch([tokenize(text) for text, _ in rows], model.config.seq_len)
         labels = torch.tensor([[values[f].index(mr.get(f, NONE)) for f in FIELDS] for _, mr in rows])
         return TrainingData(ids, labels, {"values": values, "annotator": "meaning_representation"})
+
+
+def value_phrase(field: str, value: str,
+                 variants: dict[str, tuple[int, ...]]) -> tuple[tuple[int, ...], ...] | None:
+    """``field=value``'s words as a phrase of vocabulary ids (each word's case variants, from
+    :func:`dlmctl.biases.case_variants`), or None where it has none or the vocabulary lacks one."""
+    words = value_words(field, value)
+    if not words or any(w not in variants for w in words):
+        return None
+    return tuple(variants[w] for w in words)
 
 
 @hookimpl

@@ -17,6 +17,23 @@ _FRIENDLY = re.compile(r"\b(?:family|kids?|child|children) ?friendly\b")
 _NEGATION = re.compile(r"\b(?:not|n't|non|no|never)\b")
 
 
+#: the words that express an adjectival value, as E2E writers put it: held alone, "moderate" would
+#: go wherever an adjective fits ("a moderate friendly coffee shop")
+VALUE_PHRASES = {("priceRange", "moderate"): "moderate price range", ("priceRange", "high"): "high price range",
+                 ("customer rating", "low"): "low customer rating",
+                 ("customer rating", "average"): "average customer rating",
+                 ("customer rating", "high"): "high customer rating"}
+
+
+def value_words(field: str, value: str) -> list[str] | None:
+    """The words (lower case) a sentence that expresses ``field=value`` holds, which
+    :func:`mentions` then finds; None for familyFriendly, whose words vary ("kid friendly", "not
+    family - friendly")."""
+    if field == "familyFriendly":
+        return None
+    return tokenize(VALUE_PHRASES.get((field, value), value).lower())
+
+
 def field_key(name: str) -> str:
     """``customer rating``, ``customerRating``, ``customer_rating`` → ``customerrating``."""
     return re.sub(r"[\s_-]+", "", name).lower()

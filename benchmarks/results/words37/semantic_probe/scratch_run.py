@@ -1,4 +1,5 @@
 """Scratch: semantic values held like keywords (MODE=held+grad | held+weak)."""
+# Ran at commit 9e0f7d7, where the placement lived in dlmctl_keywords.terms.placement_bias (now dlmctl.biases.hold_phrases).
 import os, sys
 sys.path.insert(0, "benchmarks")
 from dlmctl.errors import TargetError
