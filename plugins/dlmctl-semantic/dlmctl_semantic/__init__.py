@@ -2,7 +2,9 @@
 
 Classifier: for each of the 8 E2E fields, the value the sentence expresses ("none" when
 absent), read from noisy latents x_t; labels are the training corpus' meaning representations.
-Several pairs compose inside one target: ``food=Italian; area=riverside``.
+Several pairs compose inside one target: ``food=Italian; area=riverside``. Beside the classifier's
+gradient, the words of each value (:func:`~dlmctl_semantic.meaning.value_words`) are held where the
+model finds them most plausible at every step (:func:`dlmctl.biases.hold_phrases`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ SemanticTarget = tuple[tuple[str, str], ...]   # ((field, value), …)
 class SemanticControl(ClassifierControl):
     name = "semantic"
     classifier_name = "semantic"
-    description = "mention E2E field values, e.g. food=Italian (classifier on x_t)"
+    description = "mention E2E field values, e.g. food=Italian (classifier on x_t; the words held)"
     target_help = ("field=value with an E2E field (" + ", ".join(FIELDS) + "), e.g. semantic='food=Italian'; "
                    "several pairs separated by ';'")
     example_target = "food=Italian"
