@@ -36,11 +36,11 @@ from pathlib import Path
 import torch
 
 from dlmctl.checkpoint import atomic_write_text, load_model
+from dlmctl.control import Guidance
 from dlmctl.generation import generate
 from dlmctl.plugins import PluginHost
 from dlmctl.sampling import SamplerConfig
 from dlmctl.vocab import tokenize
-from dlmctl.control import Guidance
 from dlmctl_keywords import KeywordsControl, KeywordsTarget
 from dlmctl_keywords.terms import keyword_log_prob, pack_targets, soft_max_over_positions
 

@@ -95,16 +95,20 @@ def hold_phrases(scores: torch.Tensor, index: torch.Tensor, valid: torch.Tensor,
     per_id = log_probs.gather(2, index.reshape(b, 1, -1).expand(b, length, -1))
     per_id = per_id.reshape(b, length, *index.shape[1:]).masked_fill(~valid[:, None], NEG)   # (B, L, K, M, C)
     bias = torch.zeros_like(scores)
-    widths = used.sum(-1).tolist()                                 # (B, K) words per phrase
-    for row in range(b):
-        held = torch.zeros(length, dtype=torch.bool, device=scores.device)
-        for k, width in enumerate(widths[row]):
-            if width == 0:
-                continue
-            free = torch.stack([~held.roll(-j) for j in range(width)]).all(0)   # no word on a held position
-            free[length - width + 1:] = False
-            s = int(starts[row, :, k].masked_fill(~free, float("-inf")).argmax())
-            for j in range(width):
-                bias[row, s + j, index[row, k, j, int(per_id[row, s + j, k, j].argmax())]] = strength
-            held[s:s + width] = True
+    widths = used.sum(-1)                                          # (B, K) words per phrase
+    held = torch.zeros(b, length, dtype=torch.bool, device=scores.device)
+    rows, positions = torch.arange(b, device=scores.device), torch.arange(length, device=scores.device)
+    for k in range(index.shape[1]):
+        width = widths[:, k]                                       # (B,)
+        covered = torch.zeros_like(held)                           # start s would cover a held position
+        for j in range(index.shape[2]):
+            covered |= held.roll(-j, dims=1) & (j < width)[:, None]
+        blocked = covered | (positions[None] > length - width[:, None])
+        start = starts[:, :, k].masked_fill(blocked, float("-inf")).argmax(1)   # (B,)
+        for j in range(index.shape[2]):
+            active = j < width
+            at = (start + j).clamp(max=length - 1)
+            word = index[rows, k, j, per_id[rows, at, k, j].argmax(-1)]
+            bias[rows[active], at[active], word[active]] = strength
+            held[rows[active], at[active]] = True
     return bias

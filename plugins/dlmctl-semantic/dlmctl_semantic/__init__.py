@@ -9,7 +9,7 @@ model finds them most plausible at every step (:func:`dlmctl.biases.hold_phrases
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from dlmctl.classifiers import ClassifierControl, TrainingData
 from dlmctl.control import Guidance
@@ -17,6 +17,9 @@ from dlmctl.errors import TargetError, UsageError
 from dlmctl.hookspecs import hookimpl
 from dlmctl.vocab import tokenize
 from dlmctl_semantic.meaning import FIELDS, NONE, field_key, mentions, read_corpus, value_words
+
+if TYPE_CHECKING:
+    from dlmctl.biases import Phrase
 
 SemanticTarget = tuple[tuple[str, str], ...]   # ((field, value), …)
 
@@ -80,16 +83,16 @@ class SemanticControl(ClassifierControl):
             for field, value in target or ():
                 labels[row, FIELDS.index(field)] = meta["values"][field].index(value)
         labels = labels.to(model.device)
-        if not self.hold_values:
-            return Guidance(log_prob=lambda x, t: log_softmax_at(net(x, t), labels))
-        from dlmctl.biases import case_variants, hold_phrases, pack_phrases
+        guidance = Guidance(log_prob=lambda x, t: log_softmax_at(net(x, t), labels))
+        if self.hold_values:
+            from dlmctl.biases import case_variants, hold_phrases, pack_phrases
 
-        variants = case_variants(model.vocab)
-        phrases = [[value_phrase(f, v, variants) for f, v in target or ()] for target in targets]
-        index, valid, used = (tensor.to(model.device)
-                              for tensor in pack_phrases([[p for p in row if p] for row in phrases]))
-        return Guidance(log_prob=lambda x, t: log_softmax_at(net(x, t), labels),
-                        word_bias=lambda scores: hold_phrases(scores, index, valid, used))
+            variants = case_variants(model.vocab)
+            phrases = [[value_phrase(f, v, variants) for f, v in target or ()] for target in targets]
+            index, valid, used = (tensor.to(model.device)
+                                  for tensor in pack_phrases([[p for p in row if p] for row in phrases]))
+            guidance.word_bias = lambda scores: hold_phrases(scores, index, valid, used)
+        return guidance
 
     def score(self, text: str, target: SemanticTarget) -> float:
         return sum(mentions(text, f, v) for f, v in target) / len(target)
@@ -111,8 +114,7 @@ class SemanticControl(ClassifierControl):
         return TrainingData(ids, labels, {"values": values, "annotator": "meaning_representation"})
 
 
-def value_phrase(field: str, value: str,
-                 variants: dict[str, tuple[int, ...]]) -> tuple[tuple[int, ...], ...] | None:
+def value_phrase(field: str, value: str, variants: dict[str, tuple[int, ...]]) -> Phrase | None:
     """``field=value``'s words as a phrase of vocabulary ids (each word's case variants, from
     :func:`dlmctl.biases.case_variants`), or None where it has none or the vocabulary lacks one."""
     words = value_words(field, value)
