@@ -306,7 +306,8 @@ def markdown(record: dict) -> str:
         if spec == "unguided":
             continue
         for name in r["controls"]:
-            lines.append(f"| {spec} | {name} | {r['weights'][name]:g} | {r['success'][name]} | "
+            weight = "–" if r["weights"][name] is None else f"{r['weights'][name]:g}"
+            lines.append(f"| {spec} | {name} | {weight} | {r['success'][name]} | "
                          f"{r['unguided_success'][name]} | {PAPER.get(name, '–')} | {r.get('fluent')} | "
                          f"{r.get('overlap')} | {r.get('distinct_2')} | {r['lm_score']} | {r['sentences_per_s']} |")
     unguided, humans = record["results"]["unguided"], record.get("humans", {})

@@ -54,6 +54,7 @@ class GradientKeywordsControl(KeywordsControl):
     loss and fluency together."""
 
     guidance_schedule = {"guide_norm": "sentence"}
+    default_weight = 1e-3   # its default before keywords were held
     fluent_first = False
     default_candidates = None
 

@@ -82,7 +82,7 @@ class ControlInfo:
     description: str
     target_syntax: str
     example: str
-    default_weight: float
+    default_weight: float | None    # None: steers without a gradient term, no λ
     needs_classifier: bool
 
 

@@ -61,8 +61,10 @@ class Control(ABC):
     #: a target this control accepts on the bundled model (``dlmctl controls``, the examples a user
     #: starts from); empty when there is none to show
     example_target: ClassVar[str] = ""
-    #: λ: weight of the fluency term relative to this control's −log p (paper's per-task λ)
-    default_weight: ClassVar[float] = 0.01
+    #: λ: weight of the fluency term relative to this control's −log p (paper's per-task λ); None
+    #: for a control that steers by token or word biases alone (no ``log_prob``): it has no λ, and
+    #: ``--weight`` for it is refused
+    default_weight: ClassVar[float | None] = 0.01
     #: samples drawn per sentence when the user gives no ``--candidates``: a run gets the most any
     #: control it uses asks for, and at least ``dlmctl.generation.DEFAULT_CANDIDATES`` (None: no wish)
     default_candidates: ClassVar[int | None] = None

@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import torch
 
 from dlmctl import defaults
-from dlmctl.control import Control
+from dlmctl.control import Control, Guidance
 from dlmctl.errors import PluginError, TargetError, UsageError
 from dlmctl.fluency import sentence_scores
 from dlmctl.loop import init_distributed
@@ -68,6 +68,8 @@ def prepare_controls(model: DiffusionLM, requests: Sequence[Mapping[str, str]],
     for name, value in weights.items():
         if name not in controls:
             raise UsageError(f"--weight {name}={value}: no --control {name} is used")
+        if controls[name].default_weight is None:
+            raise UsageError(f"--weight {name}={value}: {name} steers without a gradient term, so it has no λ to set")
         if not MIN_WEIGHT <= value <= MAX_WEIGHT:
             raise UsageError(f"--weight {name}={value}: λ must be between {MIN_WEIGHT:g} and {MAX_WEIGHT:g} "
                              f"(smaller steers harder; {name}'s default is {controls[name].default_weight:g})")
@@ -300,7 +302,7 @@ class SamplingJob:
         for name, control in prepared.controls.items():
             column = [row.get(name) for row in targets]
             if any(t is not None for t in column):
-                guidance.append(WeightedGuidance(control.guidance(model, column), prepared.weights[name]))
+                guidance.append(weighted(control, control.guidance(model, column), prepared.weights[name]))
         kept: list[tuple[int, torch.Tensor]] = []
         firsts = [i for i, c in enumerate(chains) if c % phase.group == 0]
         generator = torch.Generator().manual_seed(seed)
@@ -321,6 +323,14 @@ class SamplingJob:
                 path.append((index, text))
         on_target = target_log_prob(model, guidance, step.tokens) if self.judged else torch.zeros(len(chains))
         return SampledBatch(decode(model, step.tokens), paths, on_target, step)
+
+
+def weighted(control: Control, guidance: Guidance, weight: float | None) -> WeightedGuidance:
+    """``guidance`` with its λ; a plugin error if it has a gradient term but its control no λ."""
+    if guidance.log_prob is not None and weight is None:
+        raise PluginError(f"control '{control.name}' returns a log_prob but its default_weight is None: "
+                          f"give it a λ (docs/plugins.md)")
+    return WeightedGuidance(guidance, weight)
 
 
 def batch_seed(seed: int, batch: int) -> int:

@@ -93,8 +93,11 @@ def test_dlmctl_controls_lists_syntax_and_a_runnable_example(monkeypatch, capsys
     out = "\n".join(cli_lines(monkeypatch, capsys, "controls"))
     assert "pos  (dlmctl-pos; needs a trained classifier" in out
     assert "example: dlmctl generate -c length=12" in out
+    assert "length  (dlmctl-length; no classifier; no λ (no gradient))" in out
     records = json.loads(cli_lines(monkeypatch, capsys, "controls", "--json")[0])
     assert {r["name"] for r in records} >= {"length", "pos", "tree", "span", "semantic", "infill", "keywords"}
+    weights = {r["name"]: r["default_weight"] for r in records}
+    assert weights["keywords"] is None and weights["length"] is None and weights["pos"] > 0
 
 
 def test_trajectory_shows_the_sentence_forming_and_ends_with_the_sample(tiny_model_dir):

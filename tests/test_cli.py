@@ -48,8 +48,9 @@ def test_batch_targets_write_jsonl(monkeypatch, capsys, tiny_model_dir, tmp_path
     (["--control", "length=1\n2"], "'1\\n2' is not a number"),            # shown escaped, on one line
     (["--control", "length=0"], "does not fit"),
     (["--control", "length=31"], "does not fit"),
-    (["--control", "length=5", "--weight", "length=-1"], "λ must be between 1e-12 and 1e+12"),
-    (["--control", "length=5", "--weight", "length=1e-300"], "smaller steers harder; length's default is 0.01"),
+    (["--control", "infill=The ___ .", "--weight", "infill=-1"], "λ must be between 1e-12 and 1e+12"),
+    (["--control", "infill=The ___ .", "--weight", "infill=1e-300"], "smaller steers harder; infill's default is 0.1"),
+    (["--control", "length=5", "--weight", "length=0.1"], "length steers without a gradient term, so it has no λ"),
     (["--seed", "99999999999999999999999"], "seed must be a whole number from 0 to 2^63 - 1"),
     (["--seed", "-1"], "seed must be a whole number from 0"),
     (["-n", "1000000000"], "1,000,000,000 sentences in one call; at most 1,000,000"),

@@ -198,3 +198,21 @@ def test_plugins_add_commands_and_cannot_take_dlmctl_s_own(monkeypatch, capsys):
     main()
     assert capsys.readouterr().out == "hello plugins\n"
     assert any("command 'generate' is left out" in w for w in host.warnings)
+
+
+def test_a_control_with_a_gradient_term_but_no_weight_is_a_plugin_error(tiny_model):
+    """``default_weight = None`` says a control has no λ; one whose guidance still has a
+    ``log_prob`` is told so by name instead of failing inside the sampler."""
+    import torch
+
+    from dlmctl.control import Guidance
+    from dlmctl.generation import generate
+    from dlmctl_length import LengthControl
+
+    class Pulling(LengthControl):
+        def guidance(self, model, targets):
+            return Guidance(log_prob=lambda x, t: torch.zeros(len(x)))
+
+    host = PluginHost.with_controls(Pulling(), name="pulling")
+    with pytest.raises(PluginError, match="control 'length' returns a log_prob but its default_weight is None"):
+        generate(tiny_model, [{"length": "5"}], host=host, show_progress=False)

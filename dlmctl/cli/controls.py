@@ -25,7 +25,8 @@ def controls_command(
         return
     for info in infos.values():
         needs = "needs a trained classifier" if info.needs_classifier else "no classifier"
-        print(f"{info.name}  ({info.distribution}; {needs}; λ {info.default_weight:g})")
+        weight = "no λ (no gradient)" if info.default_weight is None else f"λ {info.default_weight:g}"
+        print(f"{info.name}  ({info.distribution}; {needs}; {weight})")
         print(f"    {info.description}")
         print(f"    target:  {info.target_syntax}")
         if info.example:

@@ -48,6 +48,7 @@ class KeywordsControl(Control):
     target_help = ('comma-separated words or phrases from the model vocabulary, '
                    'e.g. keywords="riverside, cheap"')
     example_target = "riverside, cheap"
+    default_weight = None   # held by a word bias: no gradient term, no λ
     # every candidate holds its keywords, so the choice is for fluency alone: chosen from 8, they read
     # grammatical far more often than from 4 (docs/benchmarks.md, session 37)
     default_candidates = 8

@@ -21,7 +21,7 @@ class LengthControl(Control):
     description = "exactly N words (spaCy tokens, punctuation included)"
     target_help = "a whole number of words, e.g. length=12"
     example_target = "12"
-    default_weight = 0.01
+    default_weight = None   # a hard constraint in the clamp: no gradient term, no λ
 
     def parse_target(self, text: str, model) -> int:
         try:
