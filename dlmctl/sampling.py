@@ -19,10 +19,11 @@ ADAGRAD_EPS = 1e-10
 
 @dataclass
 class WeightedGuidance:
-    """A control's guidance with its λ (the term enters the loss as −log p / λ)."""
+    """A control's guidance with its λ (the term enters the loss as −log p / λ; None for guidance
+    without a ``log_prob``)."""
 
     guidance: Guidance
-    weight: float
+    weight: float | None
 
 
 @dataclass
