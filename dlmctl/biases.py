@@ -1,12 +1,13 @@
-"""Biases that controls share: fixed token biases (:attr:`dlmctl.control.Guidance.token_bias`)
-and phrases held where the model finds them most plausible (:attr:`~dlmctl.control.Guidance.word_bias`).
+"""Biases that controls share: fixed token biases (:attr:`dlmctl.control.Guidance.token_bias`),
+phrases held where the model finds them most plausible, and the chains of one target kept apart
+(:attr:`~dlmctl.control.Guidance.word_bias`).
 
 A *phrase* is a tuple of words, each the tuple of vocabulary ids that may stand for it (its case
 variants, say); :func:`pack_phrases` pads the phrases of a batch into tensors."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Hashable, Sequence
 
 import torch
 
@@ -112,3 +113,21 @@ def hold_phrases(scores: torch.Tensor, index: torch.Tensor, valid: torch.Tensor,
             bias[rows[active], at[active], word[active]] = strength
             held[rows[active], at[active]] = True
     return bias
+
+
+def sibling_share(keys: Sequence[Hashable | None]) -> torch.Tensor:
+    """(B, B): row b spreads a weight of 1 evenly over the other chains whose key equals its own
+    (the chains sampled for one target); rows keyed None, or without such chains, are all 0."""
+    same = torch.tensor([[a is not None and a == b and i != j for j, b in enumerate(keys)]
+                         for i, a in enumerate(keys)], dtype=torch.float32)
+    return same / same.sum(1, keepdim=True).clamp(min=1)
+
+
+def apart_from_siblings(scores: torch.Tensor, share: torch.Tensor, strength: float) -> torch.Tensor:
+    """(B, L, V) scores that keep the chains of one target apart (a ``word_bias``): at each
+    position, every word loses ``strength`` nats times the ``share`` (B, B, :func:`sibling_share`)
+    of the chain's siblings whose best word there it is in ``scores`` (B, L, V)."""
+    b, length, _ = scores.shape
+    picks = scores.argmax(-1).T.unsqueeze(0).expand(b, length, b)          # [r, l, c] = pick of chain c at l
+    weights = share.to(scores)[:, None, :].expand(b, length, b)            # [r, l, c] = share of c for r
+    return torch.zeros_like(scores).scatter_add_(2, picks, -strength * weights)

@@ -246,6 +246,33 @@ def test_semantic_holds_the_words_of_each_value_but_leaves_family_friendly_to_it
     assert SemanticControl(hold_values=False).guidance(model, targets).word_bias is None
 
 
+def test_pos_keeps_the_chains_of_one_target_apart_at_the_clamp(trained, controls):
+    """A word loses push_apart nats times the share of the chain's siblings (other chains of the same
+    tag sequence) whose best word there it is; chains of other targets and rows without one are
+    left alone."""
+    from dlmctl.biases import apart_from_siblings, sibling_share
+    from dlmctl_pos import PosControl
+
+    share = sibling_share(["a", "a", "b", None, "a"])
+    assert share.tolist()[0] == [0, 0.5, 0, 0, 0.5] and not share[2:4].any()
+    scores = torch.zeros(5, 2, 4)
+    scores[[0, 1, 4], 0, 3] = 1.0           # chains 0, 1, 4 (target "a") all take word 3 at position 0
+    scores[2, 0, 3] = 1.0
+    bias = apart_from_siblings(scores, share, 2.0)
+    assert bias[0, 0].tolist() == [0, 0, 0, -2.0] and bias[1, 0, 3] == -2.0
+    assert not bias[2:4].any()              # target "b" has no siblings, None none
+    assert bias[0, 1].tolist() == [-2.0, 0, 0, 0]   # position 1: both siblings take word 0 (argmax of zeros)
+
+    model, _ = trained
+    target = controls["pos"].parse_target("DET NOUN PUNCT", model)
+    guidance = controls["pos"].guidance(model, [target, target, None])
+    words = torch.zeros(3, model.config.seq_len, len(model.vocab))
+    words[:, 1, 7] = 5.0
+    pushed = guidance.word_bias(words)
+    assert pushed[0, 1, 7] == pushed[1, 1, 7] == -controls["pos"].push_apart and not pushed[2].any()
+    assert PosControl(push_apart=0).guidance(model, [target, target]).word_bias is None
+
+
 def test_semantic_samples_mention_a_held_value(trained):
     from dlmctl_semantic.meaning import mentions
 

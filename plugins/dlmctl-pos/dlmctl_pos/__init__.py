@@ -3,12 +3,16 @@
 Classifier: a per-position tagger on noisy latents x_t over START, END, PAD and the 17
 UPOS tags; labels come from an annotator run over the training corpus, and the same annotator is
 the oracle. A target fixes the sentence length, so the guidance also holds END after the last word
-through the shared length bias (:func:`dlmctl.biases.length_bias`).
+through the shared length bias (:func:`dlmctl.biases.length_bias`), and keeps the chains of one
+target apart at every clamping step (:func:`dlmctl.biases.apart_from_siblings`): drawn independently
+they fall into one mode of the model, and a pool of near-copies gives the choice among candidates
+nothing to choose from.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Sequence
 
 from dlmctl.annotators import DEFAULT_ANNOTATOR, UPOS_TAGS, get_annotator
@@ -44,9 +48,12 @@ class PosControl(ClassifierControl):
     default_weight = 3e-3   # chosen on benchmarks/controls.py (docs/benchmarks.md)
     guidance_schedule = {"guide_every": 2}    # as on target and more fluent, faster (docs/benchmarks.md)
 
-    def __init__(self, length_bias: bool = True):
+    def __init__(self, length_bias: bool = True, push_apart: float = 1.0):
+        """``push_apart``: nats a word loses at a position where all the other chains of its target
+        have it as their best word (0: the chains are sampled independently)."""
         super().__init__()
         self.length_bias = length_bias
+        self.push_apart = push_apart
 
     def build_head(self, meta: dict[str, Any]):
         from torch import nn
@@ -70,7 +77,7 @@ class PosControl(ClassifierControl):
     def guidance(self, model, targets: Sequence[PosTarget | None]) -> Guidance:
         import torch
 
-        from dlmctl.biases import length_bias
+        from dlmctl.biases import apart_from_siblings, length_bias, sibling_share
         from dlmctl.classifiers.network import IGNORE, log_softmax_at
 
         net, _ = self.classifier(model)
@@ -80,7 +87,11 @@ class PosControl(ClassifierControl):
         bias = None
         if self.length_bias:
             bias = length_bias(model.vocab, seq_len, [len(t.tags) if t else None for t in targets])
-        return Guidance(log_prob=lambda x, t: log_softmax_at(net(x, t), labels), token_bias=bias)
+        apart = None
+        if self.push_apart:
+            share = sibling_share([t.tags if t else None for t in targets]).to(model.device)
+            apart = partial(apart_from_siblings, share=share, strength=self.push_apart)
+        return Guidance(log_prob=lambda x, t: log_softmax_at(net(x, t), labels), token_bias=bias, word_bias=apart)
 
     def sentence_length(self, target: PosTarget) -> int | None:
         return len(target.tags) if self.length_bias else None
