@@ -273,6 +273,21 @@ def test_pos_keeps_the_chains_of_one_target_apart_at_the_clamp(trained, controls
     assert PosControl(push_apart=0).guidance(model, [target, target]).word_bias is None
 
 
+def test_tree_keeps_the_chains_of_one_tree_apart_and_span_does_not(trained, controls):
+    from dlmctl_syntax import TreeControl
+
+    model, _ = trained
+    tree = controls["tree"].parse_target("(S (NP (DET The) (NOUN pub)) (PUNCT .))", model)
+    other = controls["tree"].parse_target("(S (NP (NOUN pub)) (PUNCT .))", model)
+    guidance = controls["tree"].guidance(model, [tree, tree, other])
+    words = torch.zeros(3, model.config.seq_len, len(model.vocab))
+    words[:, 2, 5] = 5.0
+    pushed = guidance.word_bias(words)
+    assert pushed[0, 2, 5] == pushed[1, 2, 5] == -controls["tree"].push_apart and not pushed[2].any()
+    assert TreeControl(push_apart=0).guidance(model, [tree, tree]).word_bias is None
+    assert controls["span"].guidance(model, [controls["span"].parse_target("0,1,NP", model)] * 2).word_bias is None
+
+
 def test_semantic_samples_mention_a_held_value(trained):
     from dlmctl_semantic.meaning import mentions
 

@@ -2,8 +2,10 @@
 
 Both steer with one span-chart classifier on noisy latents (:mod:`dlmctl_syntax.chart`), trained on
 trees an annotator gives the training corpus; that annotator is also the oracle. ``tree`` scores
-every cell of the target's chart (its constituents and null for every other span) and, as its
-target fixes the number of words, holds END after the last word (``length_bias``); ``span`` scores
+every cell of the target's chart (its constituents and null for every other span), as its target
+fixes the number of words, holds END after the last word (``length_bias``), and keeps the chains
+of one tree apart where their words are picked (:func:`dlmctl.biases.apart_from_siblings`, as pos
+does); ``span`` scores
 the cell (i, j) and null for every span crossing it and, as the sentence must reach past word j,
 gives each sample a size drawn from the training corpus's sentence lengths above j (the model plans
 a sentence of a fixed size far better than it stretches one it meant to end).
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Sequence
 
 from dlmctl.annotators import DEFAULT_ANNOTATOR, get_annotator
@@ -65,13 +68,14 @@ class _ChartControl(ClassifierControl):
             if label not in known:
                 raise TargetError(f"unknown constituent label '{label}'; the classifier knows: {' '.join(known)}")
 
-    def _guidance(self, model, charts, bias) -> Guidance:
-        """Guidance towards the label charts (B, L, L), with a token ``bias`` (B, L, V) or None."""
+    def _guidance(self, model, charts, bias, word_bias=None) -> Guidance:
+        """Guidance towards the label charts (B, L, L), with a token ``bias`` (B, L, V) or None and
+        a ``word_bias`` or None."""
         from dlmctl.classifiers.network import log_softmax_at
 
         net, _ = self.classifier(model)
         labels = charts.long().to(model.device)
-        return Guidance(log_prob=lambda x, t: log_softmax_at(net(x, t), labels), token_bias=bias)
+        return Guidance(log_prob=lambda x, t: log_softmax_at(net(x, t), labels), token_bias=bias, word_bias=word_bias)
 
 
 class TreeControl(_ChartControl):
@@ -81,9 +85,12 @@ class TreeControl(_ChartControl):
     example_target = "(S (NP (DET The) (PROPN Eagle)) (VP (AUX is) (NP (DET a) (ADJ cheap) (NOUN pub))) (PUNCT .))"
     default_weight = 5e-3   # chosen on benchmarks/controls.py (docs/benchmarks.md)
 
-    def __init__(self, length_bias: bool = True):
+    def __init__(self, length_bias: bool = True, push_apart: float = 1.0):
+        """``push_apart``: nats a word loses at a position where all the other chains of its tree
+        have it as their best word (0: the chains are sampled independently)."""
         super().__init__()
         self.length_bias = length_bias
+        self.push_apart = push_apart
 
     def parse_target(self, text: str, model) -> TreeTarget:
         tree = Tree.from_bracketed(text)
@@ -101,7 +108,7 @@ class TreeControl(_ChartControl):
     def guidance(self, model, targets: Sequence[TreeTarget | None]) -> Guidance:
         import torch
 
-        from dlmctl.biases import length_bias
+        from dlmctl.biases import apart_from_siblings, length_bias, sibling_share
         from dlmctl_syntax.chart import chart_labels
 
         _, meta = self.classifier(model)
@@ -110,7 +117,11 @@ class TreeControl(_ChartControl):
                               else chart_labels([], 0, meta["labels"], seq_len) for t in targets])
         lengths = [t.tree.num_words if t else None for t in targets]
         bias = length_bias(model.vocab, seq_len, lengths) if self.length_bias else None
-        return self._guidance(model, charts, bias)
+        apart = None
+        if self.push_apart:
+            share = sibling_share([t.tree.to_bracketed() if t else None for t in targets]).to(model.device)
+            apart = partial(apart_from_siblings, share=share, strength=self.push_apart)
+        return self._guidance(model, charts, bias, apart)
 
     def sentence_length(self, target: TreeTarget) -> int | None:
         return target.tree.num_words if self.length_bias else None
