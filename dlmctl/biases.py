@@ -7,7 +7,8 @@ variants, say); :func:`pack_phrases` pads the phrases of a batch into tensors.""
 
 from __future__ import annotations
 
-from typing import Hashable, Sequence
+from functools import partial
+from typing import Callable, Hashable, Sequence
 
 import torch
 
@@ -131,3 +132,12 @@ def apart_from_siblings(scores: torch.Tensor, share: torch.Tensor, strength: flo
     picks = scores.argmax(-1).T.unsqueeze(0).expand(b, length, b)          # [r, l, c] = pick of chain c at l
     weights = share.to(scores)[:, None, :].expand(b, length, b)            # [r, l, c] = share of c for r
     return torch.zeros_like(scores).scatter_add_(2, picks, -strength * weights)
+
+
+def keep_apart(keys: Sequence[Hashable | None], strength: float,
+               device: torch.device | str | None = None) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """A ``word_bias`` that keeps the chains with equal ``keys`` (one per chain: its target) apart
+    by ``strength`` nats (:func:`apart_from_siblings`); None when ``strength`` is 0."""
+    if not strength:
+        return None
+    return partial(apart_from_siblings, share=sibling_share(keys).to(device), strength=strength)

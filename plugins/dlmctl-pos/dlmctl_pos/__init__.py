@@ -12,7 +12,6 @@ nothing to choose from.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, Sequence
 
 from dlmctl.annotators import DEFAULT_ANNOTATOR, UPOS_TAGS, get_annotator
@@ -77,7 +76,7 @@ class PosControl(ClassifierControl):
     def guidance(self, model, targets: Sequence[PosTarget | None]) -> Guidance:
         import torch
 
-        from dlmctl.biases import apart_from_siblings, length_bias, sibling_share
+        from dlmctl.biases import keep_apart, length_bias
         from dlmctl.classifiers.network import IGNORE, log_softmax_at
 
         net, _ = self.classifier(model)
@@ -87,10 +86,7 @@ class PosControl(ClassifierControl):
         bias = None
         if self.length_bias:
             bias = length_bias(model.vocab, seq_len, [len(t.tags) if t else None for t in targets])
-        apart = None
-        if self.push_apart:
-            share = sibling_share([t.tags if t else None for t in targets]).to(model.device)
-            apart = partial(apart_from_siblings, share=share, strength=self.push_apart)
+        apart = keep_apart([t.tags if t else None for t in targets], self.push_apart, model.device)
         return Guidance(log_prob=lambda x, t: log_softmax_at(net(x, t), labels), token_bias=bias, word_bias=apart)
 
     def sentence_length(self, target: PosTarget) -> int | None:

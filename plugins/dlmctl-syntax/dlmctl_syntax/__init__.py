@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, Sequence
 
 from dlmctl.annotators import DEFAULT_ANNOTATOR, get_annotator
@@ -108,7 +107,7 @@ class TreeControl(_ChartControl):
     def guidance(self, model, targets: Sequence[TreeTarget | None]) -> Guidance:
         import torch
 
-        from dlmctl.biases import apart_from_siblings, length_bias, sibling_share
+        from dlmctl.biases import keep_apart, length_bias
         from dlmctl_syntax.chart import chart_labels
 
         _, meta = self.classifier(model)
@@ -117,10 +116,7 @@ class TreeControl(_ChartControl):
                               else chart_labels([], 0, meta["labels"], seq_len) for t in targets])
         lengths = [t.tree.num_words if t else None for t in targets]
         bias = length_bias(model.vocab, seq_len, lengths) if self.length_bias else None
-        apart = None
-        if self.push_apart:
-            share = sibling_share([t.tree.to_bracketed() if t else None for t in targets]).to(model.device)
-            apart = partial(apart_from_siblings, share=share, strength=self.push_apart)
+        apart = keep_apart([t.tree.to_bracketed() if t else None for t in targets], self.push_apart, model.device)
         return self._guidance(model, charts, bias, apart)
 
     def sentence_length(self, target: TreeTarget) -> int | None:
