@@ -69,11 +69,20 @@ def phrase_starts(word_log_probs: torch.Tensor, index: torch.Tensor, valid: torc
     """(B, L, K) log p(phrase k starts at position s) = Σ_j logsumexp over word j's ids of
     log p(id at s+j), from ``word_log_probs`` (B, L, V); NEG-like where the phrase would run past
     the end (the rest as :func:`pack_phrases` gives them)."""
+    return _starts(_id_log_probs(word_log_probs, index, valid), used)
+
+
+def _id_log_probs(word_log_probs: torch.Tensor, index: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """(B, L, K, M, C) log p(id c of word j of phrase k at position s); NEG where ``valid`` is not."""
     b, length, _ = word_log_probs.shape
-    _, k, m, c = index.shape
     gathered = word_log_probs.gather(2, index.reshape(b, 1, -1).expand(b, length, -1))
-    gathered = gathered.reshape(b, length, k, m, c).masked_fill(~valid[:, None], NEG)
-    per_word = gathered.logsumexp(-1)                              # (B, L, K, M)
+    return gathered.reshape(b, length, *index.shape[1:]).masked_fill(~valid[:, None], NEG)
+
+
+def _starts(per_id: torch.Tensor, used: torch.Tensor) -> torch.Tensor:
+    """:func:`phrase_starts` from the per-id log-probabilities (B, L, K, M, C) of :func:`_id_log_probs`."""
+    b, length, k, m, _ = per_id.shape
+    per_word = per_id.logsumexp(-1)                                # (B, L, K, M)
     padded = torch.cat([per_word, per_word.new_full((b, m, k, m), NEG)], dim=1)
     starts = per_word.new_zeros(b, length, k)
     for j in range(m):
@@ -92,10 +101,8 @@ def hold_phrases(scores: torch.Tensor, index: torch.Tensor, valid: torch.Tensor,
     positions an earlier phrase holds alone; each of its words gets ``strength`` on its likeliest id
     at s + j. Rows without phrases get 0."""
     b, length, _ = scores.shape
-    log_probs = scores.float().log_softmax(-1)
-    starts = phrase_starts(log_probs, index, valid, used)         # (B, L, K)
-    per_id = log_probs.gather(2, index.reshape(b, 1, -1).expand(b, length, -1))
-    per_id = per_id.reshape(b, length, *index.shape[1:]).masked_fill(~valid[:, None], NEG)   # (B, L, K, M, C)
+    per_id = _id_log_probs(scores.float().log_softmax(-1), index, valid)   # (B, L, K, M, C)
+    starts = _starts(per_id, used)                                 # (B, L, K)
     bias = torch.zeros_like(scores)
     widths = used.sum(-1)                                          # (B, K) words per phrase
     held = torch.zeros(b, length, dtype=torch.bool, device=scores.device)
@@ -114,6 +121,14 @@ def hold_phrases(scores: torch.Tensor, index: torch.Tensor, valid: torch.Tensor,
             bias[rows[active], at[active], word[active]] = strength
             held[rows[active], at[active]] = True
     return bias
+
+
+def hold(rows: Sequence[Sequence[Phrase]], device: torch.device | str | None = None
+         ) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A ``word_bias`` that holds the phrases of each row (:func:`pack_phrases`,
+    :func:`hold_phrases`)."""
+    index, valid, used = (tensor.to(device) for tensor in pack_phrases(rows))
+    return partial(hold_phrases, index=index, valid=valid, used=used)
 
 
 def sibling_share(keys: Sequence[Hashable | None]) -> torch.Tensor:

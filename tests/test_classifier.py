@@ -246,6 +246,14 @@ def test_semantic_holds_the_words_of_each_value_but_leaves_family_friendly_to_it
     assert SemanticControl(hold_values=False).guidance(model, targets).word_bias is None
 
 
+def _pushed_where_every_chain_takes(guidance, model, rows: int, position: int, word: int) -> torch.Tensor:
+    """The guidance's word bias (rows, L, V) for scores where every chain's best word at
+    ``position`` is ``word``."""
+    words = torch.zeros(rows, model.config.seq_len, len(model.vocab))
+    words[:, position, word] = 5.0
+    return guidance.word_bias(words)
+
+
 def test_pos_keeps_the_chains_of_one_target_apart_at_the_clamp(trained, controls):
     """A word loses push_apart nats times the share of the chain's siblings (other chains of the same
     tag sequence) whose best word there it is; chains of other targets and rows without one are
@@ -265,10 +273,7 @@ def test_pos_keeps_the_chains_of_one_target_apart_at_the_clamp(trained, controls
 
     model, _ = trained
     target = controls["pos"].parse_target("DET NOUN PUNCT", model)
-    guidance = controls["pos"].guidance(model, [target, target, None])
-    words = torch.zeros(3, model.config.seq_len, len(model.vocab))
-    words[:, 1, 7] = 5.0
-    pushed = guidance.word_bias(words)
+    pushed = _pushed_where_every_chain_takes(controls["pos"].guidance(model, [target, target, None]), model, 3, 1, 7)
     assert pushed[0, 1, 7] == pushed[1, 1, 7] == -controls["pos"].push_apart and not pushed[2].any()
     assert PosControl(push_apart=0).guidance(model, [target, target]).word_bias is None
 
@@ -279,10 +284,7 @@ def test_tree_keeps_the_chains_of_one_tree_apart_and_span_does_not(trained, cont
     model, _ = trained
     tree = controls["tree"].parse_target("(S (NP (DET The) (NOUN pub)) (PUNCT .))", model)
     other = controls["tree"].parse_target("(S (NP (NOUN pub)) (PUNCT .))", model)
-    guidance = controls["tree"].guidance(model, [tree, tree, other])
-    words = torch.zeros(3, model.config.seq_len, len(model.vocab))
-    words[:, 2, 5] = 5.0
-    pushed = guidance.word_bias(words)
+    pushed = _pushed_where_every_chain_takes(controls["tree"].guidance(model, [tree, tree, other]), model, 3, 2, 5)
     assert pushed[0, 2, 5] == pushed[1, 2, 5] == -controls["tree"].push_apart and not pushed[2].any()
     assert TreeControl(push_apart=0).guidance(model, [tree, tree]).word_bias is None
     assert controls["span"].guidance(model, [controls["span"].parse_target("0,1,NP", model)] * 2).word_bias is None

@@ -74,11 +74,9 @@ class KeywordsControl(Control):
         return KeywordsTarget(phrases, ids)
 
     def guidance(self, model, targets: Sequence[KeywordsTarget | None]) -> Guidance:
-        from dlmctl.biases import hold_phrases
-        from dlmctl_keywords.terms import pack_targets
+        from dlmctl.biases import hold
 
-        index, valid, used = (tensor.to(model.device) for tensor in pack_targets(targets))
-        return Guidance(word_bias=lambda scores: hold_phrases(scores, index, valid, used))
+        return Guidance(word_bias=hold([t.ids if t is not None else () for t in targets], model.device))
 
     def score(self, text: str, target: KeywordsTarget) -> float:
         words = [w.lower() for w in tokenize(text)]

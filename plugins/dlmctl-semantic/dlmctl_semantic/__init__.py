@@ -85,13 +85,11 @@ class SemanticControl(ClassifierControl):
         labels = labels.to(model.device)
         guidance = Guidance(log_prob=lambda x, t: log_softmax_at(net(x, t), labels))
         if self.hold_values:
-            from dlmctl.biases import case_variants, hold_phrases, pack_phrases
+            from dlmctl.biases import case_variants, hold
 
             variants = case_variants(model.vocab)
             phrases = [[value_phrase(f, v, variants) for f, v in target or ()] for target in targets]
-            index, valid, used = (tensor.to(model.device)
-                                  for tensor in pack_phrases([[p for p in row if p] for row in phrases]))
-            guidance.word_bias = lambda scores: hold_phrases(scores, index, valid, used)
+            guidance.word_bias = hold([[p for p in row if p] for row in phrases], model.device)
         return guidance
 
     def score(self, text: str, target: SemanticTarget) -> float:
