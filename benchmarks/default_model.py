@@ -1,12 +1,13 @@
 """Evidence for trained models (default: the bundled one), several side by side in one run: held-out
 loss terms and rounding accuracy on valid.csv, unguided samples with distinct-n, verbatim copies of
 training sentences, their teacher lm-score and fluent share beside the references' (for each of
---temperatures, by default 0.7 and the exact sampler's 1, and each of --candidates, chosen as
+--temperatures, by default 0.7 and the exact sampler's 1, each of --teacher-weights, by default the
+sampler's, and each of --candidates, chosen as
 ``dlmctl generate`` chooses), and sampling speed (sentences/s at --steps, batch --batch-size) on
 this machine. ``--sheet DIR`` also writes the samples as JSONL for a blind reading.
 
     python benchmarks/default_model.py [--model DIR [DIR ...]] [--teacher DIR] [--samples 500]
-        [--temperatures 0.7 1] [--word-temperatures 0] [--candidates 1]
+        [--temperatures 0.7 1] [--word-temperatures 0] [--teacher-weights 0 1] [--candidates 1]
         [--out benchmarks/results/default_model.json]
 """
 
@@ -26,6 +27,7 @@ from dlmctl.cli.common import resolve_model_dir
 from dlmctl.checkpoint import load_model
 from dlmctl.corpus import prepare, tokenized
 from dlmctl.data import load_texts
+from dlmctl import defaults
 from dlmctl.defaults import word_temperature_for
 from dlmctl.diversity import distinct_n
 from dlmctl.evaluation import judge
@@ -49,6 +51,8 @@ def main() -> None:
     parser.add_argument("--word-temperatures", type=float, nargs="+", default=None,
                         help="how the clamp picks words to report (0: the best; 1: drawn as the model scores "
                              "them; default: each model's own, dlmctl.defaults.word_temperature_for)")
+    parser.add_argument("--teacher-weights", type=float, nargs="+", default=[defaults.TEACHER_WEIGHT],
+                        help="the teacher's weight in the clamp after the guided share, to report (0: off)")
     parser.add_argument("--candidates", type=int, nargs="+", default=[1],
                         help="samples per reported sentence (best under the model's loss; with each temperature)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
@@ -73,7 +77,7 @@ def main() -> None:
                                                 for u in model["unguided"]]}, indent=2))
         for u in model["unguided"]:
             print(f"\n{model['model']}, temperature {u['temperature']}, word temperature {u['word_temperature']}, "
-                  f"best of {u['candidates']}:",
+                  f"teacher weight {u['teacher_weight']}, best of {u['candidates']}:",
                   *u["examples"][:5], sep="\n")
 
 
@@ -93,18 +97,21 @@ def measure(model_arg: str | None, args, references: list[str], train_sentences:
         teacher_dir = resolve_model_dir(None) / "teacher"
     teacher = load_teacher(teacher_dir)
 
-    def unguided(temperature: float, word_temperature: float, candidates: int) -> dict:
-        """Figures of ``args.samples`` unguided samples at one sampling temperature and clamp, each
-        chosen from ``candidates`` as ``dlmctl generate`` chooses."""
-        sampler = SamplerConfig(steps=args.steps, temperature=temperature, word_temperature=word_temperature)
+    def unguided(temperature: float, word_temperature: float, teacher_weight: float, candidates: int) -> dict:
+        """Figures of ``args.samples`` unguided samples at one sampling temperature, clamp and
+        teacher weight, each chosen from ``candidates`` as ``dlmctl generate`` chooses."""
+        sampler = SamplerConfig(steps=args.steps, temperature=temperature, word_temperature=word_temperature,
+                                teacher_weight=teacher_weight)
         texts = [g.text for g in generate(model, [{}] * args.samples, seed=0, batch_size=args.batch_size,
                                           candidates=candidates, sampler=sampler)]
         if args.sheet:
-            name = f"{Path(str(model_dir)).name}_{temperature:g}_{word_temperature:g}_{candidates}.jsonl"
+            name = (f"{Path(str(model_dir)).name}_{temperature:g}_{word_temperature:g}_{teacher_weight:g}_"
+                    f"{candidates}.jsonl")
             atomic_write_text(Path(args.sheet) / name, "".join(json.dumps({"text": t}) + "\n" for t in texts))
         lengths = [len(tokenize(t)) for t in texts]
         judged = judge(teacher, texts)
-        return {"temperature": temperature, "word_temperature": word_temperature, "candidates": candidates,
+        return {"temperature": temperature, "word_temperature": word_temperature, "teacher_weight": teacher_weight,
+                "candidates": candidates,
                 "samples": len(texts),
                 "distinct_1": distinct_n(texts, 1), "distinct_2": distinct_n(texts, 2),
                 "distinct_3": distinct_n(texts, 3), "unique_sentences": len(set(texts)) / len(texts),
@@ -116,9 +123,9 @@ def measure(model_arg: str | None, args, references: list[str], train_sentences:
     return {"model": str(model_dir), "model_training": model.meta.get("training", {}),
             "parameters": sum(p.numel() for p in model.denoiser.parameters()),
             "held_out": held_out,
-            "unguided": [unguided(t, w, c) for t in args.temperatures
+            "unguided": [unguided(t, w, b, c) for t in args.temperatures
                          for w in args.word_temperatures or [word_temperature_for(model.config.predict)]
-                         for c in args.candidates],
+                         for b in args.teacher_weights for c in args.candidates],
             "lm_score_references": humans.lm_score, "fluent_references": humans.fluent, "teacher": str(teacher_dir),
             "sentences_per_second": speed, "sampling_steps": args.steps, "batch_size": args.batch_size}
 

@@ -29,6 +29,7 @@ GENERATE_OPTIONS: dict[str, Any] = {
     "steps": defaults.STEPS, "guide_steps": None, "guide_lr": None,
     "guide_every": None, "guide_norm": None, "guided_share": defaults.GUIDED_SHARE, "tail_stride": defaults.TAIL_STRIDE,
     "temperature": defaults.TEMPERATURE, "word_temperature": defaults.WORD_TEMPERATURE, "repel": None,
+    "teacher_weight": None,
     "candidates": None, "survivors": defaults.SURVIVORS,
     "prune_at": None, "weights": None, "batch_size": defaults.BATCH_SIZE, "show_progress": False,
     "trajectory_every": 0, "judge": False, "on_step": None,
@@ -109,7 +110,9 @@ class Model:
         only), ``temperature``, ``word_temperature`` (0: each step takes the best word; τ > 0: draws it
         from softmax(scores / τ); None: 0.5 for a model that predicts words, else 0), ``repel`` (how
         hard the samples of one request push each other apart in the guided share; 0: drawn
-        independently; None: as the controls ask, else 0),
+        independently; None: as the controls ask, else 0), ``teacher_weight`` (after the guided
+        share, how much the model's teacher LM weighs in each step's choice of words; 0: not at all;
+        None: as the controls ask, else 1),
         ``candidates`` (None: the controls' default),
         ``prune_at`` and ``survivors`` (after that share of the chain only that many candidates per
         sentence go on; None: halfway where classifier controls guide, else never), ``weights``
@@ -135,7 +138,7 @@ class Model:
         check_counts(len(targets) * samples_per_target, settings["candidates"], seed)
         check_sampling(self.lm, settings["steps"], settings["temperature"], settings["guide_steps"] or 0,
                        settings["word_temperature"])
-        check_guidance(settings["guide_lr"], settings["guide_norm"], settings["repel"])
+        check_guidance(settings["guide_lr"], settings["guide_norm"], settings["repel"], settings["teacher_weight"])
         requests = [_request(target) for target in targets]
         rows = [(i, k, r) for i, r in enumerate(requests) for k in range(samples_per_target)]
         if not 0 <= settings["guided_share"] <= 1:
@@ -152,7 +155,7 @@ class Model:
                                 temperature=settings["temperature"], tail_stride=settings["tail_stride"],
                                 word_temperature=settings["word_temperature"],
                                 guide_every=settings["guide_every"], guide_norm=settings["guide_norm"],
-                                repel=settings["repel"])
+                                repel=settings["repel"], teacher_weight=settings["teacher_weight"])
         results = generate(self.lm, [r for _, _, r in rows], weights=settings["weights"], sampler=sampler,
                            seed=seed, batch_size=settings["batch_size"], show_progress=settings["show_progress"],
                            host=self.host, candidates=settings["candidates"], survivors=settings["survivors"],
@@ -235,10 +238,14 @@ def check_counts(sentences: int, candidates: int | None, seed: int) -> None:
         raise UsageError(f"seed must be a whole number from 0 to 2^63 - 1, got {seed}")
 
 
-def check_guidance(guide_lr: float | None, guide_norm: str | None, repel: float | None = None) -> None:
+def check_guidance(guide_lr: float | None, guide_norm: str | None, repel: float | None = None,
+                   teacher_weight: float | None = None) -> None:
     """Usage errors for guidance settings (None: as the controls ask), before any model is loaded."""
-    if repel is not None and not defaults.is_repel(repel):
+    if repel is not None and not defaults.is_weight(repel):
         raise UsageError(f"--repel must be a number, 0 (samples drawn independently) or more, got {repel!r}")
+    if teacher_weight is not None and not defaults.is_weight(teacher_weight):
+        raise UsageError(f"--teacher-weight must be a number, 0 (the teacher takes no part) or more, "
+                         f"got {teacher_weight!r}")
     if guide_lr is not None and not 0 < guide_lr < float("inf"):
         raise UsageError(f"--guide-lr must be a positive number, got {guide_lr}")
     if guide_norm not in (None, *defaults.GUIDE_NORMS):

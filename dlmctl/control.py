@@ -82,8 +82,9 @@ class Control(ABC):
     #: ones are dropped, when the user gives no ``--prune-at``: a run gets the latest any of its
     #: classifier controls asks for, and at least ``dlmctl.defaults.PRUNE_AT`` (None: no wish)
     prune_at: ClassVar[float | None] = None
-    #: for a control that guides by a gradient, settings tuned for it (``guide_steps``,
-    #: ``guide_lr``, ``guide_every``, ``guide_norm``), e.g. ``{"guide_every": 2}``: a run uses them
+    #: settings tuned for this control (``dlmctl.sampling.SCHEDULE_SETTINGS``: ``guide_steps``,
+    #: ``guide_lr``, ``guide_every``, ``guide_norm``, ``repel``, ``teacher_weight``), e.g.
+    #: ``{"guide_every": 2}``: a run uses them
     #: where the user sets none and its classifier controls and the other controls that ask for a
     #: schedule all ask for the same one; else the defaults (``dlmctl.defaults``)
     guidance_schedule: ClassVar[Mapping[str, int | float | str]] = {}

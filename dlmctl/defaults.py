@@ -26,6 +26,10 @@ TAIL_STRIDE = 2
 #: pushed apart each step, in units of their kernel-weighted differences (dlmctl.repulsion; 0: drawn
 #: independently; docs/method.md for what it trades)
 REPEL = 0.0
+#: after the guided share, how much the teacher LM's next-word log-probabilities (given the words
+#: the model puts before each position) add to the model's word scores at each clamping step (0: not
+#: at all; a model without a teacher: not at all)
+TEACHER_WEIGHT = 1.0
 #: scale of the noise added per denoising step (1: the exact ancestral sampler)
 TEMPERATURE = 0.7
 #: how the clamping step picks each position's word from the model's word scores: 0 takes the
@@ -49,8 +53,8 @@ PRUNE_AT = 0.5
 SURVIVORS = 2
 
 
-def is_repel(value: object) -> bool:
-    """Whether ``value`` is a ``repel`` setting: a finite number, 0 or more."""
+def is_weight(value: object) -> bool:
+    """Whether ``value`` is a ``repel`` or ``teacher_weight`` setting: a finite number, 0 or more."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < float("inf")
 
 

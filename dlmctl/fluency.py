@@ -5,6 +5,9 @@ A corpus-mean lm-score hides a broken sentence among fluent ones; one word the t
 unlikely ("It is is", "a English", a name cut off before its end) does not hide. A sentence counts as
 *fluent* when its worst token's NLL is at most a threshold (nats); ``dlmctl evaluate`` reports the
 share of fluent samples beside that of human references.
+
+The same teacher also weighs in while the words settle: :func:`next_word_bias` gives the clamping
+step its next-word log-probabilities (docs/method.md, "The teacher in the clamp").
 """
 
 from __future__ import annotations
@@ -31,3 +34,19 @@ def sentence_scores(teacher: Teacher, sentences: Sequence[Sequence[str]]) -> tor
 def fluent(scores: torch.Tensor, threshold: float = DEFAULT_THRESHOLD) -> torch.Tensor:
     """(N,) bool: which :func:`sentence_scores` count as fluent."""
     return scores <= threshold
+
+
+@torch.no_grad()
+def next_word_bias(teacher: Teacher, tokens: torch.Tensor) -> torch.Tensor:
+    """(B, L, V) log p_teacher(word at i | tokens before i) for each position i of ``tokens`` (B, L),
+    sentences as the diffusion model lays them out (START, words, END, PAD…) in the teacher's own
+    vocabulary: 0 at START and after the first END; PAD before it scores as END (the teacher never
+    predicts PAD, and a PAD there ends the sentence just as END does)."""
+    vocab = teacher.vocab
+    log_probs = teacher.net(tokens).float().log_softmax(-1)              # (B, L, V): the word after each
+    log_probs[..., vocab.pad] = log_probs[..., vocab.end]
+    bias = torch.zeros_like(log_probs)
+    bias[:, 1:] = log_probs[:, :-1]
+    ends = (tokens == vocab.end).int()
+    bias[(ends.cumsum(1) - ends) > 0] = 0
+    return bias

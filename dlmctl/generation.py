@@ -416,9 +416,10 @@ def guidance_schedule(controls: Iterable[Control]) -> dict[str, int | float | st
         if norm not in defaults.GUIDE_NORMS:
             raise PluginError(f"control '{control.name}' asks for guide_norm '{norm}' "
                               f"(one of: {', '.join(defaults.GUIDE_NORMS)})")
-        repel = control.guidance_schedule.get("repel", defaults.REPEL)
-        if not defaults.is_repel(repel):
-            raise PluginError(f"control '{control.name}' asks for repel {repel!r} (a number, 0 or more)")
+        for name in ("repel", "teacher_weight"):
+            value = control.guidance_schedule.get(name, getattr(defaults, name.upper()))
+            if not defaults.is_weight(value):
+                raise PluginError(f"control '{control.name}' asks for {name} {value!r} (a number, 0 or more)")
     schedules = [dict(c.guidance_schedule) for c in guided]
     return schedules[0] if schedules and all(s == schedules[0] for s in schedules) else {}
 

@@ -1,5 +1,5 @@
 """Ancestral sampling with the clamping trick, as a generator that yields every step, with one seam
-where guidance runs (docs/method.md, "Sampling" and "Guided sampling")."""
+where guidance runs (docs/method.md, "Sampling", "Guided sampling" and "The teacher in the clamp")."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import torch
 
 from dlmctl import defaults
 from dlmctl.control import Guidance, WordBiasFn
+from dlmctl.fluency import next_word_bias
 from dlmctl.model import DiffusionLM, nearest_word_scores
 from dlmctl.repulsion import repulsion
+from dlmctl.teacher import Teacher, model_teacher
 
 #: Adagrad's ε (torch.optim.Adagrad's default), added to the root of the squared-gradient sum
 ADAGRAD_EPS = 1e-10
@@ -59,7 +61,7 @@ class Step:
 
 
 #: the settings a control may set for its own runs (``Control.guidance_schedule``)
-SCHEDULE_SETTINGS = ("guide_steps", "guide_lr", "guide_every", "guide_norm", "repel")
+SCHEDULE_SETTINGS = ("guide_steps", "guide_lr", "guide_every", "guide_norm", "repel", "teacher_weight")
 
 
 @dataclass
@@ -78,6 +80,7 @@ class SamplerConfig:
     temperature: float = defaults.TEMPERATURE    # noise scale per step (1: the exact ancestral sampler)
     word_temperature: float | None = defaults.WORD_TEMPERATURE  # the clamp's word: 0 the best, else drawn
     tail_stride: int = defaults.TAIL_STRIDE      # after the guided share, every n-th step of the chain only
+    teacher_weight: float | None = None          # the teacher's next-word log-probs in the tail's clamp
 
     def filled(self, schedule: Mapping[str, int | float] | None = None) -> "SamplerConfig":
         """This config with each guidance setting left None taken from ``schedule`` (what the
@@ -103,8 +106,11 @@ class Sampler:
             raise ValueError(f"guide_norm must be one of {defaults.GUIDE_NORMS}, got {self.config.guide_norm!r}")
         if not 0 <= self.config.word_temperature < float("inf"):
             raise ValueError(f"word_temperature must be 0 or more, got {self.config.word_temperature!r}")
-        if not defaults.is_repel(self.config.repel):
+        if not defaults.is_weight(self.config.repel):
             raise ValueError(f"repel must be 0 or more, got {self.config.repel!r}")
+        if not defaults.is_weight(self.config.teacher_weight):
+            raise ValueError(f"teacher_weight must be 0 or more, got {self.config.teacher_weight!r}")
+        self.teacher = clamp_teacher(model) if self.config.teacher_weight else None
         self.even = model.diffusion.respaced(self.config.steps)
         n = self.even.num_steps
         self.guided = round(n * self.config.guided_share)      # steps guided, from the noisy start
@@ -148,6 +154,13 @@ class Sampler:
         u = torch.rand(total.shape, generator=generator, dtype=cdf.dtype).to(cdf.device) * total
         u = torch.minimum(u, torch.nextafter(total, torch.zeros_like(total)))    # strictly below the total
         return torch.searchsorted(cdf, u, right=True)[..., 0]                    # never a word of probability 0
+
+    def with_teacher(self, scores: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        """``bias`` (B, L, V) or None, plus ``teacher_weight`` times the teacher's next-word
+        log-probabilities given the words the biased ``scores`` (B, L, V) put first."""
+        biased = scores if bias is None else scores + bias
+        nudge = self.config.teacher_weight * next_word_bias(self.teacher, biased.argmax(-1))
+        return nudge if bias is None else bias + nudge
 
     @staticmethod
     def classifier_gradient(x: torch.Tensor, t: torch.Tensor, terms: Sequence[WeightedGuidance]) -> torch.Tensor:
@@ -206,6 +219,8 @@ class Sampler:
             # reads the last step's x̂0 if self-conditioned
             x0, scores = model.denoiser(x, chain.model_time(idx), x0, with_scores=True)
             bias = step_bias(fixed_bias, word_biases, scores)
+            if self.teacher is not None and i < last_guided:
+                bias = self.with_teacher(scores, bias)
             tokens = self.clamp_words(scores if bias is None else scores + bias, generator)
             clamped = model.embeddings[tokens]
             mean, std = chain.posterior(clamped, x, idx)
@@ -232,3 +247,10 @@ def step_bias(fixed: torch.Tensor | None, word_biases: Sequence[WordBiasFn], sco
         return fixed
     biased = scores if fixed is None else scores + fixed
     return sum((bias(biased) for bias in word_biases), torch.zeros_like(scores) if fixed is None else fixed)
+
+
+def clamp_teacher(model: DiffusionLM) -> Teacher | None:
+    """The teacher the model directory carries, if it reads the model's own vocabulary (its next-word
+    scores then line up with the model's word scores); else None."""
+    teacher = model_teacher(model)
+    return teacher if teacher is not None and teacher.vocab.words == model.vocab.words else None

@@ -203,6 +203,12 @@ def test_a_control_asking_for_an_unknown_guidance_setting_is_named(controls):
         with pytest.raises(PluginError, match="control 'pos' asks for repel .* \\(a number, 0 or more\\)"):
             guidance_schedule([Pushy()])
 
+        class Wordy(type(controls["pos"])):
+            guidance_schedule = {"teacher_weight": bad}
+
+        with pytest.raises(PluginError, match="control 'pos' asks for teacher_weight .* \\(a number, 0 or more\\)"):
+            guidance_schedule([Wordy()])
+
 
 def test_train_control_rejects_a_control_without_classifier(tiny_model_dir, small_corpus):
     result = subprocess.run([sys.executable, "-c", "from dlmctl.cli import main; main()", "train-control",

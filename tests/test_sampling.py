@@ -1,8 +1,13 @@
+import shutil
+
 import pytest
 import torch
 
+from dlmctl import sampling
+from dlmctl.fluency import next_word_bias
 from dlmctl.testing import generate_texts
 from dlmctl.sampling import Sampler, SamplerConfig
+from dlmctl.teacher import model_teacher
 from dlmctl.vocab import tokenize
 
 FAST = SamplerConfig(steps=40)
@@ -224,3 +229,73 @@ def test_the_clamp_takes_the_best_word_or_draws_one_as_scored(tiny_model):
 def test_a_negative_word_temperature_is_refused(tiny_model):
     with pytest.raises(ValueError, match="word_temperature"):
         Sampler(tiny_model, SamplerConfig(word_temperature=-1))
+
+
+@pytest.fixture(scope="module")
+def taught_model(tiny_model_dir, small_corpus, tmp_path_factory):
+    """The tiny model with a tiny teacher LM in its directory, trained on the same sentences and
+    vocabulary (a few seconds)."""
+    from dlmctl.checkpoint import load_model
+    from dlmctl.corpus import tokenized
+    from dlmctl.teacher import TEACHER_SUBDIR, TeacherConfig, TeacherTrainConfig, train_teacher
+
+    out = tmp_path_factory.mktemp("taught") / "model"
+    shutil.copytree(tiny_model_dir, out)
+    model = load_model(out)
+    torch.set_num_threads(1)
+    train_teacher(tokenized(str(small_corpus), "human_reference"), model.vocab, out / TEACHER_SUBDIR,
+                  TeacherConfig(len(model.vocab), seq_len=32, hidden=32, layers=1, heads=2, dropout=0.0),
+                  TeacherTrainConfig(steps=200, batch_size=32, lr=5e-3, warmup=20, eval_every=200),
+                  torch.device("cpu"), show_progress=False)
+    return load_model(out)
+
+
+def test_the_teachers_next_word_bias_lines_up_with_the_models_positions(taught_model):
+    teacher = model_teacher(taught_model)
+    vocab = taught_model.vocab
+    tokens = torch.tensor([vocab.encode("The Eagle is a pub .".split(), 12),
+                           vocab.encode("The Eagle".split(), 12)])
+    tokens[1, 3:6] = torch.tensor([vocab.pad, vocab.pad, vocab.end])   # PADs before the first END
+    bias = next_word_bias(teacher, tokens)
+    log_probs = teacher.net(tokens).log_softmax(-1)
+    assert bias.shape == (2, 12, len(vocab))
+    assert (bias[:, 0] == 0).all()
+    for i in range(1, 8):               # START + 6 words + END
+        assert torch.allclose(bias[0, i, :vocab.pad], log_probs[0, i - 1, :vocab.pad], atol=1e-5)
+        assert bias[0, i, vocab.pad] == pytest.approx(log_probs[0, i - 1, vocab.end].item(), abs=1e-5)
+    assert (bias[0, 8:] == 0).all()                                 # after END
+    assert (bias[1, 6:] == 0).all() and bias[1, 5].abs().sum() > 0  # after the first END only
+    assert bias[1, 3, vocab.pad] == pytest.approx(log_probs[1, 2, vocab.end].item(), abs=1e-5)  # PAD as END
+
+
+def test_the_teacher_weighs_in_after_the_guided_share_only(taught_model, monkeypatch):
+    seen = []
+    real = sampling.next_word_bias
+    monkeypatch.setattr(sampling, "next_word_bias", lambda teacher, tokens: seen.append(tokens) or real(teacher, tokens))
+    for weight in (0.0, 1.0):
+        seen.clear()
+        sampler = Sampler(taught_model, SamplerConfig(steps=40, teacher_weight=weight))
+        steps = list(sampler.steps(3, generator=torch.Generator().manual_seed(0)))
+        tail = [s for s in steps if s.index < sampler.chain.num_steps - sampler.guided]
+        assert (sampler.teacher is None) == (weight == 0)
+        assert len(seen) == (len(tail) if weight else 0) and 0 < len(tail) < len(steps)
+
+
+def test_a_heavier_teacher_writes_sentences_the_teacher_finds_likelier(taught_model):
+    teacher = model_teacher(taught_model)
+
+    def mean_nll(weight: float) -> float:
+        texts = generate_texts(taught_model, [{}] * 32, sampler=SamplerConfig(steps=40, teacher_weight=weight),
+                               candidates=1, seed=3, show_progress=False)
+        total, count = teacher.nll(texts)
+        return (total / count).mean().item()
+
+    assert mean_nll(3.0) < mean_nll(1.0) < mean_nll(0.0)
+
+
+def test_a_teacher_of_another_vocabulary_is_not_used_in_the_clamp(taught_model):
+    taught_model.vocab.words.append("zyzzyva")       # the model's vocabulary no longer the teacher's
+    try:
+        assert Sampler(taught_model, SamplerConfig(teacher_weight=1.0)).teacher is None
+    finally:
+        taught_model.vocab.words.pop()

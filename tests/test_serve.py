@@ -81,6 +81,7 @@ def test_infill_keeps_the_template_s_words(client):
     (b'{"controls": "length=6"}', 400, '"controls" must be an object'),
     (b'{"options": {"temperature": "hot"}}', 400, '"options.temperature" must be a number'),
     (b'{"options": {"word_temperature": "hot"}}', 400, '"options.word_temperature" must be a number'),
+    (b'{"options": {"teacher_weight": "loud"}}', 400, '"options.teacher_weight" must be a number'),
     (b'{"options": {"weights": {"length": "x"}}}', 400, '"options.weights" must be an object of control name'),
     (b'{"controls": {"length": "' + b"9" * 20000 + b'"}}', 413, "over 16384 bytes"),
 ])

@@ -119,6 +119,11 @@ def generate_command(
                                           "their words form (in the guided share), so that they do not come out "
                                           f"as near copies; 0 draws them independently. Default {defaults.REPEL:g}, "
                                           "or what the controls ask for (pos: try 0.7 with --candidates 5).")] = None,
+    teacher_weight: Annotated[Optional[float], Opt(help="After the guided share, how much the model's teacher LM "
+                                                   "weighs in each step's choice of words: its next-word "
+                                                   "log-probabilities are added to the model's word scores (0: not "
+                                                   f"at all). Default {defaults.TEACHER_WEIGHT:g}, or what the "
+                                                   "controls ask for; a model without a teacher ignores it.")] = None,
     candidates: Annotated[Optional[int], Opt(help="Samples drawn per sentence, to choose from: the samples of one "
                                              "target share them, each keeping one ranked high by the model's loss, "
                                              "the controls' classifiers and the teacher's fluency that does not "
@@ -174,7 +179,7 @@ def generate_command(
     from dlmctl.loop import is_main_process
 
     check_counts(len(lines) * per_target, candidates, seed)
-    check_guidance(guide_lr, guide_norm, repel)
+    check_guidance(guide_lr, guide_norm, repel, teacher_weight)
 
     lm = open_model(model, device)
     show_plugin_warnings()
@@ -191,7 +196,7 @@ def generate_command(
                                            guide_steps=guide_steps, guide_lr=guide_lr, guided_share=guided_share,
                                            tail_stride=tail_stride, guide_every=guide_every, guide_norm=guide_norm,
                                            temperature=temperature, word_temperature=word_temperature,
-                                           repel=repel, candidates=candidates,
+                                           repel=repel, teacher_weight=teacher_weight, candidates=candidates,
                                            prune_at=prune_at, survivors=survivors, weights=weights,
                                            batch_size=batch_size, trajectory_every=show_steps,
                                            judge=judge, on_step=on_step,

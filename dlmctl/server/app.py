@@ -35,8 +35,8 @@ PAGE = Path(__file__).with_name("page.html")
 log = logging.getLogger("dlmctl.server")
 #: options a request may set, per endpoint (the rest are the server's)
 GENERATE_OPTIONS = ("steps", "guide_steps", "guide_lr", "guide_every", "guide_norm", "guided_share", "tail_stride",
-                    "temperature", "word_temperature", "repel", "candidates", "prune_at", "survivors", "weights",
-                    "judge")
+                    "temperature", "word_temperature", "repel", "teacher_weight", "candidates", "prune_at", "survivors",
+                    "weights", "judge")
 INFILL_OPTIONS = ("steps", "temperature", "mbr", "candidates", "weights", "judge")
 
 
@@ -247,9 +247,10 @@ def request_options(body: dict[str, Any], allowed: tuple[str, ...], limits: Limi
     weights = options.get("weights", {})
     if not isinstance(weights, dict) or not all(_is_number(v) for v in weights.values()):
         raise UsageError('"options.weights" must be an object of control name → λ, e.g. {"pos": 0.003}')
-    for name in ("temperature", "word_temperature", "repel", "guide_lr", "guided_share", "prune_at"):
+    for name in ("temperature", "word_temperature", "repel", "teacher_weight", "guide_lr", "guided_share", "prune_at"):
         if name in options and not _is_number(options[name]) and not (
-                options[name] is None and name in ("prune_at", "guide_lr", "repel", "word_temperature")):
+                options[name] is None and name in ("prune_at", "guide_lr", "repel", "teacher_weight",
+                                                   "word_temperature")):
             raise UsageError(f'"options.{name}" must be a number, got {options[name]!r}')
     if "judge" in options and not isinstance(options["judge"], bool):
         raise UsageError(f'"options.judge" must be true or false, got {options["judge"]!r}')
