@@ -140,7 +140,7 @@ def main() -> None:
                         help="gradient steps per denoising step (default: as the CLI, what the controls ask for)")
     parser.add_argument("--guide-lr", type=float,
                         help="learning rate of the guidance's Adagrad steps (default: as the CLI)")
-    parser.add_argument("--guided-share", type=float, default=defaults.GUIDED_SHARE,
+    parser.add_argument("--guided-share", type=float,
                         help="share of the chain, from its noisy start, in which guidance runs")
     parser.add_argument("--guide-every", type=int,
                         help="the classifiers' gradient computed every n-th guided step, reused between "
@@ -288,6 +288,18 @@ def guidance(settings: dict) -> str:
     return text + (f", the classifiers' gradient computed every {every} steps)" if every and every > 1 else ")")
 
 
+def guided_share(settings: dict) -> str:
+    """Where guidance runs, for the table's header (None: as each control asks)."""
+    share = settings.get("guided_share", 0.9)
+    return "in the share of the chain each control asks for" if share is None else f"in the first {100 * share:.0f} %"
+
+
+def teacher_weight(settings: dict) -> str:
+    """The teacher's weight in the clamp, for the table's header (records before it existed: 0)."""
+    weight = settings.get("teacher_weight", 0)
+    return "as each control asks" if weight is None else f"{weight:g}"
+
+
 def tail(settings: dict) -> str:
     """How the chain after the guided share is strided, for the table's header."""
     stride = settings.get("tail_stride", 1)
@@ -300,8 +312,8 @@ def markdown(record: dict) -> str:
              f"`{record['command']}`", "",
              f"Machine: {record['machine']}. Model: {record['model']['dir']} "
              f"({record['model']['steps_done']} training steps). {s['targets']} targets × {s['samples']} "
-             f"samples, {s['steps']} sampling steps, {guidance(s)} in the first "
-             f"{100 * s.get('guided_share', 0.9):.0f} % of them{tail(s)}, temperature {s.get('temperature', 1.0)}, best of {s.get('candidates') or 'the default'} (model loss + classifier ranks{pruning(s)}), annotator {s['annotator']}. "
+             f"samples, {s['steps']} sampling steps, {guidance(s)} {guided_share(s)}{tail(s)}, "
+             f"teacher weight {teacher_weight(s)} after the first half, temperature {s.get('temperature', 1.0)}, best of {s.get('candidates') or 'the default'} (model loss + classifier ranks{pruning(s)}), annotator {s['annotator']}. "
              f"Total time {record['seconds_total'] / 60:.1f} min.", "",
              "| variant | control | λ | success guided % | success unguided % | paper % | fluent % | overlap | "
              "distinct-2 | lm-score | sentences/s |",

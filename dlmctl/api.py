@@ -27,7 +27,7 @@ MAX_WORD_TEMPERATURE = 10.0
 #: keyword options of :meth:`Model.generate` and :meth:`Model.generate_batch`, with their defaults
 GENERATE_OPTIONS: dict[str, Any] = {
     "steps": defaults.STEPS, "guide_steps": None, "guide_lr": None,
-    "guide_every": None, "guide_norm": None, "guided_share": defaults.GUIDED_SHARE, "tail_stride": defaults.TAIL_STRIDE,
+    "guide_every": None, "guide_norm": None, "guided_share": None, "tail_stride": defaults.TAIL_STRIDE,
     "temperature": defaults.TEMPERATURE, "word_temperature": defaults.WORD_TEMPERATURE, "repel": None,
     "teacher_weight": None,
     "candidates": None, "survivors": defaults.SURVIVORS,
@@ -141,8 +141,8 @@ class Model:
         check_guidance(settings["guide_lr"], settings["guide_norm"], settings["repel"], settings["teacher_weight"])
         requests = [_request(target) for target in targets]
         rows = [(i, k, r) for i, r in enumerate(requests) for k in range(samples_per_target)]
-        if not 0 <= settings["guided_share"] <= 1:
-            raise UsageError(f"guided_share must be in [0, 1], got {settings['guided_share']}")
+        if settings["guided_share"] is not None and not defaults.is_share(settings["guided_share"]):
+            raise UsageError(f"--guided-share must be in [0, 1], got {settings['guided_share']!r}")
         for name in ("tail_stride", "guide_every"):
             value = settings[name]
             if value is None and name == "guide_every":

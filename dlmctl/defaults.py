@@ -26,10 +26,13 @@ TAIL_STRIDE = 2
 #: pushed apart each step, in units of their kernel-weighted differences (dlmctl.repulsion; 0: drawn
 #: independently; docs/method.md for what it trades)
 REPEL = 0.0
-#: after the guided share, how much the teacher LM's next-word log-probabilities (given the words
-#: the model puts before each position) add to the model's word scores at each clamping step (0: not
-#: at all; a model without a teacher: not at all)
+#: once the words settle, how much the teacher LM's next-word log-probabilities (given the words the
+#: model puts before each position) add to the model's word scores at each clamping step (0: not at
+#: all; a model without a teacher: not at all)
 TEACHER_WEIGHT = 1.0
+#: share of the chain, from its noisy start, after which the teacher weighs in (where guidance ends
+#: by default: the words have mostly settled)
+TEACHER_FROM = 0.5
 #: scale of the noise added per denoising step (1: the exact ancestral sampler)
 TEMPERATURE = 0.7
 #: how the clamping step picks each position's word from the model's word scores: 0 takes the
@@ -51,6 +54,11 @@ FLUENCY_THRESHOLD = 6.0
 PRUNE_AT = 0.5
 #: candidates per returned sentence that sample the rest of the chain after pruning
 SURVIVORS = 2
+
+
+def is_share(value: object) -> bool:
+    """Whether ``value`` is a share of the chain: a number from 0 to 1."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
 
 
 def is_weight(value: object) -> bool:

@@ -420,6 +420,9 @@ def guidance_schedule(controls: Iterable[Control]) -> dict[str, int | float | st
             value = control.guidance_schedule.get(name, getattr(defaults, name.upper()))
             if not defaults.is_weight(value):
                 raise PluginError(f"control '{control.name}' asks for {name} {value!r} (a number, 0 or more)")
+        share = control.guidance_schedule.get("guided_share", defaults.GUIDED_SHARE)
+        if not defaults.is_share(share):
+            raise PluginError(f"control '{control.name}' asks for guided_share {share!r} (a number from 0 to 1)")
     schedules = [dict(c.guidance_schedule) for c in guided]
     return schedules[0] if schedules and all(s == schedules[0] for s in schedules) else {}
 

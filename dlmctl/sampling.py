@@ -61,7 +61,7 @@ class Step:
 
 
 #: the settings a control may set for its own runs (``Control.guidance_schedule``)
-SCHEDULE_SETTINGS = ("guide_steps", "guide_lr", "guide_every", "guide_norm", "repel", "teacher_weight")
+SCHEDULE_SETTINGS = ("guide_steps", "guide_lr", "guide_every", "guide_norm", "guided_share", "repel", "teacher_weight")
 
 
 @dataclass
@@ -76,7 +76,7 @@ class SamplerConfig:
     guide_every: int | None = None               # the classifiers' gradient computed every n-th guided step
     guide_norm: str | None = None                # what Adagrad's accumulator sums over (defaults.GUIDE_NORMS)
     repel: float | None = None                   # push apart the samples of one request in the guided share
-    guided_share: float = defaults.GUIDED_SHARE  # guidance in this share of the chain, from its noisy start
+    guided_share: float | None = None            # guidance in this share of the chain, from its noisy start
     temperature: float = defaults.TEMPERATURE    # noise scale per step (1: the exact ancestral sampler)
     word_temperature: float | None = defaults.WORD_TEMPERATURE  # the clamp's word: 0 the best, else drawn
     tail_stride: int = defaults.TAIL_STRIDE      # after the guided share, every n-th step of the chain only
@@ -116,6 +116,7 @@ class Sampler:
         self.guided = round(n * self.config.guided_share)      # steps guided, from the noisy start
         tail = list(range(n - self.guided))[::self.config.tail_stride]
         self.chain = self.even.subset(tail + list(range(n - self.guided, n)))
+        self.taught = self.index_after(defaults.TEACHER_FROM)  # chain indices below it: the teacher weighs in
 
     def index_after(self, share: float) -> int:
         """The chain index of the step that ends the first ``share`` of the chain, from its noisy
@@ -219,7 +220,7 @@ class Sampler:
             # reads the last step's x̂0 if self-conditioned
             x0, scores = model.denoiser(x, chain.model_time(idx), x0, with_scores=True)
             bias = step_bias(fixed_bias, word_biases, scores)
-            if self.teacher is not None and i < last_guided:
+            if self.teacher is not None and i < self.taught:
                 bias = self.with_teacher(scores, bias)
             tokens = self.clamp_words(scores if bias is None else scores + bias, generator)
             clamped = model.embeddings[tokens]

@@ -160,16 +160,16 @@ def test_guidance_moves_samples_toward_the_target(trained, controls, name, targe
 
 def test_a_run_takes_the_guidance_schedule_all_its_classifier_controls_ask_for(trained, controls, monkeypatch):
     """Guidance settings left unset follow the schedule the run's classifier controls agree on
-    (pos asks for a fresh gradient every 2nd guided step, semantic for sentence-normalised
-    steps), else the defaults, not a mix; an explicit setting wins."""
+    (pos asks for a fresh gradient every 2nd guided step, guided to the end, semantic for
+    sentence-normalised steps), else the defaults, not a mix; an explicit setting wins."""
     pos, semantic = controls["pos"], controls["semantic"]
     assert guidance_schedule([]) == guidance_schedule([controls["length"]]) == {}
-    assert guidance_schedule([pos, controls["length"]]) == {"guide_every": 2}
+    assert guidance_schedule([pos, controls["length"]]) == {"guide_every": 2, "guided_share": 1.0}
     assert guidance_schedule([semantic]) == {"guide_norm": "sentence"}
     assert guidance_schedule([pos, semantic]) == guidance_schedule([pos, controls["tree"]]) == {}
     assert SamplerConfig(guide_steps=3).filled({"guide_steps": 2, "guide_every": 2}) == SamplerConfig(
         guide_steps=3, guide_lr=defaults.GUIDE_LR, guide_every=2, guide_norm=defaults.GUIDE_NORM,
-        repel=defaults.REPEL)
+        guided_share=defaults.GUIDED_SHARE, repel=defaults.REPEL, teacher_weight=defaults.TEACHER_WEIGHT)
     model, _ = trained
     computed = []
     gradient = Sampler.classifier_gradient
@@ -181,7 +181,7 @@ def test_a_run_takes_the_guidance_schedule_all_its_classifier_controls_ask_for(t
         texts[every] = generate_texts(model, [{"pos": "DET NOUN AUX ADJ PUNCT"}] * 2, seed=1, candidates=1,
                                       sampler=SamplerConfig(steps=10, guide_every=every), show_progress=False)
         calls[every] = len(computed)
-    assert calls == {None: 3, 2: 3, 1: 5}           # chain steps 9..5 guide; every 2nd: 9, 7, 5
+    assert calls == {None: 5, 2: 5, 1: 9}           # pos guides chain steps 9..1; every 2nd: 9, 7, 5, 3, 1
     assert texts[None] == texts[2]
 
 
@@ -208,6 +208,12 @@ def test_a_control_asking_for_an_unknown_guidance_setting_is_named(controls):
 
         with pytest.raises(PluginError, match="control 'pos' asks for teacher_weight .* \\(a number, 0 or more\\)"):
             guidance_schedule([Wordy()])
+
+        class Endless(type(controls["pos"])):
+            guidance_schedule = {"guided_share": bad}
+
+        with pytest.raises(PluginError, match="control 'pos' asks for guided_share .* \\(a number from 0 to 1\\)"):
+            guidance_schedule([Endless()])
 
 
 def test_train_control_rejects_a_control_without_classifier(tiny_model_dir, small_corpus):

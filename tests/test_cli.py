@@ -62,6 +62,7 @@ def test_batch_targets_write_jsonl(monkeypatch, capsys, tiny_model_dir, tmp_path
     (["--guide-every", "0"], "--guide-every must be a whole number, 1 (every step) or more, got 0"),
     (["--guide-norm", "row"], "--guide-norm must be coordinate or sentence, got 'row'"),
     (["--repel", "-1"], "--repel must be a number, 0 (samples drawn independently) or more, got -1.0"),
+    (["--guided-share", "2"], "--guided-share must be in [0, 1], got 2.0"),
     (["--teacher-weight", "-1"], "--teacher-weight must be a number, 0 (the teacher takes no part) or more, got -1.0"),
 ])
 def test_bad_generate_input_is_one_line_and_exit_2(monkeypatch, capsys, tiny_model_dir, args, message):

@@ -104,8 +104,10 @@ def generate_command(
                                              f"over: {' or '.join(defaults.GUIDE_NORMS)} (one sum per sentence: the "
                                              "step keeps the gradient's direction). Default "
                                              f"{defaults.GUIDE_NORM}, or the schedule the controls ask for.")] = None,
-    guided_share: Annotated[float, Opt(help="Share of the chain, from its noisy start, in which classifier "
-                                       "controls guide (the words settle early).")] = defaults.GUIDED_SHARE,
+    guided_share: Annotated[Optional[float], Opt(help="Share of the chain, from its noisy start, in which "
+                                                 "classifier controls guide (the words settle early). Default "
+                                                 f"{defaults.GUIDED_SHARE:g}, or what the controls ask for (pos: "
+                                                 "1).")] = None,
     tail_stride: Annotated[int, Opt(help="After the guided share, sample only every N-th step of the chain "
                                     "(the words have settled; 1: every step).")] = defaults.TAIL_STRIDE,
     temperature: Annotated[float, Opt(help="Noise scale per sampling step: lower is more fluent and less "

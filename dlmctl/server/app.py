@@ -250,7 +250,7 @@ def request_options(body: dict[str, Any], allowed: tuple[str, ...], limits: Limi
     for name in ("temperature", "word_temperature", "repel", "teacher_weight", "guide_lr", "guided_share", "prune_at"):
         if name in options and not _is_number(options[name]) and not (
                 options[name] is None and name in ("prune_at", "guide_lr", "repel", "teacher_weight",
-                                                   "word_temperature")):
+                                                   "word_temperature", "guided_share")):
             raise UsageError(f'"options.{name}" must be a number, got {options[name]!r}')
     if "judge" in options and not isinstance(options["judge"], bool):
         raise UsageError(f'"options.judge" must be true or false, got {options["judge"]!r}')
