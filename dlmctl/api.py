@@ -110,9 +110,9 @@ class Model:
         only), ``temperature``, ``word_temperature`` (0: each step takes the best word; τ > 0: draws it
         from softmax(scores / τ); None: 0.5 for a model that predicts words, else 0), ``repel`` (how
         hard the samples of one request push each other apart in the guided share; 0: drawn
-        independently; None: as the controls ask, else 0), ``teacher_weight`` (after the guided
-        share, how much the model's teacher LM weighs in each step's choice of words; 0: not at all;
-        None: as the controls ask, else 1),
+        independently; None: as the controls ask, else 0), ``teacher_weight`` (in the second half
+        of the chain, how much the model's teacher LM weighs in each step's choice of words; 0: not
+        at all; None: as the controls ask, else 1),
         ``candidates`` (None: the controls' default),
         ``prune_at`` and ``survivors`` (after that share of the chain only that many candidates per
         sentence go on; None: halfway where classifier controls guide, else never), ``weights``

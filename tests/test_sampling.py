@@ -268,17 +268,19 @@ def test_the_teachers_next_word_bias_lines_up_with_the_models_positions(taught_m
     assert bias[1, 3, vocab.pad] == pytest.approx(log_probs[1, 2, vocab.end].item(), abs=1e-5)  # PAD as END
 
 
-def test_the_teacher_weighs_in_after_the_guided_share_only(taught_model, monkeypatch):
+def test_the_teacher_weighs_in_in_the_second_half_of_the_chain_only(taught_model, monkeypatch):
+    """However much of the chain is guided (pos guides all of it)."""
     seen = []
     real = sampling.next_word_bias
     monkeypatch.setattr(sampling, "next_word_bias", lambda teacher, tokens: seen.append(tokens) or real(teacher, tokens))
-    for weight in (0.0, 1.0):
+    for weight, share in ((0.0, 0.5), (1.0, 0.5), (1.0, 1.0)):
         seen.clear()
-        sampler = Sampler(taught_model, SamplerConfig(steps=40, teacher_weight=weight))
+        sampler = Sampler(taught_model, SamplerConfig(steps=40, teacher_weight=weight, guided_share=share))
         steps = list(sampler.steps(3, generator=torch.Generator().manual_seed(0)))
-        tail = [s for s in steps if s.index < sampler.chain.num_steps - sampler.guided]
+        halfway = sampler.even.timesteps[20]
+        second_half = [s for s in steps if sampler.chain.timesteps[s.index] < halfway]
         assert (sampler.teacher is None) == (weight == 0)
-        assert len(seen) == (len(tail) if weight else 0) and 0 < len(tail) < len(steps)
+        assert len(seen) == (len(second_half) if weight else 0) and 0 < len(second_half) < len(steps)
 
 
 def test_a_heavier_teacher_writes_sentences_the_teacher_finds_likelier(taught_model):

@@ -121,8 +121,8 @@ def generate_command(
                                           "their words form (in the guided share), so that they do not come out "
                                           f"as near copies; 0 draws them independently. Default {defaults.REPEL:g}, "
                                           "or what the controls ask for (pos: try 0.7 with --candidates 5).")] = None,
-    teacher_weight: Annotated[Optional[float], Opt(help="After the guided share, how much the model's teacher LM "
-                                                   "weighs in each step's choice of words: its next-word "
+    teacher_weight: Annotated[Optional[float], Opt(help="In the second half of the chain, how much the model's "
+                                                   "teacher LM weighs in each step's choice of words: its next-word "
                                                    "log-probabilities are added to the model's word scores (0: not "
                                                    f"at all). Default {defaults.TEACHER_WEIGHT:g}, or what the "
                                                    "controls ask for; a model without a teacher ignores it.")] = None,
