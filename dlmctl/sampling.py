@@ -116,7 +116,7 @@ class Sampler:
         self.guided = round(n * self.config.guided_share)      # steps guided, from the noisy start
         tail = list(range(n - self.guided))[::self.config.tail_stride]
         self.chain = self.even.subset(tail + list(range(n - self.guided, n)))
-        self.taught = self.index_after(defaults.TEACHER_FROM)  # chain indices below it: the teacher weighs in
+        self.teacher_below = self.index_after(defaults.TEACHER_FROM)  # the teacher weighs in at chain indices below
 
     def index_after(self, share: float) -> int:
         """The chain index of the step that ends the first ``share`` of the chain, from its noisy
@@ -220,7 +220,7 @@ class Sampler:
             # reads the last step's x̂0 if self-conditioned
             x0, scores = model.denoiser(x, chain.model_time(idx), x0, with_scores=True)
             bias = step_bias(fixed_bias, word_biases, scores)
-            if self.teacher is not None and i < self.taught:
+            if self.teacher is not None and i < self.teacher_below:
                 bias = self.with_teacher(scores, bias)
             tokens = self.clamp_words(scores if bias is None else scores + bias, generator)
             clamped = model.embeddings[tokens]

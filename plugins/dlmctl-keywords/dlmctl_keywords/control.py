@@ -75,8 +75,9 @@ class KeywordsControl(Control):
 
     def guidance(self, model, targets: Sequence[KeywordsTarget | None]) -> Guidance:
         from dlmctl.biases import hold
+        from dlmctl_keywords.terms import target_phrases
 
-        return Guidance(word_bias=hold([t.ids if t is not None else () for t in targets], model.device))
+        return Guidance(word_bias=hold(target_phrases(targets), model.device))
 
     def score(self, text: str, target: KeywordsTarget) -> float:
         words = [w.lower() for w in tokenize(text)]

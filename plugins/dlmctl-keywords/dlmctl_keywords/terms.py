@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import torch
 
-from dlmctl.biases import pack_phrases, phrase_starts
+from dlmctl.biases import Phrase, pack_phrases, phrase_starts
 
 if TYPE_CHECKING:
     from dlmctl_keywords.control import KeywordsTarget
@@ -35,7 +35,13 @@ def keyword_log_prob(word_log_probs: torch.Tensor, index: torch.Tensor, valid: t
     return torch.where(present, per_keyword, torch.zeros_like(per_keyword)).sum(-1)
 
 
+def target_phrases(targets: Sequence[KeywordsTarget | None]) -> list[Sequence[Phrase]]:
+    """The keyword phrases of each target of a batch (none for a row without target), as
+    :mod:`dlmctl.biases` takes them."""
+    return [t.ids if t is not None else () for t in targets]
+
+
 def pack_targets(targets: Sequence[KeywordsTarget | None]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The keywords of a batch of targets as :func:`dlmctl.biases.pack_phrases` packs them:
     ``index``/``valid`` (B, K, M, C), ``used`` (B, K, M)."""
-    return pack_phrases([t.ids if t is not None else () for t in targets])
+    return pack_phrases(target_phrases(targets))
