@@ -29,6 +29,7 @@ class TeacherConfig:
     layers: int = 3
     heads: int = 4
     dropout: float = 0.1
+    reverse: bool = False  # reads each sentence right to left: predicts the word before, from those after
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TeacherConfig":

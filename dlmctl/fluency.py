@@ -7,7 +7,8 @@ unlikely ("It is is", "a English", a name cut off before its end) does not hide.
 share of fluent samples beside that of human references.
 
 The same teacher also weighs in while the words settle: :func:`next_word_bias` gives the clamping
-step its next-word log-probabilities (docs/method.md, "The teacher in the clamp").
+step its next-word log-probabilities, and a teacher that reads right to left its previous-word ones
+(:func:`previous_word_bias`; docs/method.md, "The teacher in the clamp").
 """
 
 from __future__ import annotations
@@ -50,3 +51,26 @@ def next_word_bias(teacher: Teacher, tokens: torch.Tensor) -> torch.Tensor:
     ends = (tokens == vocab.end).int()
     bias[(ends.cumsum(1) - ends) > 0] = 0
     return bias
+
+
+@torch.no_grad()
+def previous_word_bias(teacher: Teacher, tokens: torch.Tensor) -> torch.Tensor:
+    """(B, L, V) log p_teacher(word at i | the sentence's words after i) for each word position i of
+    ``tokens`` (B, L), laid out as for :func:`next_word_bias`, from a ``reverse`` teacher; 0 at
+    START, at the sentence's end (its first END or PAD) and after it."""
+    vocab = teacher.vocab
+    batch, length = tokens.shape
+    position = torch.arange(length, device=tokens.device).expand(batch, length)
+    stops = ((tokens == vocab.end) | (tokens == vocab.pad)) & (position > 0)
+    n = torch.where(stops.any(1), stops.int().argmax(1), length) - 1               # (B,) words per sentence
+    words = (position >= 1) & (position <= n[:, None])
+    reversed_tokens = torch.full_like(tokens, vocab.pad)                           # START w_n … w_1 END PAD…
+    reversed_tokens[:, 0] = vocab.start
+    mirror = (n[:, None] + 1 - position).clamp(min=0)                              # its k-th reads position n+1−k
+    reversed_tokens[words] = tokens.gather(1, mirror)[words]
+    reversed_tokens[position == n[:, None] + 1] = vocab.end
+    log_probs = teacher.net(reversed_tokens).float().log_softmax(-1)               # (B, L, V): the word after each
+    # position i is the reversed sentence's (n+1−i)-th word, predicted at its (n−i)-th position
+    read_at = (n[:, None] - position).clamp(min=0)
+    bias = log_probs.gather(1, read_at[..., None].expand_as(log_probs))
+    return bias * words[..., None]

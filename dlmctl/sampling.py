@@ -10,7 +10,7 @@ import torch
 
 from dlmctl import defaults
 from dlmctl.control import Guidance, WordBiasFn
-from dlmctl.fluency import next_word_bias
+from dlmctl.fluency import next_word_bias, previous_word_bias
 from dlmctl.model import DiffusionLM, nearest_word_scores
 from dlmctl.repulsion import repulsion
 from dlmctl.teacher import Teacher, model_teacher
@@ -111,6 +111,7 @@ class Sampler:
         if not defaults.is_weight(self.config.teacher_weight):
             raise ValueError(f"teacher_weight must be 0 or more, got {self.config.teacher_weight!r}")
         self.teacher = clamp_teacher(model) if self.config.teacher_weight else None
+        self.reverse_teacher = clamp_teacher(model, reverse=True) if self.teacher is not None else None
         self.even = model.diffusion.respaced(self.config.steps)
         n = self.even.num_steps
         self.guided = round(n * self.config.guided_share)      # steps guided, from the noisy start
@@ -158,9 +159,13 @@ class Sampler:
 
     def with_teacher(self, scores: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         """``bias`` (B, L, V) or None, plus ``teacher_weight`` times the teacher's next-word
-        log-probabilities given the words the biased ``scores`` (B, L, V) put first."""
-        biased = scores if bias is None else scores + bias
-        nudge = self.config.teacher_weight * next_word_bias(self.teacher, biased.argmax(-1))
+        log-probabilities given the words the biased ``scores`` (B, L, V) put first (and, where the
+        model has a right-to-left teacher, its previous-word ones given the same words)."""
+        words = (scores if bias is None else scores + bias).argmax(-1)
+        log_probs = next_word_bias(self.teacher, words)
+        if self.reverse_teacher is not None:
+            log_probs = log_probs + previous_word_bias(self.reverse_teacher, words)
+        nudge = self.config.teacher_weight * log_probs
         return nudge if bias is None else bias + nudge
 
     @staticmethod
@@ -250,8 +255,10 @@ def step_bias(fixed: torch.Tensor | None, word_biases: Sequence[WordBiasFn], sco
     return sum((bias(biased) for bias in word_biases), torch.zeros_like(scores) if fixed is None else fixed)
 
 
-def clamp_teacher(model: DiffusionLM) -> Teacher | None:
-    """The teacher the model directory carries, if it reads the model's own vocabulary (its next-word
-    scores then line up with the model's word scores); else None."""
-    teacher = model_teacher(model)
-    return teacher if teacher is not None and teacher.vocab.words == model.vocab.words else None
+def clamp_teacher(model: DiffusionLM, reverse: bool = False) -> Teacher | None:
+    """The teacher the model directory carries (with ``reverse``: its right-to-left one), if it
+    reads the model's own vocabulary (its word scores then line up with the model's) in the
+    direction asked; else None."""
+    teacher = model_teacher(model, reverse)
+    usable = teacher is not None and teacher.vocab.words == model.vocab.words and teacher.net.cfg.reverse == reverse
+    return teacher if usable else None

@@ -5,7 +5,9 @@ and vocabulary handling as the diffusion model, that measures fluency (docs/eval
 
 A teacher directory holds ``teacher.json`` (config and training record), ``vocab.json`` and
 ``teacher.safetensors``, all written atomically. A model directory may carry its teacher in
-``<model_dir>/teacher/``.
+``<model_dir>/teacher/``, and a second one that reads sentences right to left (``reverse``) in
+``<model_dir>/teacher-reverse/``: the sampler's clamp asks both (docs/method.md, "The teacher in the
+clamp").
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 
 CONFIG, VOCAB, WEIGHTS = "teacher.json", "vocab.json", "teacher.safetensors"
 TEACHER_SUBDIR = "teacher"
+REVERSE_TEACHER_SUBDIR = "teacher-reverse"
 
 
 class TeacherLM(nn.Module):
@@ -62,10 +65,12 @@ class TeacherLM(nn.Module):
         return self.norm(h) @ self.embed.weight.T
 
 
-def encode(vocab: Vocabulary, texts_words: Sequence[Sequence[str]], seq_len: int) -> torch.Tensor:
-    """(N, T) ids ``START w… END PAD…``, T = the longest (≤ seq_len); OOV words → UNK."""
-    rows = [[vocab.start, *(vocab.index.get(w, vocab.unk) for w in words), vocab.end][:seq_len]
-            for words in texts_words]
+def encode(vocab: Vocabulary, texts_words: Sequence[Sequence[str]], seq_len: int,
+           reverse: bool = False) -> torch.Tensor:
+    """(N, T) ids ``START w… END PAD…``, T = the longest (≤ seq_len); OOV words → UNK; with
+    ``reverse``, each text's words last first."""
+    rows = [[vocab.start, *(vocab.index.get(w, vocab.unk) for w in (words[::-1] if reverse else words)),
+             vocab.end][:seq_len] for words in texts_words]
     width = max(len(r) for r in rows)
     return torch.tensor([r + [vocab.pad] * (width - len(r)) for r in rows], dtype=torch.long)
 
@@ -98,13 +103,14 @@ class Teacher:
 
     @torch.no_grad()
     def word_nlls(self, words: Sequence[Sequence[str]], batch_size: int = 256) -> list[torch.Tensor]:
-        """:meth:`token_nlls` of sentences given as words."""
+        """:meth:`token_nlls` of sentences given as words, in the teacher's reading order (a
+        ``reverse`` teacher scores the last word first and END, the sentence's start, last)."""
         order = sorted(range(len(words)), key=lambda i: len(words[i]))
         out: list[torch.Tensor] = [torch.zeros(0)] * len(words)
         device = self.net.embed.weight.device
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            ids = encode(self.vocab, [words[i] for i in idx], self.net.cfg.seq_len).to(device)
+            ids = encode(self.vocab, [words[i] for i in idx], self.net.cfg.seq_len, self.net.cfg.reverse).to(device)
             nll, keep = per_token_nll(self.net, ids, self.vocab.pad)
             for row, i in enumerate(idx):
                 out[i] = nll[row, keep[row].bool()].cpu()
@@ -153,11 +159,13 @@ def _cached_teacher(directory: str, device: str) -> Teacher:
     return load_teacher(directory, device)
 
 
-def model_teacher(model: "DiffusionLM") -> Teacher | None:
-    """The teacher a model directory carries in ``teacher/`` (loaded once per process), or None."""
-    if model.model_dir is None or not (Path(model.model_dir) / TEACHER_SUBDIR / CONFIG).is_file():
+def model_teacher(model: "DiffusionLM", reverse: bool = False) -> Teacher | None:
+    """The teacher a model directory carries in ``teacher/`` (with ``reverse``: the right-to-left
+    one in ``teacher-reverse/``), loaded once per process, or None."""
+    subdir = REVERSE_TEACHER_SUBDIR if reverse else TEACHER_SUBDIR
+    if model.model_dir is None or not (Path(model.model_dir) / subdir / CONFIG).is_file():
         return None
-    return _cached_teacher(str(Path(model.model_dir) / TEACHER_SUBDIR), str(model.device))
+    return _cached_teacher(str(Path(model.model_dir) / subdir), str(model.device))
 
 
 def train_teacher(sentences: Sequence[Sequence[str]], vocab: Vocabulary, out: Path, cfg: TeacherConfig,
@@ -193,7 +201,7 @@ def train_teacher(sentences: Sequence[Sequence[str]], vocab: Vocabulary, out: Pa
     with progress_bar("training teacher", total, enabled=show_progress) as bar:
         for step in range(1, total + 1):
             idx = global_batch(len(sentences), train_cfg.batch_size, step - 1, train_cfg.seed)
-            ids = encode(vocab, [sentences[i] for i in idx.tolist()], cfg.seq_len).to(device)
+            ids = encode(vocab, [sentences[i] for i in idx.tolist()], cfg.seq_len, cfg.reverse).to(device)
             s, c = token_nll(net, ids, vocab.pad)
             loss = s.sum() / c.sum()
             opt.zero_grad(set_to_none=True)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from dlmctl import sampling
-from dlmctl.fluency import next_word_bias
+from dlmctl.fluency import next_word_bias, previous_word_bias
 from dlmctl.testing import generate_texts
 from dlmctl.sampling import Sampler, SamplerConfig
 from dlmctl.teacher import model_teacher
@@ -293,6 +293,60 @@ def test_a_heavier_teacher_writes_sentences_the_teacher_finds_likelier(taught_mo
         return (total / count).mean().item()
 
     assert mean_nll(3.0) < mean_nll(1.0) < mean_nll(0.0)
+
+
+@pytest.fixture(scope="module")
+def two_way_model(taught_model, small_corpus, tmp_path_factory):
+    """The taught model with a right-to-left teacher too, in ``teacher-reverse/``."""
+    from dlmctl.checkpoint import load_model
+    from dlmctl.corpus import tokenized
+    from dlmctl.teacher import REVERSE_TEACHER_SUBDIR, TeacherConfig, TeacherTrainConfig, train_teacher
+
+    out = tmp_path_factory.mktemp("two-way") / "model"
+    shutil.copytree(taught_model.model_dir, out)
+    train_teacher(tokenized(str(small_corpus), "human_reference"), taught_model.vocab, out / REVERSE_TEACHER_SUBDIR,
+                  TeacherConfig(len(taught_model.vocab), seq_len=32, hidden=32, layers=1, heads=2, dropout=0.0,
+                                reverse=True),
+                  TeacherTrainConfig(steps=200, batch_size=32, lr=5e-3, warmup=20, eval_every=200),
+                  torch.device("cpu"), show_progress=False)
+    return load_model(out)
+
+
+def test_the_reverse_teachers_previous_word_bias_lines_up_with_the_models_positions(two_way_model):
+    teacher = model_teacher(two_way_model, reverse=True)
+    vocab = two_way_model.vocab
+    sentences = ["The Eagle is a pub .".split(), "It is cheap".split()]
+    tokens = torch.tensor([vocab.encode(words, 12) for words in sentences])
+    tokens[1, 4:7] = torch.tensor([vocab.pad, vocab.end, tokens[0, 1]])   # a PAD ends it; a word after
+    bias = previous_word_bias(teacher, tokens)
+    assert bias.shape == (2, 12, len(vocab))
+    for row, words in enumerate(sentences):
+        n = len(words)
+        nlls = teacher.word_nlls([words])[0]          # reading order: the last word first
+        for i in range(1, n + 1):
+            assert bias[row, i, tokens[row, i]].item() == pytest.approx(-nlls[n - i].item(), abs=1e-4)
+        assert (bias[row, 0] == 0).all() and (bias[row, n + 1:] == 0).all()
+
+
+def test_the_clamp_asks_the_reverse_teacher_beside_the_forward_one(two_way_model, monkeypatch):
+    calls = []
+    real = sampling.previous_word_bias
+    monkeypatch.setattr(sampling, "previous_word_bias", lambda teacher, tokens: calls.append(teacher) or real(teacher, tokens))
+    sampler = Sampler(two_way_model, SamplerConfig(steps=40))
+    list(sampler.steps(2, generator=torch.Generator().manual_seed(0)))
+    assert sampler.reverse_teacher is model_teacher(two_way_model, reverse=True)
+    assert calls and all(t is sampler.reverse_teacher for t in calls)
+    assert Sampler(two_way_model, SamplerConfig(steps=40, teacher_weight=0.0)).reverse_teacher is None
+
+
+def test_a_forward_teacher_in_the_reverse_place_is_not_used(taught_model, tmp_path):
+    from dlmctl.checkpoint import load_model
+    from dlmctl.teacher import REVERSE_TEACHER_SUBDIR, TEACHER_SUBDIR
+
+    shutil.copytree(taught_model.model_dir, tmp_path / "model")
+    shutil.copytree(tmp_path / "model" / TEACHER_SUBDIR, tmp_path / "model" / REVERSE_TEACHER_SUBDIR)
+    sampler = Sampler(load_model(tmp_path / "model"), SamplerConfig(steps=40))
+    assert sampler.teacher is not None and sampler.reverse_teacher is None
 
 
 def test_a_teacher_of_another_vocabulary_is_not_used_in_the_clamp(taught_model):

@@ -86,3 +86,26 @@ def test_reference_score_falls_back_to_the_recorded_held_out_score(teacher_dir, 
     judged, source = reference_scores(teacher, texts, "mine.csv")
     assert source == "mine.csv" and judged.lm_score == pytest.approx(teacher.lm_score(texts))
     assert 0.0 <= judged.fluent <= 1.0
+
+
+def test_a_reverse_teacher_reads_each_sentence_last_word_first(teacher_dir):
+    from dataclasses import replace
+
+    from dlmctl.teacher import Teacher, TeacherLM
+
+    forward = load_teacher(teacher_dir)
+    net = TeacherLM(replace(forward.net.cfg, reverse=True))
+    net.load_state_dict(forward.net.state_dict())
+    reverse = Teacher(net, forward.vocab)
+    words = [["The", "Eagle", "is", "a", "pub", "."], ["It", "is", "cheap"]]
+    for got, want in zip(reverse.word_nlls(words), forward.word_nlls([w[::-1] for w in words])):
+        assert torch.allclose(got, want)
+
+
+def test_training_a_reverse_teacher_records_its_direction(small_corpus, tmp_path):
+    sentences = tokenized(str(small_corpus), "human_reference")
+    vocab = Vocabulary.build(sentences, 2)
+    cfg = TeacherConfig(len(vocab), seq_len=48, hidden=16, layers=1, heads=2, dropout=0.0, reverse=True)
+    train_teacher(sentences, vocab, tmp_path, cfg, TeacherTrainConfig(steps=2, batch_size=8, warmup=1, eval_every=2),
+                  torch.device("cpu"), show_progress=False)
+    assert load_teacher(tmp_path).net.cfg.reverse

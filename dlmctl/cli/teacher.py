@@ -34,6 +34,8 @@ def train_teacher_command(
     dropout: Annotated[float, Opt(help="Dropout.")] = _NET.dropout,
     seq_len: Annotated[int, Opt(help="Longest scored sequence, START and END included.")] = _NET.seq_len,
     min_count: Annotated[int, Opt(help="Minimum word count for the vocabulary (rarer words → UNK).")] = 3,
+    reverse: Annotated[bool, Opt(help="Read sentences right to left: a teacher of the word before; a model "
+                                      "carries it in teacher-reverse/, where the sampler's clamp asks it too.")] = False,
     eval_every: Annotated[int, Opt(help="Steps between held-out evaluations.")] = _RUN.eval_every,
     seed: Annotated[int, Opt(help="Seed of initialisation and data order.")] = 0,
     device: Annotated[Optional[str], Opt(help="auto, cpu, cuda or cuda:N.")] = None,
@@ -55,7 +57,7 @@ def train_teacher_command(
     sentences = tokenized(data, text_column)
     vocab = Vocabulary.build(sentences, min_count)
     valid_texts = load_texts(valid, text_column) if valid else []
-    cfg = TeacherConfig(len(vocab), seq_len, hidden, layers, heads, dropout)
+    cfg = TeacherConfig(len(vocab), seq_len, hidden, layers, heads, dropout, reverse)
     meta = {"data": {"train": Path(data).name, "train_sha256": file_sha256(data), "text_column": text_column,
                      "sentences": len(sentences), "min_count": min_count,
                      **({"valid": Path(valid).name} if valid else {})},
