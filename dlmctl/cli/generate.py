@@ -123,7 +123,8 @@ def generate_command(
                                           "or what the controls ask for (pos: try 0.7 with --candidates 5).")] = None,
     teacher_weight: Annotated[Optional[float], Opt(help="In the second half of the chain, how much the model's "
                                                    "teacher LM weighs in each step's choice of words: its next-word "
-                                                   "log-probabilities are added to the model's word scores (0: not "
+                                                   "log-probabilities (and its right-to-left teacher's previous-word "
+                                                   "ones, if it has one) are added to the model's word scores (0: not "
                                                    f"at all). Default {defaults.TEACHER_WEIGHT:g}, or what the "
                                                    "controls ask for; a model without a teacher ignores it.")] = None,
     candidates: Annotated[Optional[int], Opt(help="Samples drawn per sentence, to choose from: the samples of one "
