@@ -59,8 +59,8 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results/default_model.json")
     parser.add_argument("--sheet", help="write each model's samples to SHEET/<model>_<temperature>_<candidates>.jsonl")
     args = parser.parse_args()
-    if Path(args.out).is_dir():
-        parser.error(f"--out {args.out} is a directory; expected the report's json file")
+    if Path(args.out).is_dir() or (args.sheet and Path(args.sheet).resolve() == Path(args.out).resolve()):
+        parser.error(f"--out {args.out} is a directory (or --sheet's); expected the report's json file")
     torch.set_num_threads(args.threads)
     started = time.time()
     references = load_texts(f"{args.data}/valid.csv", "human_reference")
