@@ -318,7 +318,13 @@ def test_ctrl_c_during_training_keeps_a_checkpoint_and_prints_the_resume_command
                "--seq-len", "24", "--save-every", "100000"]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    time.sleep(8)
+    before = []
+    for line in process.stderr:                   # until the progress log's first line: the steps have begun
+        before.append(line)
+        if line.startswith("training: "):
+            break
+    assert before and before[-1].startswith("training: "), "".join(before)
+    time.sleep(1)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
