@@ -27,8 +27,9 @@ TAIL_STRIDE = 2
 #: independently; docs/method.md for what it trades)
 REPEL = 0.0
 #: once the words settle, how much the teacher LM's next-word log-probabilities (given the words the
-#: model puts before each position) add to the model's word scores at each clamping step (0: not at
-#: all; a model without a teacher: not at all)
+#: model puts before each position), and its right-to-left teacher's previous-word ones where the
+#: model has one, add to the model's word scores at each clamping step (0: not at all; a model
+#: without a teacher: not at all)
 TEACHER_WEIGHT = 1.0
 #: share of the chain, from its noisy start, after which the teacher weighs in (where guidance ends
 #: by default: the words have mostly settled)

@@ -80,7 +80,7 @@ class SamplerConfig:
     temperature: float = defaults.TEMPERATURE    # noise scale per step (1: the exact ancestral sampler)
     word_temperature: float | None = defaults.WORD_TEMPERATURE  # the clamp's word: 0 the best, else drawn
     tail_stride: int = defaults.TAIL_STRIDE      # after the guided share, every n-th step of the chain only
-    teacher_weight: float | None = None          # the teacher's next-word log-probs in the clamp, 2nd half
+    teacher_weight: float | None = None          # the teachers' word log-probs in the clamp, 2nd half
 
     def filled(self, schedule: Mapping[str, int | float] | None = None) -> "SamplerConfig":
         """This config with each guidance setting left None taken from ``schedule`` (what the

@@ -83,8 +83,8 @@ class TreeControl(_ChartControl):
     target_help = TREE_HELP
     example_target = "(S (NP (DET The) (PROPN Eagle)) (VP (AUX is) (NP (DET a) (ADJ cheap) (NOUN pub))) (PUNCT .))"
     default_weight = 5e-3   # chosen on benchmarks/controls.py (docs/benchmarks.md)
-    #: no teacher in the clamp: it cost 3 to 5 points of F1 and read better at one seed, worse at
-    #: another (docs/benchmarks.md, session 39)
+    #: no teachers in the clamp: the forward one cost 3 to 5 points of F1, both together 2, and either
+    #: read better at one seed, no better at another (docs/benchmarks.md, sessions 39 and 40)
     guidance_schedule = {"teacher_weight": 0.0}
 
     def __init__(self, length_bias: bool = True, push_apart: float = 1.0):
