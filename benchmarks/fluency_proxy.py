@@ -6,7 +6,8 @@ keys (``id → source``) and their readers' labels (``labels.tsv``, or one ``lab
 (:func:`dlmctl.fluency.sentence_scores`: NLL of the least likely token) and reports the ranking
 agreement (AUC: the chance that a line read as ungrammatical scores worse than one read as
 grammatical), the agreement of the fluent/not-fluent call with the reading at each threshold, and
-per source the share read grammatical beside the share the teacher calls fluent.
+per source the share read grammatical beside the share the teacher calls fluent, and by band of the
+worst-token NLL the share of generated lines read grammatical.
 
     python benchmarks/fluency_proxy.py benchmarks/results/reading/calibration \\
         [--teacher plugins/dlmctl-e2e/dlmctl_e2e/model/teacher] [--out benchmarks/results/fluency_proxy]
@@ -32,6 +33,8 @@ from dlmctl.teacher import load_teacher
 from dlmctl.vocab import tokenize
 
 THRESHOLDS = tuple(sorted({5.0, 6.0, 6.5, 7.0, 7.5, 8.0, 9.0, DEFAULT_THRESHOLD}))
+#: edges (nats) of the worst-token NLL bands whose generated lines' read share is reported
+BANDS = (0.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, float("inf"))
 
 
 def read_reading(folder: Path) -> tuple[list[str], list[str], list[bool]]:
@@ -87,8 +90,12 @@ def main() -> None:
         "lines": len(texts), "read_grammatical": round(100 * (~bad).float().mean().item(), 1),
         "auc": round(auc(scores, bad), 3), "auc_generated_only": round(auc(scores[generated], bad[generated]), 3),
         "agreement": {str(t): round(100 * ((scores <= t) == ~bad).float().mean().item(), 1) for t in THRESHOLDS},
-        "sources": {},
+        "sources": {}, "bands": {},
     }
+    for low, high in zip(BANDS, BANDS[1:]):
+        rows = generated & (scores >= low) & (scores < high)
+        record["bands"][f"{low:g}–{high:g}"] = {"lines": int(rows.sum()), "read_grammatical":
+                                                 round(100 * (~bad[rows]).float().mean().item(), 1) if rows.any() else None}
     for source in sorted(set(sources)):
         rows = torch.tensor([s == source for s in sources])
         record["sources"][source] = {"lines": int(rows.sum()),
@@ -112,6 +119,8 @@ def markdown(record: dict) -> str:
              f"| source | lines | read grammatical % | fluent % (≤ {DEFAULT_THRESHOLD:g} nats) |", "|---|---|---|---|"]
     for source, r in record["sources"].items():
         lines.append(f"| {source} | {r['lines']} | {r['read_grammatical']} | {r['fluent']} |")
+    lines += ["", "| worst-token NLL (nats) | generated lines | read grammatical % |", "|---|---|---|"]
+    lines += [f"| {band} | {r['lines']} | {r['read_grammatical']} |" for band, r in record["bands"].items()]
     return "\n".join(lines) + "\n"
 
 

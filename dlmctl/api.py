@@ -24,12 +24,14 @@ from dlmctl.plugins import get_host
 
 #: the largest word temperature: beyond it every word of the vocabulary is about equally likely
 MAX_WORD_TEMPERATURE = 10.0
+#: the most rounds of repair (dlmctl.repair) one request may ask for: each samples up to half the chain again
+MAX_REPAIR = 8
 #: keyword options of :meth:`Model.generate` and :meth:`Model.generate_batch`, with their defaults
 GENERATE_OPTIONS: dict[str, Any] = {
     "steps": defaults.STEPS, "guide_steps": None, "guide_lr": None,
     "guide_every": None, "guide_norm": None, "guided_share": None, "tail_stride": defaults.TAIL_STRIDE,
     "temperature": defaults.TEMPERATURE, "word_temperature": defaults.WORD_TEMPERATURE, "repel": None,
-    "teacher_weight": None,
+    "teacher_weight": None, "repair": None,
     "candidates": None, "survivors": defaults.SURVIVORS,
     "prune_at": None, "weights": None, "batch_size": defaults.BATCH_SIZE, "show_progress": False,
     "trajectory_every": 0, "judge": False, "on_step": None,
@@ -112,7 +114,9 @@ class Model:
         hard the samples of one request push each other apart in the guided share; 0: drawn
         independently; None: as the controls ask, else 0), ``teacher_weight`` (in the second half
         of the chain, how much the model's teacher LM weighs in each step's choice of words; 0: not
-        at all; None: as the controls ask, else 1),
+        at all; None: as the controls ask, else 1), ``repair`` (rounds of sampling again the words of a
+        finished sentence that the teachers find least likely; 0: none; None: as the controls ask,
+        else 2),
         ``candidates`` (None: the controls' default),
         ``prune_at`` and ``survivors`` (after that share of the chain only that many candidates per
         sentence go on; None: halfway where classifier controls guide, else never), ``weights``
@@ -138,7 +142,8 @@ class Model:
         check_counts(len(targets) * samples_per_target, settings["candidates"], seed)
         check_sampling(self.lm, settings["steps"], settings["temperature"], settings["guide_steps"] or 0,
                        settings["word_temperature"])
-        check_guidance(settings["guide_lr"], settings["guide_norm"], settings["repel"], settings["teacher_weight"])
+        check_guidance(settings["guide_lr"], settings["guide_norm"], settings["repel"], settings["teacher_weight"],
+                       settings["repair"])
         requests = [_request(target) for target in targets]
         rows = [(i, k, r) for i, r in enumerate(requests) for k in range(samples_per_target)]
         if settings["guided_share"] is not None and not defaults.is_share(settings["guided_share"]):
@@ -155,7 +160,8 @@ class Model:
                                 temperature=settings["temperature"], tail_stride=settings["tail_stride"],
                                 word_temperature=settings["word_temperature"],
                                 guide_every=settings["guide_every"], guide_norm=settings["guide_norm"],
-                                repel=settings["repel"], teacher_weight=settings["teacher_weight"])
+                                repel=settings["repel"], teacher_weight=settings["teacher_weight"],
+                                repair=settings["repair"])
         results = generate(self.lm, [r for _, _, r in rows], weights=settings["weights"], sampler=sampler,
                            seed=seed, batch_size=settings["batch_size"], show_progress=settings["show_progress"],
                            host=self.host, candidates=settings["candidates"], survivors=settings["survivors"],
@@ -239,8 +245,10 @@ def check_counts(sentences: int, candidates: int | None, seed: int) -> None:
 
 
 def check_guidance(guide_lr: float | None, guide_norm: str | None, repel: float | None = None,
-                   teacher_weight: float | None = None) -> None:
+                   teacher_weight: float | None = None, repair: int | None = None) -> None:
     """Usage errors for guidance settings (None: as the controls ask), before any model is loaded."""
+    if repair is not None and not (defaults.is_rounds(repair) and repair <= MAX_REPAIR):
+        raise UsageError(f"--repair must be a whole number of rounds from 0 (none) to {MAX_REPAIR}, got {repair!r}")
     if repel is not None and not defaults.is_weight(repel):
         raise UsageError(f"--repel must be a number, 0 (samples drawn independently) or more, got {repel!r}")
     if teacher_weight is not None and not defaults.is_weight(teacher_weight):

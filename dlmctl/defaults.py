@@ -34,6 +34,16 @@ TEACHER_WEIGHT = 1.0
 #: share of the chain, from its noisy start, after which the teacher weighs in (where guidance ends
 #: by default: the words have mostly settled)
 TEACHER_FROM = 0.5
+#: rounds of sampling again the words of a finished sentence that its teachers find least likely
+#: (dlmctl.repair; 0: never; a model without a teacher: never)
+REPAIR = 2
+#: the share of the chain, from its clean end, that a repair samples again
+REPAIR_SHARE = 0.5
+#: forward-teacher NLL (nats) of a sentence's least likely token above which it is repaired (the
+#: blind readings find most sentences under it grammatical, docs/evaluation.md)
+REPAIR_ABOVE = 4.5
+#: words each side of the least likely word that a repair samples again
+REPAIR_WIDTH = 1
 #: scale of the noise added per denoising step (1: the exact ancestral sampler)
 TEMPERATURE = 0.7
 #: how the clamping step picks each position's word from the model's word scores: 0 takes the
@@ -65,6 +75,11 @@ def is_share(value: object) -> bool:
 def is_weight(value: object) -> bool:
     """Whether ``value`` is a ``repel`` or ``teacher_weight`` setting: a finite number, 0 or more."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < float("inf")
+
+
+def is_rounds(value: object) -> bool:
+    """Whether ``value`` is a ``repair`` setting: a whole number, 0 or more."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def word_temperature_for(predict: str, asked: float | None = None) -> float:

@@ -20,6 +20,7 @@ from dlmctl.loop import init_distributed
 from dlmctl.model import DiffusionLM
 from dlmctl.plugins import PluginHost, get_host
 from dlmctl.progress import progress_bar
+from dlmctl.repair import repair
 from dlmctl.rerank import denoising_loss, pick_distinct, selection_keys
 from dlmctl.sampling import SCHEDULE_SETTINGS, Sampler, SamplerConfig, Step, WeightedGuidance
 from dlmctl.teacher import model_teacher
@@ -292,17 +293,22 @@ class SamplingJob:
             batches = gather(batches, self.shard.world)
         return SampledBatch.concat([batches[start] for start in starts])
 
+    def guidance(self, targets: Sequence[Mapping[str, Any]]) -> list[WeightedGuidance]:
+        """The controls' guidance for chains with these parsed ``targets`` (one {control: target} a chain)."""
+        guidance = []
+        for name, control in self.prepared.controls.items():
+            column = [row.get(name) for row in targets]
+            if any(t is not None for t in column):
+                guidance.append(weighted(control, control.guidance(self.model, column), self.prepared.weights[name]))
+        return guidance
+
     def sample_batch(self, phase: Phase, chains: list[int], resume: SampledBatch | None, seed: int,
                      advance: Callable[[], None]) -> SampledBatch:
         """Sample the ``chains`` of ``phase`` (indices into its rows) with noise from ``seed``;
         ``advance()`` after every step."""
-        model, run, prepared = self.model, self.run, self.prepared
-        targets = [prepared.targets[c // phase.group] for c in chains]
-        guidance = []
-        for name, control in prepared.controls.items():
-            column = [row.get(name) for row in targets]
-            if any(t is not None for t in column):
-                guidance.append(weighted(control, control.guidance(model, column), prepared.weights[name]))
+        model, run = self.model, self.run
+        targets = [self.prepared.targets[c // phase.group] for c in chains]
+        guidance = self.guidance(targets)
         kept: list[tuple[int, torch.Tensor]] = []
         firsts = [i for i, c in enumerate(chains) if c % phase.group == 0]
         generator = torch.Generator().manual_seed(seed)
@@ -317,6 +323,10 @@ class SamplingJob:
                     shown = decode(model, step.tokens[firsts])
                     self.on_step(step.index, {chains[i] // phase.group: text for i, text in zip(firsts, shown)})
             advance()
+        if phase.stop == 0 and run.config.repair and run.teacher is not None:
+            tokens = repair(run, step.tokens, lambda rows: self.guidance([targets[r] for r in rows]), generator,
+                            run.config.repair, defaults.REPAIR_SHARE, defaults.REPAIR_ABOVE, defaults.REPAIR_WIDTH)
+            step = replace(step, tokens=tokens)
         paths = [list(resume.paths[i]) if resume else [] for i in range(len(chains))]
         for index, tokens in kept:
             for path, text in zip(paths, decode(model, tokens)):
@@ -420,6 +430,9 @@ def guidance_schedule(controls: Iterable[Control]) -> dict[str, int | float | st
             value = control.guidance_schedule.get(name, getattr(defaults, name.upper()))
             if not defaults.is_weight(value):
                 raise PluginError(f"control '{control.name}' asks for {name} {value!r} (a number, 0 or more)")
+        if not defaults.is_rounds(control.guidance_schedule.get("repair", defaults.REPAIR)):
+            raise PluginError(f"control '{control.name}' asks for repair {control.guidance_schedule['repair']!r} "
+                              f"(a whole number of rounds, 0 or more)")
         share = control.guidance_schedule.get("guided_share", defaults.GUIDED_SHARE)
         if not defaults.is_share(share):
             raise PluginError(f"control '{control.name}' asks for guided_share {share!r} (a number from 0 to 1)")

@@ -61,7 +61,8 @@ class Step:
 
 
 #: the settings a control may set for its own runs (``Control.guidance_schedule``)
-SCHEDULE_SETTINGS = ("guide_steps", "guide_lr", "guide_every", "guide_norm", "guided_share", "repel", "teacher_weight")
+SCHEDULE_SETTINGS = ("guide_steps", "guide_lr", "guide_every", "guide_norm", "guided_share", "repel", "teacher_weight",
+                     "repair")
 
 
 @dataclass
@@ -81,6 +82,7 @@ class SamplerConfig:
     word_temperature: float | None = defaults.WORD_TEMPERATURE  # the clamp's word: 0 the best, else drawn
     tail_stride: int = defaults.TAIL_STRIDE      # after the guided share, every n-th step of the chain only
     teacher_weight: float | None = None          # the teachers' word log-probs in the clamp, 2nd half
+    repair: int | None = None                    # rounds of sampling the least likely words again (dlmctl.repair)
 
     def filled(self, schedule: Mapping[str, int | float] | None = None) -> "SamplerConfig":
         """This config with each guidance setting left None taken from ``schedule`` (what the
@@ -110,6 +112,8 @@ class Sampler:
             raise ValueError(f"repel must be 0 or more, got {self.config.repel!r}")
         if not defaults.is_weight(self.config.teacher_weight):
             raise ValueError(f"teacher_weight must be 0 or more, got {self.config.teacher_weight!r}")
+        if not defaults.is_rounds(self.config.repair):
+            raise ValueError(f"repair must be a whole number, 0 or more, got {self.config.repair!r}")
         self.teacher = clamp_teacher(model) if self.config.teacher_weight else None
         self.reverse_teacher = clamp_teacher(model, reverse=True) if self.teacher is not None else None
         self.even = model.diffusion.respaced(self.config.steps)

@@ -58,6 +58,9 @@ def test_options_and_errors_are_in_library_terms(tiny_model_dir, tmp_path):
             model.generate(steps=5, repel=bad)
         with pytest.raises(UsageError, match="--teacher-weight must be a number, 0 .* or more"):
             model.generate(steps=5, teacher_weight=bad)
+    for bad in (-1, 9, 1.5, "two", True):
+        with pytest.raises(UsageError, match="--repair must be a whole number of rounds from 0 .* to 8"):
+            model.generate(steps=5, repair=bad)
     for bad in (-0.5, 11.0, float("nan"), "far", True):
         with pytest.raises(UsageError, match=r"--word-temperature must be in \[0, 10\]"):
             model.generate(steps=5, word_temperature=bad)

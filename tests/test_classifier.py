@@ -171,7 +171,8 @@ def test_a_run_takes_the_guidance_schedule_all_its_classifier_controls_ask_for(t
     assert guidance_schedule([pos, semantic]) == guidance_schedule([pos, controls["tree"]]) == {}
     assert SamplerConfig(guide_steps=3).filled({"guide_steps": 2, "guide_every": 2}) == SamplerConfig(
         guide_steps=3, guide_lr=defaults.GUIDE_LR, guide_every=2, guide_norm=defaults.GUIDE_NORM,
-        guided_share=defaults.GUIDED_SHARE, repel=defaults.REPEL, teacher_weight=defaults.TEACHER_WEIGHT)
+        guided_share=defaults.GUIDED_SHARE, repel=defaults.REPEL, teacher_weight=defaults.TEACHER_WEIGHT,
+        repair=defaults.REPAIR)
     model, _ = trained
     computed = []
     gradient = Sampler.classifier_gradient
@@ -210,6 +211,12 @@ def test_a_control_asking_for_an_unknown_guidance_setting_is_named(controls):
 
         with pytest.raises(PluginError, match="control 'pos' asks for teacher_weight .* \\(a number, 0 or more\\)"):
             guidance_schedule([Wordy()])
+
+        class Mending(type(controls["pos"])):
+            guidance_schedule = {"repair": bad}
+
+        with pytest.raises(PluginError, match="control 'pos' asks for repair .* \\(a whole number of rounds, 0 or more\\)"):
+            guidance_schedule([Mending()])
 
         class Endless(type(controls["pos"])):
             guidance_schedule = {"guided_share": bad}

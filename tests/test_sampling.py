@@ -355,3 +355,56 @@ def test_a_teacher_of_another_vocabulary_is_not_used_in_the_clamp(taught_model):
         assert Sampler(taught_model, SamplerConfig(teacher_weight=1.0)).teacher is None
     finally:
         taught_model.vocab.words.pop()
+
+
+def test_a_repair_window_is_free_its_centre_word_forbidden_and_the_rest_held():
+    from dlmctl.repair import HELD, hold_outside
+
+    tokens = torch.tensor([[0, 5, 6, 7, 8, 1], [0, 5, 6, 7, 8, 1]])
+    bias = hold_outside(tokens, torch.tensor([3, 1]), width=1, vocab_size=10)
+    assert set(bias.unique().tolist()) == {0.0, HELD}
+    for row, free in ((0, {2, 3, 4}), (1, {1, 2})):                 # START (position 0) is never free
+        centre = 3 if row == 0 else 1
+        for i in range(6):
+            allowed = set((bias[row, i] == 0).nonzero()[:, 0].tolist())
+            if i not in free:
+                assert allowed == {tokens[row, i].item()}
+            else:
+                assert allowed == set(range(10)) - ({tokens[row, i].item()} if i == centre else set())
+
+
+def test_repair_resamples_the_least_likely_words_and_keeps_them_only_where_the_sentence_got_likelier(two_way_model):
+    from dlmctl.repair import repair, surprisal, worst_words
+
+    vocab = two_way_model.vocab
+    run = Sampler(two_way_model, SamplerConfig(steps=40))
+    sentences = ["The Eagle is is a pub near the the river .", "The Mill is a cheap pub .",
+                 "a Eagle pub pub the is .", "It is a pub ."]
+    tokens = torch.tensor([vocab.encode(s.split(), two_way_model.config.seq_len) for s in sentences])
+    _, centres = worst_words(run, tokens)
+    fixed = repair(run, tokens, lambda rows: [], torch.Generator().manual_seed(0), rounds=1, share=0.5, above=0.0,
+                   width=1)
+    _, before = surprisal(run, tokens)
+    _, after = surprisal(run, fixed)
+    changed = (fixed != tokens).any(1)
+    assert changed.any()
+    assert (after[changed] < before[changed]).all() and (after[~changed] == before[~changed]).all()
+    for row in changed.nonzero()[:, 0].tolist():     # one round changes the window around the worst word only
+        moved = (fixed[row] != tokens[row]).nonzero()[:, 0]
+        assert ((moved - centres[row]).abs() <= 1).all()
+    assert torch.equal(repair(run, tokens, lambda rows: [], None, rounds=1, share=0.5, above=1e9, width=1), tokens)
+
+
+def test_generation_repairs_the_finished_chains_only_and_only_with_a_teacher(two_way_model, monkeypatch):
+    from dlmctl import generation
+
+    calls = []
+    real = generation.repair
+    monkeypatch.setattr(generation, "repair", lambda run, tokens, *args: calls.append(len(tokens)) or real(run, tokens, *args))
+    generate_texts(two_way_model, [{}] * 3, sampler=SamplerConfig(steps=20), candidates=4, survivors=2, prune_at=0.5,
+                   seed=0, show_progress=False)
+    assert calls == [3 * 2]                          # the survivors, once they finish
+    for sampler in (SamplerConfig(steps=20, repair=0), SamplerConfig(steps=20, teacher_weight=0.0)):
+        calls.clear()
+        generate_texts(two_way_model, [{}] * 3, sampler=sampler, candidates=1, seed=0, show_progress=False)
+        assert calls == []

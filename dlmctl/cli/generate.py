@@ -127,6 +127,11 @@ def generate_command(
                                                    "ones, if it has one) are added to the model's word scores (0: not "
                                                    f"at all). Default {defaults.TEACHER_WEIGHT:g}, or what the "
                                                    "controls ask for; a model without a teacher ignores it.")] = None,
+    repair: Annotated[Optional[int], Opt(help="Rounds of sampling again, in the last half of the chain, the "
+                                         "words of a finished sentence that the model's teachers find least "
+                                         "likely, kept where the teachers find the sentence likelier (0: none). "
+                                         f"Default {defaults.REPAIR}, or what the controls ask for; a model "
+                                         "without a teacher ignores it.")] = None,
     candidates: Annotated[Optional[int], Opt(help="Samples drawn per sentence, to choose from: the samples of one "
                                              "target share them, each keeping one ranked high by the model's loss, "
                                              "the controls' classifiers and the teacher's fluency that does not "
@@ -182,7 +187,7 @@ def generate_command(
     from dlmctl.loop import is_main_process
 
     check_counts(len(lines) * per_target, candidates, seed)
-    check_guidance(guide_lr, guide_norm, repel, teacher_weight)
+    check_guidance(guide_lr, guide_norm, repel, teacher_weight, repair)
 
     lm = open_model(model, device)
     show_plugin_warnings()
@@ -199,7 +204,8 @@ def generate_command(
                                            guide_steps=guide_steps, guide_lr=guide_lr, guided_share=guided_share,
                                            tail_stride=tail_stride, guide_every=guide_every, guide_norm=guide_norm,
                                            temperature=temperature, word_temperature=word_temperature,
-                                           repel=repel, teacher_weight=teacher_weight, candidates=candidates,
+                                           repel=repel, teacher_weight=teacher_weight, repair=repair,
+                                           candidates=candidates,
                                            prune_at=prune_at, survivors=survivors, weights=weights,
                                            batch_size=batch_size, trajectory_every=show_steps,
                                            judge=judge, on_step=on_step,

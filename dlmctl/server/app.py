@@ -35,8 +35,8 @@ PAGE = Path(__file__).with_name("page.html")
 log = logging.getLogger("dlmctl.server")
 #: options a request may set, per endpoint (the rest are the server's)
 GENERATE_OPTIONS = ("steps", "guide_steps", "guide_lr", "guide_every", "guide_norm", "guided_share", "tail_stride",
-                    "temperature", "word_temperature", "repel", "teacher_weight", "candidates", "prune_at", "survivors",
-                    "weights", "judge")
+                    "temperature", "word_temperature", "repel", "teacher_weight", "repair", "candidates", "prune_at",
+                    "survivors", "weights", "judge")
 INFILL_OPTIONS = ("steps", "temperature", "mbr", "candidates", "weights", "judge")
 
 
