@@ -18,34 +18,39 @@ from dlmctl.control import Guidance
 from dlmctl.fluency import next_word_bias, previous_word_bias
 from dlmctl.sampling import Sampler, Step, WeightedGuidance
 
-#: what a word loses where a repair holds another word or forbids it (the words nats): finite, so that
+#: what a word loses where a repair holds another word or forbids it (nats): finite, so that
 #: where a control's own token bias allows only that word (an infilled word), it is still taken
 HELD = -1e4
 #: ``f(rows) -> guidance``: the controls' guidance for the chains ``rows`` of a batch only
 GuidanceFor = Callable[[Sequence[int]], list[WeightedGuidance]]
 
 
-def surprisal(run: Sampler, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per position of ``tokens`` (B, L), the forward teacher's NLL of its word given the words before
-    it (END included) plus, where the model has one, the backward teacher's given the words after it
-    (B, L), 0 beyond the sentence; and per sentence (B,) the worst forward NLL plus the worst backward
-    one, higher is worse."""
+def word_nlls(run: Sampler, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per position of ``tokens`` (B, L): the forward teacher's NLL of its word given the words before
+    it (END included), and the backward teacher's given the words after it (0 where the model has no
+    backward teacher); each (B, L), 0 beyond the sentence."""
     forward = -next_word_bias(run.teacher, tokens).gather(2, tokens[..., None])[..., 0]
     backward = torch.zeros_like(forward)
     if run.reverse_teacher is not None:
         backward = -previous_word_bias(run.reverse_teacher, tokens).gather(2, tokens[..., None])[..., 0]
-    return forward + backward, forward.amax(1) + backward.amax(1)
+    return forward, backward
+
+
+def surprisal(run: Sampler, tokens: torch.Tensor) -> torch.Tensor:
+    """(B,) each sentence's worst forward NLL plus its worst backward one (:func:`word_nlls`), higher
+    is worse: what a repair must lower."""
+    forward, backward = word_nlls(run, tokens)
+    return forward.amax(1) + backward.amax(1)
 
 
 def worst_words(run: Sampler, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(B,) the forward teacher's worst NLL of each sentence of ``tokens`` (B, L) (0 for one without
-    words), and (B,) the word position (≥ 1) both teachers find least likely."""
-    forward = -next_word_bias(run.teacher, tokens).gather(2, tokens[..., None])[..., 0]
-    per_word, _ = surprisal(run, tokens)
+    words), and (B,) the word position (≥ 1) both teachers find least likely (forward + backward NLL)."""
+    forward, backward = word_nlls(run, tokens)
     vocab = run.model.vocab
     words = (tokens != vocab.end) & (tokens != vocab.pad) & (tokens != vocab.start)
     worst = torch.where(words.any(1), forward.amax(1), torch.zeros_like(forward[:, 0]))
-    return worst, per_word.masked_fill(~words, -1.0).argmax(1)
+    return worst, (forward + backward).masked_fill(~words, -1.0).argmax(1)
 
 
 def hold_outside(tokens: torch.Tensor, centres: torch.Tensor, width: int, vocab_size: int) -> torch.Tensor:
@@ -87,8 +92,6 @@ def repair(run: Sampler, tokens: torch.Tensor, guidance_for: GuidanceFor, genera
         start = Step(resume_at + 1, run.chain.q_sample(clean, index, noise), clean, old)
         for step in run.steps(len(rows), guidance, generator, resume=start):
             pass
-        _, before = surprisal(run, old)
-        _, after = surprisal(run, step.tokens)
-        better = after < before
+        better = surprisal(run, step.tokens) < surprisal(run, old)
         tokens[rows[better]] = step.tokens[better]
     return tokens

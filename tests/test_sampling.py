@@ -384,8 +384,7 @@ def test_repair_resamples_the_least_likely_words_and_keeps_them_only_where_the_s
     _, centres = worst_words(run, tokens)
     fixed = repair(run, tokens, lambda rows: [], torch.Generator().manual_seed(0), rounds=1, share=0.5, above=0.0,
                    width=1)
-    _, before = surprisal(run, tokens)
-    _, after = surprisal(run, fixed)
+    before, after = surprisal(run, tokens), surprisal(run, fixed)
     changed = (fixed != tokens).any(1)
     assert changed.any()
     assert (after[changed] < before[changed]).all() and (after[~changed] == before[~changed]).all()
