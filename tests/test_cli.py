@@ -303,9 +303,10 @@ def test_ctrl_c_says_interrupted_exits_130_and_leaves_no_output(tiny_model_dir, 
     assert not output.exists() and not list(tmp_path.glob(".out.jsonl.*"))
 
 
-def test_ctrl_c_during_training_keeps_a_checkpoint_and_prints_the_resume_command(small_corpus, tmp_path):
-    """A real SIGINT to ``dlmctl train``: status 130, the last state saved, and a printed command
-    that resumes the run and finishes it."""
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])
+def test_stopping_training_keeps_a_checkpoint_and_prints_the_resume_command(small_corpus, tmp_path, stop):
+    """A real SIGINT (Ctrl-C) or SIGTERM (``kill``, a job scheduler) to ``dlmctl train``: status 130,
+    the last state saved, and a printed command that resumes the run and finishes it."""
     import shlex
     import signal
     import subprocess
@@ -325,7 +326,7 @@ def test_ctrl_c_during_training_keeps_a_checkpoint_and_prints_the_resume_command
             break
     assert before and before[-1].startswith("training: "), "".join(before)
     time.sleep(1)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(getattr(signal, stop))
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
     assert (out / "train_state.pt").is_file() and "Traceback" not in err

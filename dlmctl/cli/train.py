@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import shlex
+import signal
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Iterator, Optional
 
 import typer
 
@@ -58,6 +60,20 @@ def check_settings(out: Path, *, resume: bool, overwrite: bool, **numbers: float
 _START_OPTIONS = {"--init-from": True, "--embeddings-from": True, "--overwrite": False, "--preset": True,
                   "--seq-len": True, "--embed-dim": True, "--hidden": True, "--layers": True, "--heads": True,
                   "--min-count": True}
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM (a job scheduler's or ``kill``'s stop; a run started in the background
+    with ``&`` ignores Ctrl-C's SIGINT) stops training as Ctrl-C does: the last state is saved."""
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def resume_command(arguments: list[str]) -> str:
@@ -155,8 +171,10 @@ def train_command(
         raise UsageError(f"impossible model settings: {plan.model_cfg.problem()}")
     valid_ids = prepare(valid, text_column, plan.model_cfg.seq_len, 0, plan.vocab)[0] if valid else None
     try:
-        result = train(plan.train_ids, plan.vocab, out, plan.model_cfg, plan.train_cfg, dev, valid_ids=valid_ids,
-                       resume=resume, init_state=plan.init_state, meta=plan.meta, show_progress=not as_json)
+        with terminate_as_interrupt():
+            result = train(plan.train_ids, plan.vocab, out, plan.model_cfg, plan.train_cfg, dev,
+                           valid_ids=valid_ids, resume=resume, init_state=plan.init_state, meta=plan.meta,
+                           show_progress=not as_json)
     except KeyboardInterrupt:
         if (out / "train_state.pt").exists() and is_main_process():
             print(f"{out} keeps the last checkpoint; continue with: {resume_command(sys.argv[1:])}",
