@@ -36,14 +36,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--readme", type=Path, default=Path("README.md"))
     args = parser.parse_args()
-    text = args.readme.read_text(encoding="utf-8")
-    found = BLOCK.search(text)
+    found = BLOCK.search(args.readme.read_text(encoding="utf-8"))
     if found is None:
         sys.exit(f"error: {args.readme} has no ```console block")
     dlmctl = str(Path(sys.executable).with_name("dlmctl"))
     if not os.access(dlmctl, os.X_OK):
         sys.exit(f"error: no dlmctl beside {sys.executable}; install the package in this environment")
     fresh = rerun(found.group(1), dlmctl)
+    text = args.readme.read_text(encoding="utf-8")     # again: keep what was edited while the commands ran
+    found = BLOCK.search(text)
     atomic_write_text(args.readme, text[:found.start(1)] + fresh + text[found.end(1):])
     print(f"wrote the samples of {fresh.count('$ dlmctl')} commands to {args.readme}", file=sys.stderr)
 
