@@ -327,6 +327,8 @@ class SamplingJob:
             tokens = repair(run, step.tokens, lambda rows: self.guidance([targets[r] for r in rows]), generator,
                             run.config.repair, defaults.REPAIR_SHARE, defaults.REPAIR_ABOVE, defaults.REPAIR_WIDTH)
             step = replace(step, tokens=tokens)
+            if kept and kept[-1][0] == 0:            # the trajectory ends with the sample, as repaired
+                kept[-1] = (0, tokens)
         paths = [list(resume.paths[i]) if resume else [] for i in range(len(chains))]
         for index, tokens in kept:
             for path, text in zip(paths, decode(model, tokens)):

@@ -403,6 +403,10 @@ def test_generation_repairs_the_finished_chains_only_and_only_with_a_teacher(two
     generate_texts(two_way_model, [{}] * 3, sampler=SamplerConfig(steps=20), candidates=4, survivors=2, prune_at=0.5,
                    seed=0, show_progress=False)
     assert calls == [3 * 2]                          # the survivors, once they finish
+    monkeypatch.setattr(generation, "repair", lambda run, tokens, *args: tokens.flip(1))
+    for sample in generation.generate(two_way_model, [{}], sampler=SamplerConfig(steps=20), candidates=1,
+                                      trajectory_every=5, show_progress=False):
+        assert sample.trajectory[-1] == (0, sample.text)    # the trajectory ends with the repaired sample
     for sampler in (SamplerConfig(steps=20, repair=0), SamplerConfig(steps=20, teacher_weight=0.0)):
         calls.clear()
         generate_texts(two_way_model, [{}] * 3, sampler=sampler, candidates=1, seed=0, show_progress=False)
