@@ -17,6 +17,7 @@ import torch
 from dlmctl.control import Guidance
 from dlmctl.fluency import next_word_bias, previous_word_bias
 from dlmctl.sampling import Sampler, Step, WeightedGuidance
+from dlmctl.vocab import Vocabulary
 
 #: what a word loses where a repair holds another word or forbids it (nats): finite, so that
 #: where a control's own token bias allows only that word (an infilled word), it is still taken
@@ -36,18 +37,17 @@ def word_nlls(run: Sampler, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.T
     return forward, backward
 
 
-def surprisal(run: Sampler, tokens: torch.Tensor) -> torch.Tensor:
-    """(B,) each sentence's worst forward NLL plus its worst backward one (:func:`word_nlls`), higher
-    is worse: what a repair must lower."""
-    forward, backward = word_nlls(run, tokens)
+def surprisal(forward: torch.Tensor, backward: torch.Tensor) -> torch.Tensor:
+    """(B,) each sentence's worst forward NLL plus its worst backward one, from :func:`word_nlls`
+    (B, L) each; higher is worse: what a repair must lower."""
     return forward.amax(1) + backward.amax(1)
 
 
-def worst_words(run: Sampler, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def least_likely(tokens: torch.Tensor, forward: torch.Tensor, backward: torch.Tensor,
+                 vocab: Vocabulary) -> tuple[torch.Tensor, torch.Tensor]:
     """(B,) the forward teacher's worst NLL of each sentence of ``tokens`` (B, L) (0 for one without
-    words), and (B,) the word position (≥ 1) both teachers find least likely (forward + backward NLL)."""
-    forward, backward = word_nlls(run, tokens)
-    vocab = run.model.vocab
+    words), and (B,) the word position (≥ 1) both teachers find least likely (forward + backward NLL,
+    :func:`word_nlls`)."""
     words = (tokens != vocab.end) & (tokens != vocab.pad) & (tokens != vocab.start)
     worst = torch.where(words.any(1), forward.amax(1), torch.zeros_like(forward[:, 0]))
     return worst, (forward + backward).masked_fill(~words, -1.0).argmax(1)
@@ -73,12 +73,14 @@ def repair(run: Sampler, tokens: torch.Tensor, guidance_for: GuidanceFor, genera
     """``tokens`` (B, L) after up to ``rounds`` rounds of sampling again, from the chain index that ends
     the first 1 − ``share`` of ``run``'s chain, the window of ``width`` words each side of the least
     likely word of every sentence whose worst forward-teacher NLL is above ``above`` nats; each
-    round keeps the new words where they lower the sentence's :func:`surprisal`."""
+    round keeps the new words where they lower the sentence's :func:`surprisal` (the teachers read
+    each sentence once a round)."""
     model = run.model
     tokens = tokens.clone()
+    forward, backward = word_nlls(run, tokens)
     resume_at = run.index_after(1 - share)
     for _ in range(rounds):
-        worst, centres = worst_words(run, tokens)
+        worst, centres = least_likely(tokens, forward, backward, model.vocab)
         rows = (worst > above).nonzero()[:, 0]
         if len(rows) == 0:
             break
@@ -92,6 +94,8 @@ def repair(run: Sampler, tokens: torch.Tensor, guidance_for: GuidanceFor, genera
         start = Step(resume_at + 1, run.chain.q_sample(clean, index, noise), clean, old)
         for step in run.steps(len(rows), guidance, generator, resume=start):
             pass
-        better = surprisal(run, step.tokens) < surprisal(run, old)
-        tokens[rows[better]] = step.tokens[better]
+        new_forward, new_backward = word_nlls(run, step.tokens)
+        better = surprisal(new_forward, new_backward) < surprisal(forward[rows], backward[rows])
+        kept = rows[better]
+        tokens[kept], forward[kept], backward[kept] = step.tokens[better], new_forward[better], new_backward[better]
     return tokens

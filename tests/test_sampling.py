@@ -374,17 +374,17 @@ def test_a_repair_window_is_free_its_centre_word_forbidden_and_the_rest_held():
 
 
 def test_repair_resamples_the_least_likely_words_and_keeps_them_only_where_the_sentence_got_likelier(two_way_model):
-    from dlmctl.repair import repair, surprisal, worst_words
+    from dlmctl.repair import least_likely, repair, surprisal, word_nlls
 
     vocab = two_way_model.vocab
     run = Sampler(two_way_model, SamplerConfig(steps=40))
     sentences = ["The Eagle is is a pub near the the river .", "The Mill is a cheap pub .",
                  "a Eagle pub pub the is .", "It is a pub ."]
     tokens = torch.tensor([vocab.encode(s.split(), two_way_model.config.seq_len) for s in sentences])
-    _, centres = worst_words(run, tokens)
+    _, centres = least_likely(tokens, *word_nlls(run, tokens), vocab)
     fixed = repair(run, tokens, lambda rows: [], torch.Generator().manual_seed(0), rounds=1, share=0.5, above=0.0,
                    width=1)
-    before, after = surprisal(run, tokens), surprisal(run, fixed)
+    before, after = surprisal(*word_nlls(run, tokens)), surprisal(*word_nlls(run, fixed))
     changed = (fixed != tokens).any(1)
     assert changed.any()
     assert (after[changed] < before[changed]).all() and (after[~changed] == before[~changed]).all()
