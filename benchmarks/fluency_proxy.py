@@ -6,8 +6,10 @@ keys (``id → source``) and their readers' labels (``labels.tsv``, or one ``lab
 (:func:`dlmctl.fluency.sentence_scores`: NLL of the least likely token) and reports the ranking
 agreement (AUC: the chance that a line read as ungrammatical scores worse than one read as
 grammatical), the agreement of the fluent/not-fluent call with the reading at each threshold, and
-per source the share read grammatical beside the share the teacher calls fluent, and by band of the
-worst-token NLL the share of generated lines read grammatical.
+per source the share read grammatical beside the share the teacher calls fluent, by band of the
+worst-token NLL the share of generated lines read grammatical, and that of generated lines with a
+repeat (:func:`dlmctl.fluency.repeats`: a word said twice in a row, a trigram said twice) beside
+those without (the score counts a repeated word as :data:`dlmctl.fluency.REPEAT_NLL` at least).
 
     python benchmarks/fluency_proxy.py benchmarks/results/reading/calibration \\
         [--teacher plugins/dlmctl-e2e/dlmctl_e2e/model/teacher] [--out benchmarks/results/fluency_proxy]
@@ -28,13 +30,22 @@ from pathlib import Path
 import torch
 
 from dlmctl.checkpoint import atomic_write_text
-from dlmctl.fluency import DEFAULT_THRESHOLD, sentence_scores
+from dlmctl.fluency import DEFAULT_THRESHOLD, repeats, sentence_scores
 from dlmctl.teacher import load_teacher
 from dlmctl.vocab import tokenize
 
 THRESHOLDS = tuple(sorted({5.0, 6.0, 6.5, 7.0, 7.5, 8.0, 9.0, DEFAULT_THRESHOLD}))
 #: edges (nats) of the worst-token NLL bands whose generated lines' read share is reported
 BANDS = (0.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, float("inf"))
+
+
+def repeat_kind(text: str) -> str:
+    """"twice in a row" where a word of ``text`` repeats the one before it, else "trigram twice" where
+    a trigram repeats (:func:`dlmctl.fluency.repeats`), else "none"."""
+    words = tokenize(text)
+    if any(a == b for a, b in zip(words, words[1:])):
+        return "twice in a row"
+    return "trigram twice" if any(repeats(words)) else "none"
 
 
 def read_reading(folder: Path) -> tuple[list[str], list[str], list[bool]]:
@@ -90,8 +101,13 @@ def main() -> None:
         "lines": len(texts), "read_grammatical": round(100 * (~bad).float().mean().item(), 1),
         "auc": round(auc(scores, bad), 3), "auc_generated_only": round(auc(scores[generated], bad[generated]), 3),
         "agreement": {str(t): round(100 * ((scores <= t) == ~bad).float().mean().item(), 1) for t in THRESHOLDS},
-        "sources": {}, "bands": {},
+        "sources": {}, "bands": {}, "repeats": {},
     }
+    kinds = [repeat_kind(text) for text in texts]
+    for kind in ("none", "twice in a row", "trigram twice"):
+        rows = generated & torch.tensor([k == kind for k in kinds])
+        record["repeats"][kind] = {"lines": int(rows.sum()), "read_grammatical":
+                                   round(100 * (~bad[rows]).float().mean().item(), 1) if rows.any() else None}
     for low, high in zip(BANDS, BANDS[1:]):
         rows = generated & (scores >= low) & (scores < high)
         record["bands"][f"{low:g}–{high:g}"] = {"lines": int(rows.sum()), "read_grammatical":
@@ -121,6 +137,8 @@ def markdown(record: dict) -> str:
         lines.append(f"| {source} | {r['lines']} | {r['read_grammatical']} | {r['fluent']} |")
     lines += ["", "| worst-token NLL (nats) | generated lines | read grammatical % |", "|---|---|---|"]
     lines += [f"| {band} | {r['lines']} | {r['read_grammatical']} |" for band, r in record["bands"].items()]
+    lines += ["", "| repeat | generated lines | read grammatical % |", "|---|---|---|"]
+    lines += [f"| {kind} | {r['lines']} | {r['read_grammatical']} |" for kind, r in record["repeats"].items()]
     return "\n".join(lines) + "\n"
 
 

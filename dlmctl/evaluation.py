@@ -16,11 +16,12 @@ import torch
 
 from dlmctl.diversity import same_target_overlap
 from dlmctl.errors import TargetError, UsageError
-from dlmctl.fluency import DEFAULT_THRESHOLD, fluent
+from dlmctl.fluency import DEFAULT_THRESHOLD, floor_repeats, fluent
 from dlmctl.model import DiffusionLM
 from dlmctl.plugins import PluginHost, get_host
 from dlmctl.progress import progress_bar
 from dlmctl.teacher import Teacher
+from dlmctl.vocab import tokenize
 
 SAMPLE_FORM = '{"target": 0, "sample": 0, "controls": {"length": "12"}, "text": "..."}'
 
@@ -131,14 +132,15 @@ class Judgement:
 
 
 def judge(teacher: Teacher, texts: Sequence[str], threshold: float = DEFAULT_THRESHOLD) -> Judgement:
-    """lm-score (exp of the mean token NLL) and the fluent share (worst-token NLL ≤ ``threshold``)."""
-    return _judgement(teacher.token_nlls(texts), threshold)
+    """lm-score (exp of the mean token NLL) and the fluent share (worst-token NLL ≤ ``threshold``, a
+    repeated word counting as :data:`~dlmctl.fluency.REPEAT_NLL` at least)."""
+    return _judgement(teacher.token_nlls(texts), texts, threshold)
 
 
-def _judgement(rows: Sequence[torch.Tensor], threshold: float) -> Judgement:
+def _judgement(rows: Sequence[torch.Tensor], texts: Sequence[str], threshold: float) -> Judgement:
     """:func:`judge` from the per-token NLLs of each text."""
     total = sum(float(r.sum()) for r in rows) / sum(len(r) for r in rows)
-    worst = torch.stack([r.max() for r in rows])
+    worst = torch.stack([floor_repeats(r, tokenize(text)).max() for r, text in zip(rows, texts)])
     return Judgement(math.exp(total), fluent(worst, threshold).float().mean().item())
 
 
@@ -147,9 +149,10 @@ def add_teacher_scores(results: dict[str, ControlResult], samples: Sequence[Samp
     """Fill each control's lm-score and fluent share (samples using it); returns those of all samples."""
     rows = teacher.token_nlls([s.text for s in samples])
     for name, result in results.items():
-        own = _judgement([r for r, s in zip(rows, samples) if name in s.controls], threshold)
-        result.lm_score, result.fluent = own.lm_score, own.fluent
-    return _judgement(rows, threshold)
+        own = [(r, s.text) for r, s in zip(rows, samples) if name in s.controls]
+        own_judgement = _judgement([r for r, _ in own], [text for _, text in own], threshold)
+        result.lm_score, result.fluent = own_judgement.lm_score, own_judgement.fluent
+    return _judgement(rows, [s.text for s in samples], threshold)
 
 
 def reference_scores(teacher: Teacher, references: Sequence[str] = (), source: str = "",

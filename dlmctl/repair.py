@@ -1,11 +1,13 @@
 """Sampling again the words of a finished sentence that its teachers find least likely (docs/method.md,
 "Repairing the least likely words").
 
-A sentence whose worst word the forward teacher finds too unlikely has a window of words around the
+A sentence whose worst word the forward teacher finds too unlikely (a repeated word counting as
+:data:`~dlmctl.fluency.REPEAT_NLL` at least) has a window of words around the
 word both teachers find least likely (forward + backward surprisal) noised again, the rest of the
 sentence held by a token bias, and samples the last share of the chain again under the same controls;
 the word it had at the window's centre may not come back. The new words are kept where the sentence's
-worst forward plus worst backward surprisal went down.
+worst forward plus worst backward surprisal went down, or stayed and fewer of its words repeat (a
+sentence that says two things twice is mended one repeat at a time).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Callable, Sequence
 import torch
 
 from dlmctl.control import Guidance
-from dlmctl.fluency import next_word_bias, previous_word_bias
+from dlmctl.fluency import REPEAT_NLL, next_word_bias, previous_word_bias, repeats
 from dlmctl.sampling import Sampler, Step, WeightedGuidance
 from dlmctl.vocab import Vocabulary
 
@@ -29,12 +31,27 @@ GuidanceFor = Callable[[Sequence[int]], list[WeightedGuidance]]
 def word_nlls(run: Sampler, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per position of ``tokens`` (B, L): the forward teacher's NLL of its word given the words before
     it (END included), and the backward teacher's given the words after it (0 where the model has no
-    backward teacher); each (B, L), 0 beyond the sentence."""
+    backward teacher); each (B, L), 0 beyond the sentence, and a repeated word's (:func:`repeated`)
+    both at least :data:`~dlmctl.fluency.REPEAT_NLL`."""
     forward = -next_word_bias(run.teacher, tokens).gather(2, tokens[..., None])[..., 0]
     backward = torch.zeros_like(forward)
     if run.reverse_teacher is not None:
         backward = -previous_word_bias(run.reverse_teacher, tokens).gather(2, tokens[..., None])[..., 0]
-    return forward, backward
+    flags = repeated(tokens, run.model.vocab).to(forward.device)
+    return forward.masked_fill(flags, REPEAT_NLL).maximum(forward), backward.masked_fill(flags, REPEAT_NLL).maximum(backward)
+
+
+def repeated(tokens: torch.Tensor, vocab: Vocabulary) -> torch.Tensor:
+    """(B, L) bool: the word positions of ``tokens`` (B, L) whose word repeats (:func:`dlmctl.fluency.repeats`)."""
+    flags = torch.zeros(tokens.shape, dtype=torch.bool)
+    for row, ids in enumerate(tokens.tolist()):
+        words = []
+        for word_id in ids[1:]:
+            if word_id in (vocab.end, vocab.pad):
+                break
+            words.append(vocab.words[word_id])
+        flags[row, 1:len(words) + 1] = torch.tensor(repeats(words), dtype=torch.bool)
+    return flags
 
 
 def surprisal(forward: torch.Tensor, backward: torch.Tensor) -> torch.Tensor:
@@ -73,8 +90,8 @@ def repair(run: Sampler, tokens: torch.Tensor, guidance_for: GuidanceFor, genera
     """``tokens`` (B, L) after up to ``rounds`` rounds of sampling again, from the chain index that ends
     the first 1 − ``share`` of ``run``'s chain, the window of ``width`` words each side of the least
     likely word of every sentence whose worst forward-teacher NLL is above ``above`` nats; each
-    round keeps the new words where they lower the sentence's :func:`surprisal` (the teachers read
-    each sentence once a round)."""
+    round keeps the new words where they lower the sentence's :func:`surprisal`, or leave it as it
+    was with fewer repeated words (:func:`repeated`; the teachers read each sentence once a round)."""
     model = run.model
     tokens = tokens.clone()
     forward, backward = word_nlls(run, tokens)
@@ -95,7 +112,9 @@ def repair(run: Sampler, tokens: torch.Tensor, guidance_for: GuidanceFor, genera
         for step in run.steps(len(rows), guidance, generator, resume=start):
             pass
         new_forward, new_backward = word_nlls(run, step.tokens)
-        better = surprisal(new_forward, new_backward) < surprisal(forward[rows], backward[rows])
+        before, after = surprisal(forward[rows], backward[rows]), surprisal(new_forward, new_backward)
+        fewer_repeats = repeated(step.tokens, model.vocab).sum(1) < repeated(old, model.vocab).sum(1)
+        better = (after < before) | ((after == before) & fewer_repeats.to(after.device))
         kept = rows[better]
         tokens[kept], forward[kept], backward[kept] = step.tokens[better], new_forward[better], new_backward[better]
     return tokens

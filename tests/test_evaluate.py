@@ -157,6 +157,28 @@ def test_teacher_scores_count_fluent_sentences_by_their_worst_token(tmp_path, ho
     assert judge(teacher, ["The Eagle is a pub ."], 1e6).fluent == 1.0
 
 
+def test_a_repeated_word_counts_as_a_very_unlikely_one(quick_teacher):
+    from dlmctl.evaluation import judge
+    from dlmctl.fluency import REPEAT_NLL, floor_repeats, repeats, sentence_scores
+
+    def flagged(text):
+        return [word for word, flag in zip(text.split(), repeats(text.split())) if flag]
+
+    assert flagged("The Mill serves food food , , near the river") == ["food", ","]
+    assert flagged("It is in the high price range in the high price range .") == ["in", "the", "high", "price", "range"]
+    assert flagged("It is in a high price range in the high price range .") == ["high", "price", "range"]
+    assert flagged("The Mill is a pub . It is cheap . It is rated 5 out of 5 .") == []   # punctuation, not trigrams
+    assert floor_repeats(torch.tensor([1.0, 9.0, 2.0, 3.0, 0.5]), "a pub pub .".split()).tolist() == \
+        [1.0, 9.0, REPEAT_NLL, 3.0, 0.5]                           # raised, never lowered; END last
+    assert floor_repeats(torch.ones(2), "a pub pub".split()).tolist() == [1.0, 1.0]   # cut by the teacher
+    teacher = load_teacher(quick_teacher)
+    text = "The Eagle is a pub pub ."
+    raw = float(teacher.token_nlls([text])[0].max())
+    assert raw < REPEAT_NLL - 1e-3                                  # the teacher alone would pass it
+    assert sentence_scores(teacher, [text.split()]).item() == REPEAT_NLL
+    assert judge(teacher, [text], REPEAT_NLL - 1e-3).fluent == 0.0
+
+
 def test_overlap_compares_the_samples_of_each_target(tmp_path, host, tiny_model):
     from dlmctl.diversity import bigram_jaccard
 
