@@ -132,8 +132,14 @@ def warm_start(denoiser: Denoiser, state: dict[str, torch.Tensor]) -> None:
     """Copy a trained model's weights into ``denoiser``. Two shapes may differ: the input layer when
     self-conditioning is added (its new x̂0_prev inputs start at zero, so the network computes exactly
     what the trained one did), and the last layer when a model that predicted x̂0 is to predict words
-    (it starts as the trained x̂0's nearest-word scores, :func:`words_from_embedding_layer`)."""
+    (it starts as the trained x̂0's nearest-word scores, :func:`words_from_embedding_layer`). A
+    ``denoiser`` with more transformer layers than the trained one gets them on top, each starting
+    as the identity (its residual branches' output layers at zero), so it too computes exactly what
+    the trained network did."""
     own = denoiser.state_dict()
+    for name, target in own.items():
+        if name not in state and name.startswith("encoder.layers.") and name.endswith(RESIDUAL_OUTPUTS):
+            target.zero_()
     for name, value in state.items():
         if name not in own:
             raise UsageError(f"--init-from: the trained model has a weight '{name}' this model lacks")
@@ -150,6 +156,9 @@ def warm_start(denoiser: Denoiser, state: dict[str, torch.Tensor]) -> None:
                              f"{tuple(target.shape)} (only --self-condition and --predict words may differ)")
 
 
+#: the layers that end a transformer layer's two residual branches (attention, feed-forward): at zero,
+#: a pre-norm layer passes its input through unchanged
+RESIDUAL_OUTPUTS = ("self_attn.out_proj.weight", "self_attn.out_proj.bias", "linear2.weight", "linear2.bias")
 #: the last layer's weight and bias, (d, H) and (d,) when predicting x̂0, (V, H) and (V,) for words
 WORD_LAYER = ("output_down.3.weight", "output_down.3.bias")
 #: scale of the nearest-word scores a word layer starts from (1: a softmax as sharp as the clamp)

@@ -159,8 +159,10 @@ def test_train_never_writes_over_an_exported_model_or_a_file(monkeypatch, capsys
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--hidden", "32"], "--init-from keeps the trained model's shape: drop --hidden"),
-    (["--preset", "e2e-small"], "--init-from keeps the trained model's shape: drop --preset"),
+    (["--hidden", "32"], "--init-from keeps the trained model's shape but for --layers (more of them): drop --hidden"),
+    (["--preset", "e2e-small"], "--init-from keeps the trained model's shape but for --layers (more of them): drop "
+                                "--preset"),
+    (["--layers", "1"], "has 2 layers; a model can only grow deeper"),
     (["--resume"], "pass only one"),
 ])
 def test_bad_warm_starts_are_usage_errors(monkeypatch, capsys, tiny_model_dir, small_corpus, tmp_path, args, message):

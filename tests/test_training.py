@@ -85,6 +85,21 @@ def test_warm_start_adds_self_conditioning_without_changing_the_network(tiny_mod
         training.warm_start(Denoiser(tiny_model.config), grown.state_dict())
 
 
+def test_a_model_grown_deeper_starts_as_the_trained_one_and_trains_its_new_layers(tmp_path, encoded, tiny_model):
+    ids, vocab = encoded
+    cfg = ModelConfig(**{**tiny_model.config.to_dict(), "layers": tiny_model.config.layers + 2})
+    grown = Denoiser(cfg)
+    training.warm_start(grown, tiny_model.denoiser.state_dict())
+    grown.eval()
+    x, t = torch.randn(3, cfg.seq_len, cfg.embed_dim), torch.tensor([0, 50, 199])
+    assert torch.allclose(grown(x, t), tiny_model.denoiser(x, t), atol=1e-6)
+    tc = TrainConfig(steps=10, batch_size=32, lr=1e-3, ema=0.9, save_every=10)
+    train(ids[:-128], vocab, tmp_path, cfg, tc, torch.device("cpu"), init_state=tiny_model.denoiser.state_dict(),
+          show_progress=False)
+    top = load_model(tmp_path).denoiser.encoder.layers[-1]
+    assert top.linear2.weight.abs().sum() > 0 and top.self_attn.out_proj.weight.abs().sum() > 0
+
+
 def test_self_conditioned_model_trains_and_sampling_feeds_back_its_estimate(tmp_path, encoded, tiny_model):
     ids, vocab = encoded
     cfg = ModelConfig(**{**tiny_model.config.to_dict(), "self_condition": True})

@@ -116,7 +116,8 @@ def train_command(
                                           "x̂0 is its mean embedding). With --init-from, a model that predicted "
                                           "x̂0 can start predicting words.")] = None,
     init_from: Annotated[Optional[Path], Opt(help="Start from this trained model's weights and vocabulary "
-                                             "(e.g. to add --self-condition to it).")] = None,
+                                             "(e.g. to add --self-condition to it, or with more --layers: "
+                                             "the new ones start as the identity).")] = None,
     embeddings_from: Annotated[Optional[Path], Opt(help="Take this trained model's vocabulary, frozen word embeddings "
                                                    "and sequence length, and train a new denoiser of any width and "
                                                    "depth on them: its control classifiers stay valid for the new "
@@ -200,10 +201,11 @@ def check_start(*, resume: bool, init_from: Path | None, embeddings_from: Path |
     if embeddings_from is not None and kept:
         raise UsageError("--embeddings-from keeps that model's vocabulary, embedding size and sequence length "
                          "(its classifiers need them): drop --embed-dim, --min-count and --seq-len")
-    fixed = sorted("--" + k.replace("_", "-") for k in ("seq_len", "embed_dim", "hidden", "layers", "heads")
+    fixed = sorted("--" + k.replace("_", "-") for k in ("seq_len", "embed_dim", "hidden", "heads")
                    if shape.get(k) is not None)
     if init_from is not None and (fixed or preset is not None):
-        raise UsageError(f"--init-from keeps the trained model's shape: drop {', '.join(fixed) or '--preset'}")
+        raise UsageError(f"--init-from keeps the trained model's shape but for --layers (more of them): drop "
+                         f"{', '.join(fixed) or '--preset'}")
 
 
 @dataclass
@@ -265,6 +267,9 @@ def new_run(data: str, text_column: str, preset: str | None, model_over: dict[st
     init_state, start = None, None
     if init_from is not None:
         start = load_model(init_from)
+        if model_over.get("layers", start.config.layers) < start.config.layers:
+            raise UsageError(f"--layers {model_over['layers']} with --init-from: {init_from} has "
+                             f"{start.config.layers} layers; a model can only grow deeper")
         init_state = start.denoiser.state_dict()
         model_cfg = ModelConfig(**{**start.config.to_dict(), **model_over})
     elif embeddings_from is not None:
