@@ -114,7 +114,8 @@ class Sampler:
             raise ValueError(f"teacher_weight must be 0 or more, got {self.config.teacher_weight!r}")
         if not defaults.is_rounds(self.config.repair):
             raise ValueError(f"repair must be a whole number, 0 or more, got {self.config.repair!r}")
-        self.teacher = clamp_teacher(model) if self.config.teacher_weight else None
+        # the teachers weigh in the clamp (teacher_weight) and judge the repair; either needs them
+        self.teacher = clamp_teacher(model) if self.config.teacher_weight or self.config.repair else None
         self.reverse_teacher = clamp_teacher(model, reverse=True) if self.teacher is not None else None
         self.even = model.diffusion.respaced(self.config.steps)
         n = self.even.num_steps
@@ -229,7 +230,7 @@ class Sampler:
             # reads the last step's x̂0 if self-conditioned
             x0, scores = model.denoiser(x, chain.model_time(idx), x0, with_scores=True)
             bias = step_bias(fixed_bias, word_biases, scores)
-            if self.teacher is not None and i < self.teacher_below:
+            if self.teacher is not None and cfg.teacher_weight and i < self.teacher_below:
                 bias = self.with_teacher(scores, bias)
             tokens = self.clamp_words(scores if bias is None else scores + bias, generator)
             clamped = model.embeddings[tokens]

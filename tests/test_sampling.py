@@ -279,8 +279,8 @@ def test_the_teacher_weighs_in_in_the_second_half_of_the_chain_only(taught_model
         steps = list(sampler.steps(3, generator=torch.Generator().manual_seed(0)))
         halfway = sampler.even.timesteps[20]
         second_half = [s for s in steps if sampler.chain.timesteps[s.index] < halfway]
-        assert (sampler.teacher is None) == (weight == 0)
         assert len(seen) == (len(second_half) if weight else 0) and 0 < len(second_half) < len(steps)
+    assert Sampler(taught_model, SamplerConfig(steps=40, teacher_weight=0.0, repair=0)).teacher is None
 
 
 def test_a_heavier_teacher_writes_sentences_the_teacher_finds_likelier(taught_model):
@@ -336,7 +336,7 @@ def test_the_clamp_asks_the_reverse_teacher_beside_the_forward_one(two_way_model
     list(sampler.steps(2, generator=torch.Generator().manual_seed(0)))
     assert sampler.reverse_teacher is model_teacher(two_way_model, reverse=True)
     assert calls and all(t is sampler.reverse_teacher for t in calls)
-    assert Sampler(two_way_model, SamplerConfig(steps=40, teacher_weight=0.0)).reverse_teacher is None
+    assert Sampler(two_way_model, SamplerConfig(steps=40, teacher_weight=0.0, repair=0)).reverse_teacher is None
 
 
 def test_a_forward_teacher_in_the_reverse_place_is_not_used(taught_model, tmp_path):
@@ -412,7 +412,7 @@ def test_repair_counts_a_repeated_word_as_a_very_unlikely_one(two_way_model):
     assert worst[0] >= REPEAT_NLL and centres[0] == 6
 
 
-def test_generation_repairs_the_finished_chains_only_and_only_with_a_teacher(two_way_model, monkeypatch):
+def test_generation_repairs_the_finished_chains_only_and_only_with_a_teacher(two_way_model, tiny_model, monkeypatch):
     from dlmctl import generation
 
     calls = []
@@ -425,7 +425,10 @@ def test_generation_repairs_the_finished_chains_only_and_only_with_a_teacher(two
     for sample in generation.generate(two_way_model, [{}], sampler=SamplerConfig(steps=20), candidates=1,
                                       trajectory_every=5, show_progress=False):
         assert sample.trajectory[-1] == (0, sample.text)    # the trajectory ends with the repaired sample
-    for sampler in (SamplerConfig(steps=20, repair=0), SamplerConfig(steps=20, teacher_weight=0.0)):
+    monkeypatch.setattr(generation, "repair", lambda run, tokens, *args: calls.append(len(tokens)) or tokens)
+    for model, sampler, repaired in ((two_way_model, SamplerConfig(steps=20, teacher_weight=0.0), [3]),  # tree's
+                                     (two_way_model, SamplerConfig(steps=20, repair=0), []),
+                                     (tiny_model, SamplerConfig(steps=20), [])):           # no teacher
         calls.clear()
-        generate_texts(two_way_model, [{}] * 3, sampler=sampler, candidates=1, seed=0, show_progress=False)
-        assert calls == []
+        generate_texts(model, [{}] * 3, sampler=sampler, candidates=1, seed=0, show_progress=False)
+        assert calls == repaired
