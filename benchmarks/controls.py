@@ -159,6 +159,9 @@ def main() -> None:
     parser.add_argument("--teacher-weight", type=float,
                         help="the teacher's next-word log-probabilities in the clamp after the guided share "
                              "(0: off; default: as the CLI)")
+    parser.add_argument("--repair", type=int,
+                        help="rounds of repairing the words the teachers find least likely in finished sentences "
+                             "(0: off; default: as the CLI)")
     parser.add_argument("--candidates", type=int, default=None,
                         help="keep the best of N samples by the model's loss and the controls' classifiers "
                              "(the CLI's --candidates; default: as the CLI, 4 or what a control asks for)")
@@ -192,7 +195,7 @@ def main() -> None:
                             temperature=args.temperature, word_temperature=args.word_temperature,
                             guided_share=args.guided_share, tail_stride=args.tail_stride,
                             guide_every=args.guide_every, guide_norm=args.guide_norm, repel=args.repel,
-                            teacher_weight=args.teacher_weight)
+                            teacher_weight=args.teacher_weight, repair=args.repair)
     controls = PluginHost().controls()
 
     def sample(requests, host=None, weights=None):
@@ -254,7 +257,8 @@ def main() -> None:
                      "guide_norm": args.guide_norm,
                      "temperature": args.temperature,
                      "word_temperature": defaults.word_temperature_for(model.config.predict, args.word_temperature),
-                     "repel": args.repel, "teacher_weight": args.teacher_weight, "candidates": args.candidates,
+                     "repel": args.repel, "teacher_weight": args.teacher_weight, "repair": args.repair,
+                     "candidates": args.candidates,
                      "prune_at": args.prune_at, "survivors": args.survivors, "annotator": args.annotator,
                      "seed": args.seed, "sampling_seed": sampling_seed},
         "humans": teacher_view(teacher, [t["sentence"] for t in targets]),
