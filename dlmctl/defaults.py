@@ -60,6 +60,10 @@ CANDIDATES = 4
 MAX_OVERLAP = 0.5
 #: teacher NLL (nats) of a sentence's least likely token at or below which it counts as fluent
 FLUENCY_THRESHOLD = 6.0
+#: NLL (nats) a word counts as at least where it repeats (dlmctl.fluency.repeats): blind readers pass
+#: sentences with a word or trigram said twice about as rarely as sentences whose worst word has
+#: 7–10 nats (docs/evaluation.md)
+REPEAT_NLL = 8.0
 #: where classifier controls guide, the share of the chain, from its noisy start, that every
 #: candidate samples; then the weak ones are dropped (1: never)
 PRUNE_AT = 0.5

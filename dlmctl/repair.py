@@ -38,7 +38,7 @@ def word_nlls(run: Sampler, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.T
     if run.reverse_teacher is not None:
         backward = -previous_word_bias(run.reverse_teacher, tokens).gather(2, tokens[..., None])[..., 0]
     flags = repeated(tokens, run.model.vocab).to(forward.device)
-    return forward.masked_fill(flags, REPEAT_NLL).maximum(forward), backward.masked_fill(flags, REPEAT_NLL).maximum(backward)
+    return (torch.where(flags, nll.clamp(min=REPEAT_NLL), nll) for nll in (forward, backward))
 
 
 def repeated(tokens: torch.Tensor, vocab: Vocabulary) -> torch.Tensor:

@@ -41,7 +41,8 @@ def evaluate_command(
     references: Annotated[Optional[str], Opt(help="Human references to judge beside the outputs (e.g. valid.csv).")] = None,
     text_column: Annotated[str, Opt(help="Column of --references holding the text.")] = "human_reference",
     fluency_threshold: Annotated[float, Opt(help="A sentence is fluent when the teacher's NLL of its least likely "
-                                            "token is at most this (nats; a repeated word or phrase counts as 8).")] = defaults.FLUENCY_THRESHOLD,
+                                            "token is at most this (nats; a repeated word or phrase counts as "
+                                            f"{defaults.REPEAT_NLL:g}).")] = defaults.FLUENCY_THRESHOLD,
     device: Annotated[Optional[str], Opt(help="auto, cpu, cuda or cuda:N.")] = None,
     as_json: Annotated[bool, Opt("--json", help="Machine-readable output.")] = False,
 ) -> None:
