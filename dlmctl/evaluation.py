@@ -134,25 +134,27 @@ class Judgement:
 def judge(teacher: Teacher, texts: Sequence[str], threshold: float = DEFAULT_THRESHOLD) -> Judgement:
     """lm-score (exp of the mean token NLL) and the fluent share (worst-token NLL ≤ ``threshold``, a
     repeated word counting as :data:`~dlmctl.fluency.REPEAT_NLL` at least)."""
-    return _judgement(teacher.token_nlls(texts), texts, threshold)
+    sentences = [tokenize(text) for text in texts]
+    return _judgement(teacher.word_nlls(sentences), sentences, threshold)
 
 
-def _judgement(rows: Sequence[torch.Tensor], texts: Sequence[str], threshold: float) -> Judgement:
-    """:func:`judge` from the per-token NLLs of each text."""
+def _judgement(rows: Sequence[torch.Tensor], sentences: Sequence[Sequence[str]], threshold: float) -> Judgement:
+    """:func:`judge` from the per-token NLLs of each sentence and its words."""
     total = sum(float(r.sum()) for r in rows) / sum(len(r) for r in rows)
-    worst = torch.stack([floor_repeats(r, tokenize(text)).max() for r, text in zip(rows, texts)])
+    worst = torch.stack([floor_repeats(r, words).max() for r, words in zip(rows, sentences)])
     return Judgement(math.exp(total), fluent(worst, threshold).float().mean().item())
 
 
 def add_teacher_scores(results: dict[str, ControlResult], samples: Sequence[Sample], teacher: Teacher,
                        threshold: float = DEFAULT_THRESHOLD) -> Judgement:
     """Fill each control's lm-score and fluent share (samples using it); returns those of all samples."""
-    rows = teacher.token_nlls([s.text for s in samples])
+    sentences = [tokenize(s.text) for s in samples]
+    rows = teacher.word_nlls(sentences)
     for name, result in results.items():
-        own = [(r, s.text) for r, s in zip(rows, samples) if name in s.controls]
-        own_judgement = _judgement([r for r, _ in own], [text for _, text in own], threshold)
+        own = [i for i, s in enumerate(samples) if name in s.controls]
+        own_judgement = _judgement([rows[i] for i in own], [sentences[i] for i in own], threshold)
         result.lm_score, result.fluent = own_judgement.lm_score, own_judgement.fluent
-    return _judgement(rows, [s.text for s in samples], threshold)
+    return _judgement(rows, sentences, threshold)
 
 
 def reference_scores(teacher: Teacher, references: Sequence[str] = (), source: str = "",

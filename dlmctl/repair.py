@@ -38,11 +38,12 @@ def word_nlls(run: Sampler, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.T
     if run.reverse_teacher is not None:
         backward = -previous_word_bias(run.reverse_teacher, tokens).gather(2, tokens[..., None])[..., 0]
     flags = repeated(tokens, run.model.vocab).to(forward.device)
-    return (torch.where(flags, nll.clamp(min=REPEAT_NLL), nll) for nll in (forward, backward))
+    return tuple(torch.where(flags, nll.clamp(min=REPEAT_NLL), nll) for nll in (forward, backward))
 
 
 def repeated(tokens: torch.Tensor, vocab: Vocabulary) -> torch.Tensor:
-    """(B, L) bool: the word positions of ``tokens`` (B, L) whose word repeats (:func:`dlmctl.fluency.repeats`)."""
+    """(B, L) bool: the word positions of ``tokens`` (B, L) whose word repeats (:func:`dlmctl.fluency.repeats`),
+    each sentence ending at its first END or PAD, as the teachers read it."""
     flags = torch.zeros(tokens.shape, dtype=torch.bool)
     for row, ids in enumerate(tokens.tolist()):
         words = []
@@ -95,6 +96,7 @@ def repair(run: Sampler, tokens: torch.Tensor, guidance_for: GuidanceFor, genera
     model = run.model
     tokens = tokens.clone()
     forward, backward = word_nlls(run, tokens)
+    repeat_counts = repeated(tokens, model.vocab).sum(1)
     resume_at = run.index_after(1 - share)
     for _ in range(rounds):
         worst, centres = least_likely(tokens, forward, backward, model.vocab)
@@ -113,8 +115,9 @@ def repair(run: Sampler, tokens: torch.Tensor, guidance_for: GuidanceFor, genera
             pass
         new_forward, new_backward = word_nlls(run, step.tokens)
         before, after = surprisal(forward[rows], backward[rows]), surprisal(new_forward, new_backward)
-        fewer_repeats = repeated(step.tokens, model.vocab).sum(1) < repeated(old, model.vocab).sum(1)
-        better = (after < before) | ((after == before) & fewer_repeats.to(after.device))
+        new_counts = repeated(step.tokens, model.vocab).sum(1)
+        better = (after < before) | ((after == before) & (new_counts < repeat_counts[rows]).to(after.device))
         kept = rows[better]
         tokens[kept], forward[kept], backward[kept] = step.tokens[better], new_forward[better], new_backward[better]
+        repeat_counts[kept.cpu()] = new_counts[better.cpu()]
     return tokens
