@@ -71,13 +71,17 @@ def next_word_bias(teacher: Teacher, tokens: torch.Tensor) -> torch.Tensor:
     """(B, L, V) log p_teacher(word at i | tokens before i) for each position i of ``tokens`` (B, L),
     sentences as the diffusion model lays them out (START, words, END, PAD…) in the teacher's own
     vocabulary: 0 at START and after the first END; PAD before it scores as END (the teacher never
-    predicts PAD, and a PAD there ends the sentence just as END does)."""
+    predicts PAD, and a PAD there ends the sentence just as END does). The teacher reads only the
+    columns before the batch's last first END (it is causal: what follows changes nothing before)."""
     vocab = teacher.vocab
-    log_probs = teacher.net(tokens).float().log_softmax(-1)              # (B, L, V): the word after each
-    log_probs[..., vocab.pad] = log_probs[..., vocab.end]
-    bias = torch.zeros_like(log_probs)
-    bias[:, 1:] = log_probs[:, :-1]
+    batch, length = tokens.shape
     ends = (tokens == vocab.end).int()
+    first_end = torch.where(ends.any(1), ends.argmax(1), length - 1)                 # (B,)
+    read = max(int(first_end.max()), 1)
+    log_probs = teacher.net(tokens[:, :read]).float().log_softmax(-1)                # (B, read, V): the word after each
+    log_probs[..., vocab.pad] = log_probs[..., vocab.end]
+    bias = log_probs.new_zeros((batch, length, log_probs.shape[-1]))
+    bias[:, 1:read + 1] = log_probs
     bias[(ends.cumsum(1) - ends) > 0] = 0
     return bias
 
@@ -86,7 +90,8 @@ def next_word_bias(teacher: Teacher, tokens: torch.Tensor) -> torch.Tensor:
 def previous_word_bias(teacher: Teacher, tokens: torch.Tensor) -> torch.Tensor:
     """(B, L, V) log p_teacher(word at i | the sentence's words after i) for each word position i of
     ``tokens`` (B, L), laid out as for :func:`next_word_bias`, from a ``reverse`` teacher; 0 at
-    START, at the sentence's end (its first END or PAD) and after it."""
+    START, at the sentence's end (its first END or PAD) and after it. The teacher reads only the
+    reversed columns the longest sentence needs."""
     vocab = teacher.vocab
     batch, length = tokens.shape
     position = torch.arange(length, device=tokens.device).expand(batch, length)
@@ -95,11 +100,12 @@ def previous_word_bias(teacher: Teacher, tokens: torch.Tensor) -> torch.Tensor:
     words = (position >= 1) & (position <= n[:, None])
     reversed_tokens = torch.full_like(tokens, vocab.pad)                           # START w_n … w_1 END PAD…
     reversed_tokens[:, 0] = vocab.start
-    mirror = (n[:, None] + 1 - position).clamp(min=0)                              # its k-th reads position n+1−k
+    mirror = (n[:, None] + 1 - position).clamp(0, length - 1)                      # its k-th reads position n+1−k
     reversed_tokens[words] = tokens.gather(1, mirror)[words]
     reversed_tokens[position == n[:, None] + 1] = vocab.end
-    log_probs = teacher.net(reversed_tokens).float().log_softmax(-1)               # (B, L, V): the word after each
+    read = max(int(n.max()), 1)
+    log_probs = teacher.net(reversed_tokens[:, :read]).float().log_softmax(-1)     # (B, read, V): the word after each
     # position i is the reversed sentence's (n+1−i)-th word, predicted at its (n−i)-th position
-    read_at = (n[:, None] - position).clamp(min=0)
-    bias = log_probs.gather(1, read_at[..., None].expand_as(log_probs))
+    read_at = (n[:, None] - position).clamp(0, read - 1)
+    bias = log_probs.gather(1, read_at[..., None].expand(-1, -1, log_probs.shape[-1]))
     return bias * words[..., None]

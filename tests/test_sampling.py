@@ -328,6 +328,20 @@ def test_the_reverse_teachers_previous_word_bias_lines_up_with_the_models_positi
         assert (bias[row, 0] == 0).all() and (bias[row, n + 1:] == 0).all()
 
 
+def test_both_teachers_read_a_sentence_that_fills_every_position(two_way_model):
+    """No END and no PAD: the model wrote a word at every position (the teachers must not stop early)."""
+    vocab = two_way_model.vocab
+    words = ("The Eagle is a pub . " * 2).split()[:11]
+    tokens = torch.tensor([vocab.encode(words, 13)[:12]])                    # (1, 12): START w1 … w11
+    forward = next_word_bias(model_teacher(two_way_model), tokens)
+    log_probs = model_teacher(two_way_model).net(tokens).log_softmax(-1)
+    assert torch.allclose(forward[0, 1:, :vocab.pad], log_probs[0, :-1, :vocab.pad], atol=1e-5)
+    backward = previous_word_bias(model_teacher(two_way_model, reverse=True), tokens)
+    nlls = model_teacher(two_way_model, reverse=True).word_nlls([words])[0]
+    for i in range(1, 12):
+        assert backward[0, i, tokens[0, i]].item() == pytest.approx(-nlls[11 - i].item(), abs=1e-4)
+
+
 def test_the_clamp_asks_the_reverse_teacher_beside_the_forward_one(two_way_model, monkeypatch):
     calls = []
     real = sampling.previous_word_bias
