@@ -49,7 +49,7 @@ class Sample:
 
     ``controls``: the target strings it was asked for; ``target_index``: which request of the batch
     it answers; ``sample_index``: which of that request's samples it is. ``scores``: what was computed
-    to choose it among candidates (``loss``, ``classifier_log_prob``, ``worst_token_nll``; see
+    to choose it among candidates (``loss``, ``classifier_log_prob``, ``worst_token_nll``, ``flaws``; see
     :class:`dlmctl.generation.Generated`). ``oracle``: with ``judge=True``, each control's oracle
     success in [0, 1] (and ``worst_token_nll`` joins ``scores`` where the model has a teacher).
     ``trajectory``: with ``trajectory_every=k``, (step, text) of the sentence as the denoiser saw

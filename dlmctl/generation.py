@@ -15,6 +15,7 @@ import torch
 from dlmctl import defaults
 from dlmctl.control import Control, Guidance
 from dlmctl.errors import PluginError, TargetError, UsageError
+from dlmctl.critique import sentence_flaws
 from dlmctl.fluency import sentence_scores
 from dlmctl.loop import init_distributed
 from dlmctl.model import DiffusionLM
@@ -84,8 +85,9 @@ class Generated:
 
     ``scores``: with several candidates, the selection measures of the kept one: ``loss`` (the
     model's denoising loss, lower is better), ``classifier_log_prob`` (Σ_c log p_c(target_c) / λ_c
-    of its classifier controls, if any) and ``worst_token_nll`` (the teacher's surprisal at its
-    least likely token, if the model has a teacher). ``trajectory``: with ``trajectory_every`` k,
+    of its classifier controls, if any), ``worst_token_nll`` (the teacher's surprisal at its
+    least likely token, if the model has a teacher) and ``flaws`` (how many flaws the installed
+    critics find in it, :func:`dlmctl.critique.sentence_flaws`). ``trajectory``: with ``trajectory_every`` k,
     the words of x̂0 as (chain step, text) every k steps, from the noisiest to the last (step 0)."""
 
     text: str
@@ -380,7 +382,8 @@ def choose(model: DiffusionLM, requests: Sequence[Mapping[str, str]], prepared: 
     loss = denoising_loss(model, ids).cpu()
     teacher = model_teacher(model)
     fluency = sentence_scores(teacher, words) if teacher is not None else None
-    measures = {"loss": loss, "classifier_log_prob": on_target, "worst_token_nll": fluency}
+    flaws = torch.tensor([float(len(found)) for found in sentence_flaws(model, texts)])
+    measures = {"loss": loss, "classifier_log_prob": on_target, "worst_token_nll": fluency, "flaws": flaws}
     pools: dict[str, list[int]] = defaultdict(list)
     for row, request in enumerate(requests):
         pools[request_key(request)].append(row)
@@ -391,7 +394,7 @@ def choose(model: DiffusionLM, requests: Sequence[Mapping[str, str]], prepared: 
         keys = selection_keys(loss[pool], None if on_target is None else on_target[pool],
                               ranks_by_classifier(prepared.controls, targets),
                               None if fluency is None else fluency[pool],
-                              chooses_fluent_first(prepared.controls, targets))
+                              chooses_fluent_first(prepared.controls, targets), flaws[pool] > 0)
         order = pool[keys.argsort(stable=True)].tolist()
         picked = pick_distinct(order, texts, len(rows) * keep, max_overlap, (avoid or {}).get(key, ()))
         for n, index in enumerate(picked):

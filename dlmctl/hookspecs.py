@@ -35,3 +35,11 @@ def register_models(register):
     """Contribute ready-made model directories: call ``register(name, path)``; ``dlmctl generate
     --model NAME`` then loads ``path``. A model registered as ``"default"`` is used when ``--model``
     is not given."""
+
+
+@hookspec
+def register_critics(register):
+    """Contribute critics of finished sentences: call ``register(critic)`` with an object that has a
+    ``name`` and ``flaws(model, texts) -> list[list[str]]``: for each text, what is wrong with it in a
+    few words ("area: riverside, city centre"), an empty list where nothing is (and for every text
+    of a model the critic cannot judge). ``dlmctl generate`` keeps candidates without flaws first."""

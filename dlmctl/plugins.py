@@ -33,6 +33,7 @@ class PluginInfo:
     annotators: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
+    critics: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -56,6 +57,7 @@ class PluginHost:
         self._annotators: dict[str, _Registered] = {}
         self._models: dict[str, _Registered] = {}
         self._commands: dict[str, _Registered] = {}
+        self._critics: dict[str, _Registered] = {}
 
     @classmethod
     def with_controls(cls, *controls: Any, name: str = "local") -> "PluginHost":
@@ -125,10 +127,11 @@ class PluginHost:
         if self._use_entry_points:
             self._use_entry_points = False
             self._load_entry_points()
-        self._controls, self._annotators, self._models, self._commands = {}, {}, {}, {}
+        self._controls, self._annotators, self._models, self._commands, self._critics = {}, {}, {}, {}, {}
         for hook_name, table, key in (
             ("register_controls", self._controls, lambda c: c.name),
             ("register_annotators", self._annotators, lambda a: a.name),
+            ("register_critics", self._critics, lambda c: c.name),
             ("register_models", self._models, None),
             ("register_commands", self._commands, None),
         ):
@@ -197,6 +200,11 @@ class PluginHost:
         self._collect()
         return {name: r.obj for name, r in sorted(self._commands.items())}
 
+    def critics(self) -> dict[str, Any]:
+        """Critics of finished sentences (``register_critics``), by name."""
+        self._collect()
+        return {name: r.obj for name, r in sorted(self._critics.items())}
+
     def plugin_infos(self) -> list[PluginInfo]:
         self._collect()
         infos = []
@@ -208,6 +216,7 @@ class PluginHost:
             info.annotators = sorted(a for a, r in self._annotators.items() if r.plugin == name)
             info.models = sorted(m for m, r in self._models.items() if r.plugin == name)
             info.commands = sorted(c for c, r in self._commands.items() if r.plugin == name)
+            info.critics = sorted(c for c, r in self._critics.items() if r.plugin == name)
             infos.append(info)
         return sorted(infos, key=lambda i: i.name)
 

@@ -34,16 +34,18 @@ def denoising_loss(model: DiffusionLM, ids: torch.Tensor, points: int = 8, seed:
 
 
 def selection_keys(loss: torch.Tensor, on_target: torch.Tensor | None = None, classifier_first: bool = False,
-                   fluency: torch.Tensor | None = None, fluent_first: bool = True) -> torch.Tensor:
+                   fluency: torch.Tensor | None = None, fluent_first: bool = True,
+                   flawed: torch.Tensor | None = None) -> torch.Tensor:
     """(P,) ranking keys of one pool of P candidates, lower is better.
 
     Each measure ranks the pool: ``loss`` (P,) the model's :func:`denoising_loss`; ``on_target``
     (P,) how likely the controls' classifiers find each candidate meets its targets (higher is
     better); ``fluency`` (P,) the teacher's per-sentence score (:func:`dlmctl.fluency.sentence_scores`,
     higher is worse). The key is the sum of the ranks, with the classifier's rank counting P times
-    over when ``classifier_first``; ties go to the lower loss. With ``fluency`` and ``fluent_first``,
-    every candidate the teacher finds fluent (:func:`dlmctl.fluency.fluent`) comes before every one
-    it does not."""
+    over when ``classifier_first``; ties go to the lower loss. With ``fluent_first``, every candidate
+    the teacher finds fluent (:func:`dlmctl.fluency.fluent`) comes before every one it does not, and
+    every candidate without flaws (``flawed`` (P,) bool, :func:`dlmctl.critique.sentence_flaws`)
+    before every one with."""
     size = len(loss)
     total = rank(loss)
     if on_target is not None:
@@ -53,6 +55,8 @@ def selection_keys(loss: torch.Tensor, on_target: torch.Tensor | None = None, cl
     keys = total * size + rank(loss)
     if fluency is not None and fluent_first:
         keys = keys + (~fluent(fluency)).long() * (keys.max() + 1)
+    if flawed is not None and fluent_first:
+        keys = keys + flawed.long() * (keys.max() + 1)
     return keys
 
 

@@ -51,6 +51,8 @@ def test_controls_are_discovered_through_entry_points():
     assert distributions["pos"] == "dlmctl-pos"
     assert distributions["tree"] == distributions["span"] == "dlmctl-syntax"
     assert distributions["semantic"] == "dlmctl-semantic"
+    assert "contradiction" in host.critics()
+    assert {c: i.distribution for i in host.plugin_infos() for c in i.critics}["contradiction"] == "dlmctl-semantic"
 
 
 def test_missing_classifier_names_the_command_to_run(tiny_model_dir, controls, tmp_path):
@@ -427,3 +429,35 @@ def test_the_old_classifier_module_still_imports_with_a_deprecation_warning():
     from dlmctl.classifiers import ClassifierControl
 
     assert old.ClassifierControl is ClassifierControl and callable(old.train_classifier)
+
+
+def test_contradictions_are_two_values_of_one_field_or_friendly_both_ways():
+    from dlmctl_semantic.meaning import contradictions, value_phrases
+
+    phrases = value_phrases({"name": ["none", "The Punter", "The Mill"], "near": ["none", "Raja Indian Cuisine"],
+                             "food": ["none", "Indian", "Chinese"], "area": ["none", "riverside", "city centre"],
+                             "priceRange": ["none", "cheap", "high"], "familyFriendly": ["none", "yes", "no"]})
+    assert contradictions("The Punter is in riverside . It is in the city centre .", phrases) == \
+        ["area: riverside, city centre"]
+    assert contradictions("The Punter , near Raja Indian Cuisine , serves Chinese food .", phrases) == []
+    assert contradictions("The Mill is cheap and in the high price range .", phrases) == ["priceRange: cheap, high"]
+    assert contradictions("The Mill serves Indian food . The Punter is near Raja Indian Cuisine .", phrases) == \
+        ["name: The Mill, The Punter"]
+    assert contradictions("It is kid friendly and not family - friendly .", phrases) == ["familyFriendly: yes, no"]
+    assert contradictions("It is not family - friendly .", phrases) == []
+
+
+def test_the_contradiction_critic_judges_a_model_with_a_semantic_classifier_only(trained, tiny_model):
+    """It reads each field's values from the model's semantic classifier; without one it finds nothing."""
+    from dlmctl_semantic.meaning import FIELDS
+
+    model, _ = trained
+    critic = PluginHost().critics()["contradiction"]
+    values = critic.phrases(model)
+    assert values and {field for _, field, _ in values} <= set(FIELDS)
+    area = sorted({value for _, field, value in values if field == "area"})
+    assert len(area) == 2, "the small corpus names both areas"
+    texts = [f"It is in the {area[0]} . It is in the {area[1]} .", f"It is in the {area[0]} ."]
+    flaws = critic.flaws(model, texts)
+    assert len(flaws[0]) == 1 and flaws[0][0].startswith("area: ") and flaws[1] == []
+    assert critic.flaws(tiny_model, texts) == [[], []]

@@ -71,6 +71,66 @@ def test_selection_keys_put_every_fluent_candidate_first():
     assert selection_keys(loss, on_target, fluency=unfluent).argsort().tolist() == [0, 1, 2, 3]
 
 
+def test_selection_keys_put_every_candidate_without_flaws_first():
+    """Above the teacher's fluency too, but only where the request chooses fluent first."""
+    loss, limit = torch.tensor([1.0, 2.0, 3.0, 4.0]), defaults.FLUENCY_THRESHOLD
+    fluency = torch.tensor([2.0, 2.0, limit + 1.0, 2.0])
+    flawed = torch.tensor([True, False, False, True])
+    assert selection_keys(loss, fluency=fluency, flawed=flawed).argsort().tolist() == [1, 2, 0, 3]
+    assert selection_keys(loss, fluency=fluency, fluent_first=False, flawed=flawed).argsort().tolist() == [0, 1, 3, 2]
+    assert selection_keys(loss, flawed=flawed).argsort().tolist() == [1, 2, 0, 3]
+
+
+class ShortIsFlawed:
+    """A critic that finds every sentence of fewer than ``words`` words flawed."""
+    name = "short"
+
+    def __init__(self, words: int):
+        self.words = words
+
+    def flaws(self, model, texts):
+        return [["too short"] if len(t.split()) < self.words else [] for t in texts]
+
+
+def critics_host(monkeypatch, *critics):
+    """Make the process's plugin host one of just these critics (and no controls)."""
+    from dlmctl import critique, hookspecs
+
+    host = PluginHost(entry_points=False)
+
+    class Plugin:
+        @hookspecs.hookimpl
+        def register_critics(self, register):
+            for critic in critics:
+                register(critic)
+
+    host.register(Plugin(), "critics")
+    monkeypatch.setattr(critique, "get_host", lambda: host)
+
+
+def test_generate_keeps_a_candidate_a_critic_finds_no_flaw_in(tiny_model, monkeypatch):
+    sampler = SamplerConfig(steps=10)
+    pool = generate_texts(tiny_model, [{}] * 8, sampler=sampler, seed=5, show_progress=False)
+    lengths = sorted(len(t.split()) for t in pool)
+    critics_host(monkeypatch, ShortIsFlawed(lengths[-1]))        # only the longest candidates are not flawed
+    [kept] = generate_texts(tiny_model, [{}], sampler=sampler, seed=5, show_progress=False, candidates=8)
+    assert kept in pool and len(kept.split()) == lengths[-1]
+
+
+def test_a_failing_critic_is_a_warning_and_the_run_finishes(tiny_model, monkeypatch):
+    class Broken:
+        name = "broken"
+
+        def flaws(self, model, texts):
+            raise RuntimeError("no")
+
+    critics_host(monkeypatch, Broken())
+    with pytest.warns(UserWarning, match="critic 'broken' failed"):
+        texts = generate_texts(tiny_model, [{}] * 2, sampler=SamplerConfig(steps=10), seed=5, show_progress=False,
+                               candidates=2)
+    assert len(texts) == 2
+
+
 def test_pick_distinct_skips_repeats_while_others_remain():
     texts = ["the pub is cheap .", "the pub is cheap .", "a cheap pub by the river .", "the pub is cheap !"]
     assert pick_distinct([0, 1, 2, 3], texts, 2, 0.5) == [0, 2]

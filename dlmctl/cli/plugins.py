@@ -36,6 +36,7 @@ def plugins_command(
     table = Table("plugin", "distribution", "version", "hooks", "provides")
     for i in infos:
         provides = [f"control {c}" for c in i.controls] + [f"annotator {a}" for a in i.annotators] + \
-                   [f"model {m}" for m in i.models] + [f"command {c}" for c in i.commands]
+                   [f"model {m}" for m in i.models] + [f"command {c}" for c in i.commands] + \
+                   [f"critic {c}" for c in i.critics]
         table.add_row(i.name, i.distribution, i.version, ", ".join(i.hooks), ", ".join(provides))
     Console().print(table)

@@ -124,3 +124,10 @@ def value_phrase(field: str, value: str, variants: dict[str, tuple[int, ...]]) -
 @hookimpl
 def register_controls(register):
     register(SemanticControl())
+
+
+@hookimpl
+def register_critics(register):
+    from dlmctl_semantic.critic import ContradictionCritic
+
+    register(ContradictionCritic())

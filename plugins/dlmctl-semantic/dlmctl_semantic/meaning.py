@@ -66,13 +66,49 @@ def _normal(text: str) -> str:
     return " " + " ".join(words) + " "
 
 
-def _family_friendly(text: str) -> bool | None:
-    """True/False when the text says the place is (not) family friendly, None when silent."""
-    answer = None
+def _friendly_answers(text: str) -> list[bool]:
+    """For each "family/kid/child friendly" phrase of a :func:`_normal` text in turn: whether it says
+    the place is (False where one of the three words before it negates it)."""
+    answers = []
     for match in _FRIENDLY.finditer(text):
         before = text[:match.start()].split()[-3:]
-        answer = not any(_NEGATION.search(w) for w in before)
-    return answer
+        answers.append(not any(_NEGATION.search(w) for w in before))
+    return answers
+
+
+def _family_friendly(text: str) -> bool | None:
+    """True/False when the text says the place is (not) family friendly, None when silent."""
+    answers = _friendly_answers(text)
+    return answers[-1] if answers else None
+
+
+def value_phrases(values: dict[str, list[str]]) -> list[tuple[str, str, str]]:
+    """(phrase, field, value) for every value of every field of ``values`` (field → values, as a
+    semantic classifier's metadata holds them) but familyFriendly and "none", the phrase as
+    :func:`_normal` writes it (an adjectival value in its :data:`VALUE_PHRASES` words), longest first."""
+    found = [(_normal(VALUE_PHRASES.get((field, value), value)), field, value)
+             for field, field_values in values.items() if field != "familyFriendly"
+             for value in field_values if value != NONE]
+    return sorted(found, key=lambda item: -len(item[0]))
+
+
+def contradictions(text: str, phrases: list[tuple[str, str, str]]) -> list[str]:
+    """What ``text`` says twice over with different values, as "field: value, value" (in the order it
+    says them): two values of one field among ``phrases`` (:func:`value_phrases`; each phrase found
+    is struck out before shorter ones are looked for, so "Raja Indian Cuisine" is not the food
+    "Indian"), or that the place is and is not family friendly."""
+    normal = _normal(text)
+    said: dict[str, list[tuple[int, str]]] = {}
+    for phrase, field, value in phrases:
+        at = normal.find(phrase)
+        if at >= 0:
+            normal = normal.replace(phrase, " " + "#" * (len(phrase) - 2) + " ")    # struck out, in place
+            said.setdefault(field, []).append((at, value))
+    found = [f"{field}: {', '.join(value for _, value in sorted(values))}"
+             for field, values in said.items() if len(values) > 1]
+    if len(set(_friendly_answers(_normal(text)))) > 1:
+        found.append("familyFriendly: yes, no")
+    return found
 
 
 def mentions(text: str, field: str, value: str) -> bool:
