@@ -9,10 +9,13 @@ grammatical), the agreement of the fluent/not-fluent call with the reading at ea
 per source the share read grammatical beside the share the teacher calls fluent, by band of the
 worst-token NLL the share of generated lines read grammatical, and that of generated lines with a
 repeat (:func:`dlmctl.fluency.repeats`: a word said twice in a row, a trigram said twice) beside
-those without (the score counts a repeated word as :data:`dlmctl.fluency.REPEAT_NLL` at least).
+those without (the score counts a repeated word as :data:`dlmctl.fluency.REPEAT_NLL` at least), and
+of the lines the installed critics find a flaw in (:func:`dlmctl.critique.sentence_flaws`, judging
+as for ``--model``), generated and human, beside those they do not.
 
     python benchmarks/fluency_proxy.py benchmarks/results/reading/calibration \\
-        [--teacher plugins/dlmctl-e2e/dlmctl_e2e/model/teacher] [--out benchmarks/results/fluency_proxy]
+        [--teacher plugins/dlmctl-e2e/dlmctl_e2e/model/teacher] [--model plugins/dlmctl-e2e/dlmctl_e2e/model] \\
+        [--out benchmarks/results/fluency_proxy]
 
 Several folders pool their lines (``benchmarks/results/reading/*/``: every reading so far; folders
 without labels are skipped and named on stderr).
@@ -29,7 +32,8 @@ from pathlib import Path
 
 import torch
 
-from dlmctl.checkpoint import atomic_write_text
+from dlmctl.checkpoint import atomic_write_text, load_model
+from dlmctl.critique import sentence_flaws
 from dlmctl.fluency import DEFAULT_THRESHOLD, repeats, sentence_scores
 from dlmctl.teacher import load_teacher
 from dlmctl.vocab import tokenize
@@ -89,6 +93,8 @@ def main() -> None:
     parser.add_argument("reading", type=Path, nargs="+",
                         help="folders with sheet.txt, key.json and labels.tsv (or labels_*.tsv)")
     parser.add_argument("--teacher", default="plugins/dlmctl-e2e/dlmctl_e2e/model/teacher")
+    parser.add_argument("--model", default="plugins/dlmctl-e2e/dlmctl_e2e/model",
+                        help="the model whose sentences the critics judge the lines as")
     parser.add_argument("--out", default="benchmarks/results/fluency_proxy")
     args = parser.parse_args()
     texts, sources, good = read_readings(args.reading)
@@ -101,8 +107,13 @@ def main() -> None:
         "lines": len(texts), "read_grammatical": round(100 * (~bad).float().mean().item(), 1),
         "auc": round(auc(scores, bad), 3), "auc_generated_only": round(auc(scores[generated], bad[generated]), 3),
         "agreement": {str(t): round(100 * ((scores <= t) == ~bad).float().mean().item(), 1) for t in THRESHOLDS},
-        "sources": {}, "bands": {}, "repeats": {},
+        "sources": {}, "bands": {}, "repeats": {}, "critics": {},
     }
+    flawed = torch.tensor([bool(found) for found in sentence_flaws(load_model(args.model), texts)])
+    for name, rows in (("generated, a flaw", generated & flawed), ("generated, none", generated & ~flawed),
+                       ("human, a flaw", ~generated & flawed), ("human, none", ~generated & ~flawed)):
+        record["critics"][name] = {"lines": int(rows.sum()), "read_grammatical":
+                                   round(100 * (~bad[rows]).float().mean().item(), 1) if rows.any() else None}
     kinds = [repeat_kind(text) for text in texts]
     for kind in ("none", "twice in a row", "trigram twice"):
         rows = generated & torch.tensor([k == kind for k in kinds])
@@ -139,6 +150,8 @@ def markdown(record: dict) -> str:
     lines += [f"| {band} | {r['lines']} | {r['read_grammatical']} |" for band, r in record["bands"].items()]
     lines += ["", "| repeat | generated lines | read grammatical % |", "|---|---|---|"]
     lines += [f"| {kind} | {r['lines']} | {r['read_grammatical']} |" for kind, r in record["repeats"].items()]
+    lines += ["", "| critics (`dlmctl plugins`) | lines | read grammatical % |", "|---|---|---|"]
+    lines += [f"| {kind} | {r['lines']} | {r['read_grammatical']} |" for kind, r in record["critics"].items()]
     return "\n".join(lines) + "\n"
 
 

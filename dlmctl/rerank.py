@@ -44,8 +44,9 @@ def selection_keys(loss: torch.Tensor, on_target: torch.Tensor | None = None, cl
     higher is worse). The key is the sum of the ranks, with the classifier's rank counting P times
     over when ``classifier_first``; ties go to the lower loss. With ``fluent_first``, every candidate
     the teacher finds fluent (:func:`dlmctl.fluency.fluent`) comes before every one it does not, and
-    every candidate without flaws (``flawed`` (P,) bool, :func:`dlmctl.critique.sentence_flaws`)
-    before every one with."""
+    within each of those groups every candidate without flaws (``flawed`` (P,) bool,
+    :func:`dlmctl.critique.sentence_flaws`) before every one with (read blind, a fluent sentence with
+    a flaw is still grammatical more often than one the teacher does not find fluent)."""
     size = len(loss)
     total = rank(loss)
     if on_target is not None:
@@ -53,10 +54,10 @@ def selection_keys(loss: torch.Tensor, on_target: torch.Tensor | None = None, cl
     if fluency is not None:
         total = total + rank(fluency)
     keys = total * size + rank(loss)
-    if fluency is not None and fluent_first:
-        keys = keys + (~fluent(fluency)).long() * (keys.max() + 1)
     if flawed is not None and fluent_first:
         keys = keys + flawed.long() * (keys.max() + 1)
+    if fluency is not None and fluent_first:
+        keys = keys + (~fluent(fluency)).long() * (keys.max() + 1)
     return keys
 
 

@@ -71,14 +71,15 @@ def test_selection_keys_put_every_fluent_candidate_first():
     assert selection_keys(loss, on_target, fluency=unfluent).argsort().tolist() == [0, 1, 2, 3]
 
 
-def test_selection_keys_put_every_candidate_without_flaws_first():
-    """Above the teacher's fluency too, but only where the request chooses fluent first."""
-    loss, limit = torch.tensor([1.0, 2.0, 3.0, 4.0]), defaults.FLUENCY_THRESHOLD
-    fluency = torch.tensor([2.0, 2.0, limit + 1.0, 2.0])
-    flawed = torch.tensor([True, False, False, True])
-    assert selection_keys(loss, fluency=fluency, flawed=flawed).argsort().tolist() == [1, 2, 0, 3]
-    assert selection_keys(loss, fluency=fluency, fluent_first=False, flawed=flawed).argsort().tolist() == [0, 1, 3, 2]
-    assert selection_keys(loss, flawed=flawed).argsort().tolist() == [1, 2, 0, 3]
+def test_selection_keys_put_candidates_without_flaws_first_among_the_fluent_and_among_the_rest():
+    """Only where the request chooses fluent first."""
+    loss, limit = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0]), defaults.FLUENCY_THRESHOLD
+    fluency = torch.tensor([2.0, 2.0, limit + 1.0, 2.0, limit + 1.0])
+    flawed = torch.tensor([True, False, False, True, True])
+    assert selection_keys(loss, fluency=fluency, flawed=flawed).argsort().tolist() == [1, 0, 3, 2, 4]
+    assert selection_keys(loss, fluency=fluency, fluent_first=False, flawed=flawed).argsort().tolist() == \
+        [0, 1, 3, 2, 4]
+    assert selection_keys(loss, flawed=flawed).argsort().tolist() == [1, 2, 0, 3, 4]
 
 
 class ShortIsFlawed:
