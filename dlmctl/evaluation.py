@@ -1,6 +1,7 @@
 """Scoring generated samples: every control's oracle success, averaged per target then over targets,
-its extra measures (``Control.metrics``), how alike the samples of one target are, and the teacher's
-judgement of the texts: the corpus lm-score and the share of fluent sentences (:mod:`dlmctl.fluency`)."""
+its extra measures (``Control.metrics``), how alike the samples of one target are, the teacher's
+judgement of the texts: the corpus lm-score and the share of fluent sentences (:mod:`dlmctl.fluency`),
+and the share the installed critics find a flaw in (:mod:`dlmctl.critique`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any, Sequence
 
 import torch
 
+from dlmctl.critique import sentence_flaws
 from dlmctl.diversity import same_target_overlap
 from dlmctl.errors import TargetError, UsageError
 from dlmctl.fluency import DEFAULT_THRESHOLD, floor_repeats, fluent
@@ -47,6 +49,7 @@ class ControlResult:
     overlap: float | None = None      # same-target overlap (:mod:`dlmctl.diversity`); None: one sample per target
     lm_score: float | None = None
     fluent: float | None = None       # share of samples the teacher finds fluent
+    flawed: float | None = None       # share of samples a critic finds a flaw in
 
 
 def read_samples(path: Path) -> list[Sample]:
@@ -155,6 +158,20 @@ def add_teacher_scores(results: dict[str, ControlResult], samples: Sequence[Samp
         own_judgement = _judgement([rows[i] for i in own], [sentences[i] for i in own], threshold)
         result.lm_score, result.fluent = own_judgement.lm_score, own_judgement.fluent
     return _judgement(rows, sentences, threshold)
+
+
+def flawed_share(model: DiffusionLM, texts: Sequence[str]) -> float | None:
+    """The share of ``texts`` some installed critic finds a flaw in (None for no texts)."""
+    return fmean(bool(found) for found in sentence_flaws(model, texts)) if texts else None
+
+
+def add_flaw_shares(results: dict[str, ControlResult], samples: Sequence[Sample], model: DiffusionLM) -> float | None:
+    """Fill each control's flawed share (samples using it, :func:`flawed_share`); returns that of all samples."""
+    flawed = [bool(found) for found in sentence_flaws(model, [s.text for s in samples])]
+    for name, result in results.items():
+        own = [f for f, s in zip(flawed, samples) if name in s.controls]
+        result.flawed = fmean(own) if own else None
+    return fmean(flawed) if flawed else None
 
 
 def reference_scores(teacher: Teacher, references: Sequence[str] = (), source: str = "",

@@ -140,6 +140,25 @@ def test_evaluate_command_json(tmp_path, tiny_model_dir, quick_teacher, small_co
     assert report["overlap"] is None                                      # one sample per target
     assert report["distinct_2"] == pytest.approx(6 / 9)                  # "is a", "a pub", "pub ." twice
     assert report["references"]["source"] == small_corpus.name
+    assert report["flawed"] == report["references"]["flawed"] == 0.0    # no semantic classifier: no contradictions
+
+
+class SaysCheap:
+    name = "cheap"
+
+    def flaws(self, model, texts):
+        return [["says cheap"] if "Cheap" in t else [] for t in texts]
+
+
+def test_flawed_shares_per_control_and_overall(tmp_path, host, tiny_model, use_critics):
+    from dlmctl.evaluation import add_flaw_shares, flawed_share
+
+    use_critics(SaysCheap())
+    samples = read_samples(write(tmp_path / "out.jsonl", RECORDS))
+    results = score_controls(samples, tiny_model, host=host, show_progress=False)
+    assert add_flaw_shares(results, samples, tiny_model) == pytest.approx(1 / 4)
+    assert results["words"].flawed == pytest.approx(1 / 3)
+    assert flawed_share(tiny_model, ["Cheap .", "A pub ."]) == 0.5 and flawed_share(tiny_model, []) is None
 
 
 def test_teacher_scores_count_fluent_sentences_by_their_worst_token(tmp_path, host, tiny_model, quick_teacher):

@@ -93,39 +93,23 @@ class ShortIsFlawed:
         return [["too short"] if len(t.split()) < self.words else [] for t in texts]
 
 
-def critics_host(monkeypatch, *critics):
-    """Make the process's plugin host one of just these critics (and no controls)."""
-    from dlmctl import critique, hookspecs
-
-    host = PluginHost(entry_points=False)
-
-    class Plugin:
-        @hookspecs.hookimpl
-        def register_critics(self, register):
-            for critic in critics:
-                register(critic)
-
-    host.register(Plugin(), "critics")
-    monkeypatch.setattr(critique, "get_host", lambda: host)
-
-
-def test_generate_keeps_a_candidate_a_critic_finds_no_flaw_in(tiny_model, monkeypatch):
+def test_generate_keeps_a_candidate_a_critic_finds_no_flaw_in(tiny_model, use_critics):
     sampler = SamplerConfig(steps=10)
     pool = generate_texts(tiny_model, [{}] * 8, sampler=sampler, seed=5, show_progress=False)
     lengths = sorted(len(t.split()) for t in pool)
-    critics_host(monkeypatch, ShortIsFlawed(lengths[-1]))        # only the longest candidates are not flawed
+    use_critics(ShortIsFlawed(lengths[-1]))        # only the longest candidates are not flawed
     [kept] = generate_texts(tiny_model, [{}], sampler=sampler, seed=5, show_progress=False, candidates=8)
     assert kept in pool and len(kept.split()) == lengths[-1]
 
 
-def test_a_failing_critic_is_a_warning_and_the_run_finishes(tiny_model, monkeypatch):
+def test_a_failing_critic_is_a_warning_and_the_run_finishes(tiny_model, use_critics):
     class Broken:
         name = "broken"
 
         def flaws(self, model, texts):
             raise RuntimeError("no")
 
-    critics_host(monkeypatch, Broken())
+    use_critics(Broken())
     with pytest.warns(UserWarning, match="critic 'broken' failed"):
         texts = generate_texts(tiny_model, [{}] * 2, sampler=SamplerConfig(steps=10), seed=5, show_progress=False,
                                candidates=2)

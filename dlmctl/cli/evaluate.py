@@ -1,5 +1,5 @@
-"""``dlmctl evaluate``: oracle success of every control, sample overlap, and the teacher's lm-score and
-fluent share of generated samples."""
+"""``dlmctl evaluate``: oracle success of every control, sample overlap, the teacher's lm-score and
+fluent share of generated samples, and the share the critics find a flaw in."""
 
 from __future__ import annotations
 
@@ -46,14 +46,16 @@ def evaluate_command(
     device: Annotated[Optional[str], Opt(help="auto, cpu, cuda or cuda:N.")] = None,
     as_json: Annotated[bool, Opt("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Score samples: each control's oracle, overlap, the teacher's lm-score and fluent share.
+    """Score samples: each control's oracle, overlap, the teacher's lm-score and fluent share, and the
+    share the critics (`dlmctl plugins`) find a flaw in, such as a self-contradiction.
 
     Human references are judged beside them (--references, or the teacher's recorded score)."""
     if not fluency_threshold > 0:
         raise UsageError(f"--fluency-threshold must be a positive number of nats, got {fluency_threshold}")
     from dlmctl.checkpoint import load_model
     from dlmctl.device import resolve_device
-    from dlmctl.evaluation import add_teacher_scores, by_target, read_samples, reference_scores, score_controls
+    from dlmctl.evaluation import (add_flaw_shares, add_teacher_scores, by_target, flawed_share, read_samples,
+                                   reference_scores, score_controls)
     from dlmctl.teacher import TEACHER_SUBDIR, load_teacher
 
     samples = read_samples(input_path)
@@ -66,6 +68,7 @@ def evaluate_command(
     results = score_controls(samples, lm, source=str(input_path), show_progress=not as_json)
     texts = [s.text for s in samples]
     overlap, distinct = same_target_overlap(by_target(samples).values()), distinct_n(texts)
+    flawed, ref_flawed = add_flaw_shares(results, samples, lm), flawed_share(lm, ref_texts)
     teacher_dir = teacher or model_dir / TEACHER_SUBDIR
     overall = reference = None
     ref_source = ""
@@ -83,19 +86,21 @@ def evaluate_command(
                     "controls": {name: vars(r) for name, r in results.items()},
                     "overlap": overlap, "distinct_2": distinct,
                     "lm_score": overall and overall.lm_score, "fluent": overall and overall.fluent,
+                    "flawed": flawed,
                     "references": {"source": ref_source, "lm_score": reference and reference.lm_score,
-                                   "fluent": reference and reference.fluent}})
+                                   "fluent": reference and reference.fluent, "flawed": ref_flawed}})
         return
-    table = Table("control", "targets", "samples", "success", "other", "overlap", "lm-score", "fluent",
+    table = Table("control", "targets", "samples", "success", "other", "overlap", "lm-score", "fluent", "flawed",
                   title=f"{input_path} — {len(samples)} samples")
     for name, r in results.items():
         other = "  ".join(f"{metric} {_percent(v)}" for metric, v in r.metrics.items())
         table.add_row(name, str(r.targets), str(r.samples), _percent(r.success), other, _number(r.overlap),
-                      _number(r.lm_score), _share(r.fluent))
+                      _number(r.lm_score), _share(r.fluent), _share(r.flawed))
     table.add_section()
     table.add_row("all samples", "", str(len(samples)), "", f"distinct-2 {distinct:.2f}", _number(overlap),
-                  _number(overall and overall.lm_score), _share(overall and overall.fluent))
-    if overall is not None:
-        table.add_row(f"human references: {ref_source}", "", "", "", "", "", _number(reference and reference.lm_score),
-                      _share(reference and reference.fluent))
+                  _number(overall and overall.lm_score), _share(overall and overall.fluent), _share(flawed))
+    if overall is not None or ref_texts:
+        table.add_row(f"human references: {ref_source or Path(references or '').name}", "", "", "", "", "",
+                      _number(reference and reference.lm_score), _share(reference and reference.fluent),
+                      _share(ref_flawed))
     Console().print(table)
