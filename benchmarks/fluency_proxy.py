@@ -11,7 +11,8 @@ worst-token NLL the share of generated lines read grammatical, and that of gener
 repeat (:func:`dlmctl.fluency.repeats`: a word said twice in a row, a trigram said twice) beside
 those without (the score counts a repeated word as :data:`dlmctl.fluency.REPEAT_NLL` at least), and
 of the lines the installed critics find a flaw in (:func:`dlmctl.critique.sentence_flaws`, judging
-as for ``--model``), generated and human, beside those they do not.
+as for ``--model``), generated (and among them those the teacher calls fluent, and the rest) and
+human, beside those they do not.
 
     python benchmarks/fluency_proxy.py benchmarks/results/reading/calibration \\
         [--teacher plugins/dlmctl-e2e/dlmctl_e2e/model/teacher] [--model plugins/dlmctl-e2e/dlmctl_e2e/model] \\
@@ -110,7 +111,12 @@ def main() -> None:
         "sources": {}, "bands": {}, "repeats": {}, "critics": {},
     }
     flawed = torch.tensor([bool(found) for found in sentence_flaws(load_model(args.model), texts)])
+    called = scores <= DEFAULT_THRESHOLD
     for name, rows in (("generated, a flaw", generated & flawed), ("generated, none", generated & ~flawed),
+                       ("generated fluent, a flaw", generated & called & flawed),
+                       ("generated fluent, none", generated & called & ~flawed),
+                       ("generated not fluent, a flaw", generated & ~called & flawed),
+                       ("generated not fluent, none", generated & ~called & ~flawed),
                        ("human, a flaw", ~generated & flawed), ("human, none", ~generated & ~flawed)):
         record["critics"][name] = {"lines": int(rows.sum()), "read_grammatical":
                                    round(100 * (~bad[rows]).float().mean().item(), 1) if rows.any() else None}
