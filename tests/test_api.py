@@ -115,7 +115,7 @@ def test_trajectory_shows_the_sentence_forming_and_ends_with_the_sample(tiny_mod
         assert sample.trajectory[-1][1] == sample.text
     chosen = model.generate({"length": 6}, n=2, seed=1, steps=20, candidates=3, trajectory_every=10)
     assert all(s.trajectory[-1][1] == s.text for s in chosen)       # the kept candidate's own path
-    assert all(set(s.scores) == {"loss"} for s in chosen)           # tiny model: no classifier, no teacher
+    assert all(set(s.scores) == {"loss", "flaws"} for s in chosen)  # tiny model: no classifier, no teacher
 
 
 def test_judge_scores_each_sample_with_its_controls_oracles(tiny_model_dir):
