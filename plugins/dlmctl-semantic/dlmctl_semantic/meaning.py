@@ -15,6 +15,8 @@ NONE = "none"
 _ITEM = re.compile(r"\s*([^\[\],]+?)\s*\[([^\]]*)\]")
 _FRIENDLY = re.compile(r"\b(?:family|kids?|child|children) ?friendly\b")
 _NEGATION = re.compile(r"\b(?:not|n't|non|no|never)\b")
+#: words, "n't" and single punctuation marks, as spaCy splits E2E text, without loading spaCy
+_PLAIN_WORD = re.compile(r"\w+(?=n't)|n't|'(?:s|re|ll|ve|m|d)\b|\w+|[^\w\s]")
 
 
 #: the words that express an adjectival value, as E2E writers put it: held alone, "moderate" would
@@ -76,6 +78,13 @@ def _friendly_answers(text: str) -> list[bool]:
     return answers
 
 
+def _plain(text: str) -> str:
+    """:func:`_normal` by a regular expression instead of spaCy's tokenizer (the same words for E2E
+    sentences; cheap enough for every candidate of a run that never loads spaCy)."""
+    words = [w for w in _PLAIN_WORD.findall(text.lower()) if w != "-"]
+    return " " + " ".join(words) + " "
+
+
 def _family_friendly(text: str) -> bool | None:
     """True/False when the text says the place is (not) family friendly, None when silent."""
     answers = _friendly_answers(text)
@@ -85,8 +94,8 @@ def _family_friendly(text: str) -> bool | None:
 def value_phrases(values: dict[str, list[str]]) -> list[tuple[str, str, str]]:
     """(phrase, field, value) for every value of every field of ``values`` (field → values, as a
     semantic classifier's metadata holds them) but familyFriendly and "none", the phrase as
-    :func:`_normal` writes it (an adjectival value in its :data:`VALUE_PHRASES` words), longest first."""
-    found = [(_normal(VALUE_PHRASES.get((field, value), value)), field, value)
+    :func:`_plain` writes it (an adjectival value in its :data:`VALUE_PHRASES` words), longest first."""
+    found = [(_plain(VALUE_PHRASES.get((field, value), value)), field, value)
              for field, field_values in values.items() if field != "familyFriendly"
              for value in field_values if value != NONE]
     return sorted(found, key=lambda item: -len(item[0]))
@@ -97,7 +106,7 @@ def contradictions(text: str, phrases: list[tuple[str, str, str]]) -> list[str]:
     says them): two values of one field among ``phrases`` (:func:`value_phrases`; each phrase found
     is struck out before shorter ones are looked for, so "Raja Indian Cuisine" is not the food
     "Indian"), or that the place is and is not family friendly."""
-    normal = _normal(text)
+    normal = _plain(text)
     said: dict[str, list[tuple[int, str]]] = {}
     for phrase, field, value in phrases:
         at = normal.find(phrase)
@@ -106,7 +115,7 @@ def contradictions(text: str, phrases: list[tuple[str, str, str]]) -> list[str]:
             said.setdefault(field, []).append((at, value))
     found = [f"{field}: {', '.join(value for _, value in sorted(values))}"
              for field, values in said.items() if len(values) > 1]
-    if len(set(_friendly_answers(_normal(text)))) > 1:
+    if len(set(_friendly_answers(_plain(text)))) > 1:
         found.append("familyFriendly: yes, no")
     return found
 
