@@ -1,6 +1,7 @@
 """Flaws that critics find in finished sentences (plugins' ``register_critics``, docs/plugins.md): a
 description that says two values of one field, say ("in the riverside … in the city centre").
-Choosing among candidates keeps the ones without flaws first (:func:`dlmctl.rerank.selection_keys`)."""
+Choosing among candidates takes the ones without flaws first, among those the teacher finds fluent
+and among the rest (:func:`dlmctl.rerank.selection_keys`)."""
 
 from __future__ import annotations
 

@@ -87,8 +87,9 @@ class Generated:
     model's denoising loss, lower is better), ``classifier_log_prob`` (Σ_c log p_c(target_c) / λ_c
     of its classifier controls, if any), ``worst_token_nll`` (the teacher's surprisal at its
     least likely token, if the model has a teacher) and ``flaws`` (how many flaws the installed
-    critics find in it, :func:`dlmctl.critique.sentence_flaws`). ``trajectory``: with ``trajectory_every`` k,
-    the words of x̂0 as (chain step, text) every k steps, from the noisiest to the last (step 0)."""
+    critics find in it, :func:`dlmctl.critique.sentence_flaws`). ``trajectory``: with
+    ``trajectory_every`` k, the words of x̂0 as (chain step, text) every k steps, from the noisiest to
+    the last (step 0)."""
 
     text: str
     scores: dict[str, float] = field(default_factory=dict)

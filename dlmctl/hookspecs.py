@@ -42,4 +42,5 @@ def register_critics(register):
     """Contribute critics of finished sentences: call ``register(critic)`` with an object that has a
     ``name`` and ``flaws(model, texts) -> list[list[str]]``: for each text, what is wrong with it in a
     few words ("area: riverside, city centre"), an empty list where nothing is (and for every text
-    of a model the critic cannot judge). ``dlmctl generate`` keeps candidates without flaws first."""
+    of a model the critic cannot judge). ``dlmctl generate`` chooses candidates without flaws first,
+    among those the teacher finds fluent and among the rest (:func:`dlmctl.rerank.selection_keys`)."""
