@@ -162,16 +162,19 @@ def add_teacher_scores(results: dict[str, ControlResult], samples: Sequence[Samp
 
 def flawed_share(model: DiffusionLM, texts: Sequence[str]) -> float | None:
     """The share of ``texts`` some installed critic finds a flaw in (None for no texts)."""
-    return fmean(bool(found) for found in sentence_flaws(model, texts)) if texts else None
+    return _share([bool(found) for found in sentence_flaws(model, texts)])
 
 
 def add_flaw_shares(results: dict[str, ControlResult], samples: Sequence[Sample], model: DiffusionLM) -> float | None:
     """Fill each control's flawed share (samples using it, :func:`flawed_share`); returns that of all samples."""
     flawed = [bool(found) for found in sentence_flaws(model, [s.text for s in samples])]
     for name, result in results.items():
-        own = [f for f, s in zip(flawed, samples) if name in s.controls]
-        result.flawed = fmean(own) if own else None
-    return fmean(flawed) if flawed else None
+        result.flawed = _share([f for f, s in zip(flawed, samples) if name in s.controls])
+    return _share(flawed)
+
+
+def _share(flags: Sequence[bool]) -> float | None:
+    return fmean(flags) if flags else None
 
 
 def reference_scores(teacher: Teacher, references: Sequence[str] = (), source: str = "",

@@ -106,7 +106,8 @@ def contradictions(text: str, phrases: list[tuple[str, str, str]]) -> list[str]:
     says them): two values of one field among ``phrases`` (:func:`value_phrases`; each phrase found
     is struck out before shorter ones are looked for, so "Raja Indian Cuisine" is not the food
     "Indian"), or that the place is and is not family friendly."""
-    normal = _plain(text)
+    plain = _plain(text)
+    normal = plain
     said: dict[str, list[tuple[int, str]]] = {}
     for phrase, field, value in phrases:
         at = normal.find(phrase)
@@ -115,7 +116,7 @@ def contradictions(text: str, phrases: list[tuple[str, str, str]]) -> list[str]:
             said.setdefault(field, []).append((at, value))
     found = [f"{field}: {', '.join(value for _, value in sorted(values))}"
              for field, values in said.items() if len(values) > 1]
-    if len(set(_friendly_answers(_plain(text)))) > 1:
+    if len(set(_friendly_answers(plain))) > 1:
         found.append("familyFriendly: yes, no")
     return found
 
