@@ -9,10 +9,11 @@ included, as for ``dlmctl generate``): "÷ AR" is how many times longer diffusio
 the median wall time of ``dlmctl --help``, ``dlmctl plugins`` and ``dlmctl annotate`` on one line.
 
     OMP_NUM_THREADS=1 python benchmarks/speed.py --ref a0f8c40 --valid ../shared/data/e2e/valid.csv \\
-        --targets 4 --samples 2 --out benchmarks/results/speed
+        --targets 4 --samples 2 --repeats 3 --out benchmarks/results/speed
 
 Writes OUT/speed.json and OUT/speed.md (a row at a time). Times from one run compare with each other
-only: the machine's speed changes between runs.
+only: the machine's speed changes between runs, and within one (``--repeats``: the median of
+several runs, the versions taking turns).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from dlmctl.vocab import tokenize
 
 sys.path.insert(0, str(Path(__file__).parent))
 from controls import make_targets  # noqa: E402
-from versions import (comparison_arguments, pythonpath, ref_worktree, requests_for, run_generate,  # noqa: E402
+from versions import (comparison_parser, pythonpath, ref_worktree, requests_for, run_generate,  # noqa: E402
                       run_header)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,8 +99,11 @@ def ar_sample(teacher_dir: str, sentences: int, seed: int = 0) -> list[str]:
 
 
 def main() -> None:
-    args = comparison_arguments(__doc__.split("\n\n")[0], controls=CONTROLS, targets=4, samples=2,
-                                out="benchmarks/results/speed")
+    parser = comparison_parser(__doc__.split("\n\n")[0], controls=CONTROLS, targets=4, samples=2,
+                               out="benchmarks/results/speed")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="runs of each version per control, the two versions taking turns; the median counts")
+    args = parser.parse_args()
     out = Path(args.out)
     model_dir = resolve_model_dir(args.model)
     model = load_model(model_dir)
@@ -109,6 +113,7 @@ def main() -> None:
     rows: dict[str, dict] = {}
     record = {**run_header(args), "ar_seconds": round(ar_seconds(model_dir, sentences, args.threads), 1),
               "startup": {}, "results": rows}
+    record["settings"]["repeats"] = args.repeats
     with tempfile.TemporaryDirectory(prefix="dlmctl-ref-") as scratch, ref_worktree(args.ref, Path(scratch)) as ref_tree:
         versions = ((args.ref, ref_tree), ("working tree", None))
         record["startup"] = {name: {version: round(startup_seconds(tree, command), 2) for version, tree in versions}
@@ -117,11 +122,17 @@ def main() -> None:
             requests = infill_requests(targets) if control == "infill" else requests_for(control, targets)
             targets_file = Path(scratch) / f"{control.replace('+', '_')}.jsonl"
             targets_file.write_text("".join(json.dumps({"controls": r}) + "\n" for r in requests))
+            runs: dict[str, list[float]] = {version: [] for version, _ in versions}
+            for _ in range(args.repeats):
+                for version, tree in versions:
+                    output = Path(scratch) / f"{version.replace(' ', '_')}-{control.replace('+', '_')}.out.jsonl"
+                    runs[version].append(run_generate(tree, targets_file, args.samples, output, args.threads,
+                                                      args.model))
             row = {}
-            for version, tree in versions:
-                output = Path(scratch) / f"{version.replace(' ', '_')}-{control.replace('+', '_')}.out.jsonl"
-                seconds = run_generate(tree, targets_file, args.samples, output, args.threads, args.model)
-                row[version] = {"seconds": round(seconds, 1), "sentences_per_s": round(sentences / seconds, 3)}
+            for version, times in runs.items():
+                seconds = statistics.median(times)
+                row[version] = {"seconds": round(seconds, 1), "sentences_per_s": round(sentences / seconds, 3),
+                                "runs": [round(t, 1) for t in times]}
             row["speed_up"] = round(row[args.ref]["seconds"] / row["working tree"]["seconds"], 2)
             row["times_ar"] = round(row["working tree"]["seconds"] / record["ar_seconds"], 1)
             rows[control] = row
@@ -138,7 +149,8 @@ def markdown(record: dict) -> str:
              f"Machine: {record['machine']}. Working tree at {record['head']} (plus uncommitted changes, if any). "
              f"{s['targets']} held-out targets × {s['samples']} samples = {n} sentences per control through "
              "`dlmctl generate --targets`, each version at its defaults, wall time of the whole command "
-             f"(start-up and model loading included). AR reference: the teacher LM sampling {n} sentences "
+             f"(start-up and model loading included; the median of {s.get('repeats', 1)} run(s) each, the "
+             f"versions taking turns). AR reference: the teacher LM sampling {n} sentences "
              f"in a process of its own, {record['ar_seconds']} s.", "",
              "| control | s (ref) | s (now) | sentences/s (ref) | sentences/s (now) | speed-up | now ÷ AR |",
              "|---|---|---|---|---|---|---|"]

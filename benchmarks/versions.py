@@ -87,9 +87,9 @@ def score(path: Path, model, teacher) -> dict:
             "overlap": None if overlap is None else round(overlap, 3), "distinct_2": round(distinct_n(texts), 3)}
 
 
-def comparison_arguments(description: str, *, controls: str, targets: int, samples: int,
-                         out: str) -> argparse.Namespace:
-    """The command line of a comparison of the working tree with an earlier ref, parsed."""
+def comparison_parser(description: str, *, controls: str, targets: int, samples: int,
+                      out: str) -> argparse.ArgumentParser:
+    """The command line of a comparison of the working tree with an earlier ref."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--ref", default="a0f8c40", help="earlier git ref to compare with")
     parser.add_argument("--valid", required=True, help="held-out E2E CSV (targets come from it)")
@@ -100,7 +100,7 @@ def comparison_arguments(description: str, *, controls: str, targets: int, sampl
     parser.add_argument("--seed", type=int, default=0, help="picks the targets")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default=out)
-    return parser.parse_args()
+    return parser
 
 
 def run_header(args: argparse.Namespace) -> dict:
@@ -125,8 +125,8 @@ def ref_worktree(ref: str, scratch: Path) -> Iterator[Path]:
 
 
 def main() -> None:
-    args = comparison_arguments(__doc__.split("\n\n")[0], controls=CONTROLS, targets=10, samples=3,
-                                out="benchmarks/results/versions")
+    args = comparison_parser(__doc__.split("\n\n")[0], controls=CONTROLS, targets=10, samples=3,
+                             out="benchmarks/results/versions").parse_args()
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     model = load_model(resolve_model_dir(args.model))

@@ -84,9 +84,9 @@ class Control(ABC):
     prune_at: ClassVar[float | None] = None
     #: settings tuned for this control (``dlmctl.sampling.SCHEDULE_SETTINGS``: ``guide_steps``,
     #: ``guide_lr``, ``guide_every``, ``guide_norm``, ``guided_share``, ``repel``,
-    #: ``teacher_weight``), e.g. ``{"guide_every": 2}``: a run uses them
-    #: where the user sets none and its classifier controls and the other controls that ask for a
-    #: schedule all ask for the same one; else the defaults (``dlmctl.defaults``)
+    #: ``teacher_weight``, ``repair``), e.g. ``{"guide_every": 2}``: a run uses them where the user
+    #: sets none and its classifier controls all ask for the same one (a run without classifier
+    #: controls: its controls that ask for a schedule); else the defaults (``dlmctl.defaults``)
     guidance_schedule: ClassVar[Mapping[str, int | float | str]] = {}
 
     @abstractmethod

@@ -419,11 +419,12 @@ def default_prune_at(controls: Iterable[Control]) -> float:
 
 
 def guidance_schedule(controls: Iterable[Control]) -> dict[str, int | float | str]:
-    """The guidance settings of a run whose classifier controls and other controls asking for a
-    schedule all ask for the same one (``Control.guidance_schedule``: settings tuned together, so
-    they are not mixed); else {}, the defaults."""
-    guided = [c for c in controls if c.needs_classifier or c.guidance_schedule]
-    for control in guided:
+    """The guidance settings of a run whose classifier controls all ask for the same schedule
+    (``Control.guidance_schedule``: settings tuned together, so they are not mixed), or, in a run
+    without classifier controls, whose controls asking for a schedule all ask for the same one
+    (length: a hard constraint's settings yield to a classifier's); else {}, the defaults."""
+    controls = list(controls)
+    for control in controls:
         unknown = sorted(set(control.guidance_schedule) - set(SCHEDULE_SETTINGS))
         if unknown:
             raise PluginError(f"control '{control.name}' asks for an unknown guidance setting '{unknown[0]}' "
@@ -442,7 +443,8 @@ def guidance_schedule(controls: Iterable[Control]) -> dict[str, int | float | st
         share = control.guidance_schedule.get("guided_share", defaults.GUIDED_SHARE)
         if not defaults.is_share(share):
             raise PluginError(f"control '{control.name}' asks for guided_share {share!r} (a number from 0 to 1)")
-    schedules = [dict(c.guidance_schedule) for c in guided]
+    tuned = [c for c in controls if c.needs_classifier] or [c for c in controls if c.guidance_schedule]
+    schedules = [dict(c.guidance_schedule) for c in tuned]
     return schedules[0] if schedules and all(s == schedules[0] for s in schedules) else {}
 
 

@@ -163,10 +163,12 @@ def test_guidance_moves_samples_toward_the_target(trained, controls, name, targe
 def test_a_run_takes_the_guidance_schedule_all_its_classifier_controls_ask_for(trained, controls, monkeypatch):
     """Guidance settings left unset follow the schedule the run's classifier controls agree on
     (pos asks for a fresh gradient every 2nd guided step, guided to the end, semantic for
-    sentence-normalised steps, tree for no teacher), else the defaults, not a mix; an explicit
-    setting wins."""
+    sentence-normalised steps, tree for no teacher), else the defaults, not a mix; a run without
+    classifier controls follows the others' (length: one round of repair); an explicit setting wins."""
     pos, semantic = controls["pos"], controls["semantic"]
-    assert guidance_schedule([]) == guidance_schedule([controls["length"]]) == {}
+    assert guidance_schedule([]) == guidance_schedule([controls["keywords"]]) == {}
+    assert guidance_schedule([controls["length"]]) == guidance_schedule([controls["length"], controls["keywords"]]) \
+        == {"repair": 1}
     assert guidance_schedule([pos, controls["length"]]) == {"guide_every": 2, "guided_share": 1.0}
     assert guidance_schedule([semantic]) == {"guide_norm": "sentence"}
     assert guidance_schedule([controls["tree"]]) == {"teacher_weight": 0.0}
