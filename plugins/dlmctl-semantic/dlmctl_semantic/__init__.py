@@ -128,6 +128,7 @@ def register_controls(register):
 
 @hookimpl
 def register_critics(register):
-    from dlmctl_semantic.critic import ContradictionCritic
+    from dlmctl_semantic.critic import contradiction_critic, repetition_critic
 
-    register(ContradictionCritic())
+    register(contradiction_critic())
+    register(repetition_critic())
