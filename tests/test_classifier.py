@@ -51,9 +51,8 @@ def test_controls_are_discovered_through_entry_points():
     assert distributions["pos"] == "dlmctl-pos"
     assert distributions["tree"] == distributions["span"] == "dlmctl-syntax"
     assert distributions["semantic"] == "dlmctl-semantic"
-    critics = {c: i.distribution for i in host.plugin_infos() for c in i.critics}
-    assert set(host.critics()) == set(critics) >= {"contradiction", "repetition"}
-    assert critics["contradiction"] == critics["repetition"] == "dlmctl-semantic"
+    assert "contradiction" in host.critics()
+    assert {c: i.distribution for i in host.plugin_infos() for c in i.critics}["contradiction"] == "dlmctl-semantic"
 
 
 def test_missing_classifier_names_the_command_to_run(tiny_model_dir, controls, tmp_path):
@@ -450,37 +449,17 @@ def test_contradictions_are_two_values_of_one_field_or_friendly_both_ways():
     assert contradictions("It is not family - friendly .", phrases) == []
 
 
-def test_repetitions_are_a_value_said_twice_but_a_name_or_a_kind_of_place():
-    from dlmctl_semantic.meaning import repetitions, value_phrases
-
-    phrases = value_phrases({"name": ["none", "The Punter"], "eatType": ["none", "pub"],
-                             "near": ["none", "Raja Indian Cuisine"], "food": ["none", "Indian"],
-                             "area": ["none", "riverside", "city centre"]})
-    assert repetitions("The Punter is on the riverside near Raja Indian Cuisine in the riverside .", phrases) == \
-        ["area: riverside"]
-    assert repetitions("It is near Raja Indian Cuisine . It serves Indian food near Raja Indian Cuisine .",
-                       phrases) == ["near: Raja Indian Cuisine"]
-    assert repetitions("The Punter is in the centre of the city centre .", phrases) == ["area: city centre"]
-    assert repetitions("The Punter is a pub near Raja Indian Cuisine . The Punter pub serves Indian food .",
-                       phrases) == []
-    assert repetitions("The Punter is in the riverside area .", phrases) == []
-
-
-def test_the_value_critics_judge_a_model_with_a_semantic_classifier_only(trained, tiny_model):
-    """Found through entry-point discovery, they read each field's values from the model's semantic
-    classifier; without one they find nothing."""
+def test_the_contradiction_critic_judges_a_model_with_a_semantic_classifier_only(trained, tiny_model):
+    """It reads each field's values from the model's semantic classifier; without one it finds nothing."""
     from dlmctl_semantic.meaning import FIELDS
 
     model, _ = trained
-    critics = PluginHost().critics()
-    contradiction, repetition = critics["contradiction"], critics["repetition"]
-    values = contradiction.phrases(model)
+    critic = PluginHost().critics()["contradiction"]
+    values = critic.phrases(model)
     assert values and {field for _, field, _ in values} <= set(FIELDS)
     area = sorted({value for _, field, value in values if field == "area"})
     assert len(area) == 2, "the small corpus names both areas"
-    texts = [f"It is in the {area[0]} . It is in the {area[1]} .", f"It is in the {area[0]} .",
-             f"It is in the {area[0]} . It is in the {area[0]} ."]
-    flaws = contradiction.flaws(model, texts)
-    assert len(flaws[0]) == 1 and flaws[0][0].startswith("area: ") and flaws[1] == flaws[2] == []
-    assert repetition.flaws(model, texts) == [[], [], [f"area: {area[0]}"]]
-    assert contradiction.flaws(tiny_model, texts) == repetition.flaws(tiny_model, texts) == [[], [], []]
+    texts = [f"It is in the {area[0]} . It is in the {area[1]} .", f"It is in the {area[0]} ."]
+    flaws = critic.flaws(model, texts)
+    assert len(flaws[0]) == 1 and flaws[0][0].startswith("area: ") and flaws[1] == []
+    assert critic.flaws(tiny_model, texts) == [[], []]

@@ -128,7 +128,6 @@ def register_controls(register):
 
 @hookimpl
 def register_critics(register):
-    from dlmctl_semantic.critic import contradiction_critic, repetition_critic
+    from dlmctl_semantic.critic import ContradictionCritic
 
-    register(contradiction_critic())
-    register(repetition_critic())
+    register(ContradictionCritic())

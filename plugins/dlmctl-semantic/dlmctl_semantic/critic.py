@@ -1,33 +1,26 @@
-"""Critics of what a sentence says about the place: ``contradiction``, a sentence that says two values
-of one E2E field ("in the riverside … in the city centre", "cheap … in the high price range", two
-places' names) or that the place is and is not family friendly; ``repetition``, one that says a value
-twice ("on the riverside … in the riverside", "near Café Sicilia … near Café Sicilia"). They judge the
-sentences of a model with a semantic classifier, whose metadata lists each field's values; other
-models' sentences they leave alone."""
+"""The ``contradiction`` critic: a sentence that says two values of one E2E field ("in the riverside …
+in the city centre", "cheap … in the high price range", two places' names) or that the place is and
+is not family friendly. It judges the sentences of a model with a semantic classifier, whose
+metadata lists each field's values; other models' sentences it leaves alone."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
-from dlmctl_semantic.meaning import contradictions, repetitions, value_phrases
-
-#: ``f(text, phrases) -> flaws``: what a critic finds in one sentence, given the field values' phrases
-Finder = Callable[[str, list[tuple[str, str, str]]], list[str]]
+from dlmctl_semantic.meaning import contradictions, value_phrases
 
 
-class ValueCritic:
-    """A critic that reads the field values a sentence says (:func:`dlmctl_semantic.meaning.value_phrases`)."""
+class ContradictionCritic:
+    name = "contradiction"
 
-    def __init__(self, name: str, find: Finder):
-        self.name = name
-        self._find = find
+    def __init__(self):
         self._phrases: dict[str, list[tuple[str, str, str]] | None] = {}
 
     def flaws(self, model, texts: Sequence[str]) -> list[list[str]]:
         phrases = self.phrases(model)
-        return [self._find(text, phrases) if phrases else [] for text in texts]
+        return [contradictions(text, phrases) if phrases else [] for text in texts]
 
     def phrases(self, model) -> list[tuple[str, str, str]] | None:
         """The field values' phrases of ``model``'s semantic classifier (read once per model
@@ -45,11 +38,3 @@ class ValueCritic:
                 values = None
             self._phrases[key] = value_phrases(values) if isinstance(values, dict) else None
         return self._phrases[key]
-
-
-def contradiction_critic() -> ValueCritic:
-    return ValueCritic("contradiction", contradictions)
-
-
-def repetition_critic() -> ValueCritic:
-    return ValueCritic("repetition", repetitions)

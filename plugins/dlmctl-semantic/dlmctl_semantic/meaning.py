@@ -15,9 +15,6 @@ NONE = "none"
 _ITEM = re.compile(r"\s*([^\[\],]+?)\s*\[([^\]]*)\]")
 _FRIENDLY = re.compile(r"\b(?:family|kids?|child|children) ?friendly\b")
 _NEGATION = re.compile(r"\b(?:not|n't|non|no|never)\b")
-#: fields whose value E2E writers say again in one text ("The Mill … The Mill has", "a pub … the pub")
-RESTATED = ("name", "eatType")
-_CENTRE = re.compile(r" cent(?:re|er) ")
 #: words, "n't" and single punctuation marks, as spaCy splits E2E text, without loading spaCy
 _PLAIN_WORD = re.compile(r"\w+(?=n't)|n't|'(?:s|re|ll|ve|m|d)\b|\w+|[^\w\s]")
 
@@ -104,47 +101,23 @@ def value_phrases(values: dict[str, list[str]]) -> list[tuple[str, str, str]]:
     return sorted(found, key=lambda item: -len(item[0]))
 
 
-def _values_said(plain: str, phrases: list[tuple[str, str, str]]) -> tuple[list[tuple[int, str, str, int]], str]:
-    """(where first, field, value, how many times) of each value among ``phrases`` (:func:`value_phrases`)
-    that a :func:`_plain` text says, in the order of ``phrases``, and the text with them struck out
-    (each phrase found is struck out before shorter ones are looked for, so "Raja Indian Cuisine" is
-    not the food "Indian")."""
-    said = []
-    for phrase, field, value in phrases:
-        times = plain.count(phrase)
-        if times:
-            said.append((plain.find(phrase), field, value, times))
-            plain = plain.replace(phrase, " " + "#" * (len(phrase) - 2) + " ")    # struck out, in place
-    return said, plain
-
-
 def contradictions(text: str, phrases: list[tuple[str, str, str]]) -> list[str]:
     """What ``text`` says twice over with different values, as "field: value, value" (in the order it
-    says them): two values of one field among ``phrases`` (:func:`value_phrases`), or that the place
-    is and is not family friendly."""
+    says them): two values of one field among ``phrases`` (:func:`value_phrases`; each phrase found
+    is struck out before shorter ones are looked for, so "Raja Indian Cuisine" is not the food
+    "Indian"), or that the place is and is not family friendly."""
     plain = _plain(text)
-    values: dict[str, list[tuple[int, str]]] = {}
-    for at, field, value, _ in _values_said(plain, phrases)[0]:
-        values.setdefault(field, []).append((at, value))
-    found = [f"{field}: {', '.join(value for _, value in sorted(said))}"
-             for field, said in values.items() if len(said) > 1]
+    normal = plain
+    said: dict[str, list[tuple[int, str]]] = {}
+    for phrase, field, value in phrases:
+        at = normal.find(phrase)
+        if at >= 0:
+            normal = normal.replace(phrase, " " + "#" * (len(phrase) - 2) + " ")    # struck out, in place
+            said.setdefault(field, []).append((at, value))
+    found = [f"{field}: {', '.join(value for _, value in sorted(values))}"
+             for field, values in said.items() if len(values) > 1]
     if len(set(_friendly_answers(plain))) > 1:
         found.append("familyFriendly: yes, no")
-    return found
-
-
-def repetitions(text: str, phrases: list[tuple[str, str, str]]) -> list[str]:
-    """What ``text`` says more than once, as "field: value" (in the order it first says them): a value
-    among ``phrases`` (:func:`value_phrases`) found twice or more ("in the riverside … on the
-    riverside"; a "centre" beside "city centre" saying it again), but a name or a kind of place
-    (:data:`RESTATED`), which writers name again ("The Mill is a pub. The pub …")."""
-    said, rest = _values_said(_plain(text), phrases)
-    found = []
-    for _, field, value, times in sorted(said):
-        if (field, value) == ("area", "city centre"):
-            times += len(_CENTRE.findall(rest))
-        if times > 1 and field not in RESTATED:
-            found.append(f"{field}: {value}")
     return found
 
 
