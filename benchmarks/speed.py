@@ -104,6 +104,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1,
                         help="runs of each version per control, the two versions taking turns; the median counts")
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error(f"--repeats must be 1 or more, got {args.repeats}")
     out = Path(args.out)
     model_dir = resolve_model_dir(args.model)
     model = load_model(model_dir)
