@@ -22,8 +22,8 @@ class LengthControl(Control):
     target_help = "a whole number of words, e.g. length=12"
     example_target = "12"
     default_weight = None   # a hard constraint in the clamp: no gradient term, no λ
-    # one round of repair: long sentences have more words the teachers doubt, and a second round
-    # mended few of them for much of the time (docs/benchmarks.md)
+    # one round of repair: long sentences send more candidates through it, and a second round
+    # changed few samples (docs/benchmarks.md, session 44)
     guidance_schedule = {"repair": 1}
 
     def parse_target(self, text: str, model) -> int:
