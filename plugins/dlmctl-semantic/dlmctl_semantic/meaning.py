@@ -63,9 +63,13 @@ def read_corpus(path: str | Path, text_column: str = "human_reference",
 
 
 def _normal(text: str) -> str:
-    """Lower-cased words joined by single spaces, hyphens dropped, padded with spaces."""
-    words = [w for w in tokenize(text.lower()) if w != "-"]
-    return " " + " ".join(words) + " "
+    """Lower-cased words (spaCy's) joined by single spaces, hyphens dropped, padded with spaces."""
+    return _padded(tokenize(text.lower()))
+
+
+def _padded(words: list[str]) -> str:
+    """``words`` but hyphens joined by single spaces, with a space before and after."""
+    return " " + " ".join(w for w in words if w != "-") + " "
 
 
 def _friendly_answers(text: str) -> list[bool]:
@@ -81,8 +85,7 @@ def _friendly_answers(text: str) -> list[bool]:
 def _plain(text: str) -> str:
     """:func:`_normal` by a regular expression instead of spaCy's tokenizer (the same words for E2E
     sentences; cheap enough for every candidate of a run that never loads spaCy)."""
-    words = [w for w in _PLAIN_WORD.findall(text.lower()) if w != "-"]
-    return " " + " ".join(words) + " "
+    return _padded(_PLAIN_WORD.findall(text.lower()))
 
 
 def _family_friendly(text: str) -> bool | None:
