@@ -68,7 +68,7 @@ def _normal(text: str) -> str:
 
 
 def _padded(words: list[str]) -> str:
-    """``words`` but hyphens joined by single spaces, with a space before and after."""
+    """``words`` without hyphens, joined by single spaces, with a space before and after."""
     return " " + " ".join(w for w in words if w != "-") + " "
 
 
